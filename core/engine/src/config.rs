@@ -1,0 +1,75 @@
+//! The engine's settings: virtual resolver addresses, how blocked names are
+//! answered, and the bounds on pending upstream queries.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+/// The IPv4 address of the virtual resolver announced to the phone.
+///
+/// It sits in the tunnel's own 10.111.222.0/24 prefix, so routing the tunnel
+/// prefix routes the resolver; nothing real ever answers there.
+pub const DEFAULT_RESOLVER_V4: Ipv4Addr = Ipv4Addr::new(10, 111, 222, 53);
+
+/// The IPv6 address of the virtual resolver: a unique-local address under
+/// `fd74:6163:6574::/48` (the global id spells "tacet" in ASCII).
+pub const DEFAULT_RESOLVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd74, 0x6163, 0x6574, 0, 0, 0, 0, 0x53);
+
+/// How a blocked name is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockMode {
+    /// A gets `0.0.0.0`, AAAA gets `::`, every other type an empty NOERROR
+    /// answer (NODATA). Apps then fail fast on a connect to an unroutable
+    /// address instead of retrying the lookup, which NXDOMAIN invites.
+    #[default]
+    NullAddress,
+    /// NXDOMAIN for every type: the name does not exist.
+    Nxdomain,
+    /// NODATA for every type: the name exists but has no such record.
+    Nodata,
+    /// REFUSED for every type.
+    Refused,
+}
+
+/// Settings of one [`crate::Engine`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The virtual resolver's IPv4 address.
+    pub resolver_v4: Ipv4Addr,
+    /// The virtual resolver's IPv6 address.
+    pub resolver_v6: Ipv6Addr,
+    /// How blocked names are answered.
+    pub block_mode: BlockMode,
+    /// The TTL, in seconds, of block answers (and of the SOA in negative
+    /// ones).
+    ///
+    /// The default, 10 s, is AdGuard Home's choice and ours for the same
+    /// reasons: an app's retry loop is then served from the phone's own DNS
+    /// cache instead of waking the tunnel many times a second, while a name
+    /// the user has just allowed works again within seconds.
+    pub block_ttl: u32,
+    /// How long an allowed query may wait for the upstream before the client
+    /// is answered SERVFAIL.
+    ///
+    /// The default, 3 s, is below the 5 s after which glibc and Android's
+    /// resolver retry, so the client hears the failure before it would resend.
+    pub upstream_timeout: Duration,
+    /// The most queries waiting for the upstream at once; one more is
+    /// answered SERVFAIL at once. Bounds memory when the upstream is slow.
+    pub max_pending: usize,
+    /// Whether allowed queries are reported as events too (discovery mode).
+    pub report_allowed: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            resolver_v4: DEFAULT_RESOLVER_V4,
+            resolver_v6: DEFAULT_RESOLVER_V6,
+            block_mode: BlockMode::default(),
+            block_ttl: 10,
+            upstream_timeout: Duration::from_secs(3),
+            max_pending: 4096,
+            report_allowed: false,
+        }
+    }
+}

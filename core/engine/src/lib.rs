@@ -1,0 +1,36 @@
+//! tacet-engine: the sans-IO DNS firewall at the heart of tacet.
+//!
+//! **Layer:** protocol. The engine owns every piece of filtering state (the
+//! rules in force, the queries waiting for the upstream, the counters) and
+//! turns inputs into outputs:
+//!
+//! - inputs are `handle_*` methods, each taking `now: Instant`;
+//! - outputs are `poll_*` methods that the runtime drains.
+//!
+//! **Never:** no sockets, files, threads, clock reads or randomness. Every
+//! behaviour can be driven in memory with simulated time, which is how the
+//! tests run. Bad input never panics: it is dropped and counted.
+//!
+//! The modules, from the wire up:
+//! - [`wire`]: IP and UDP packets of the tunnel, read with etherparse;
+//! - [`dns`]: the question of a query, and the answers the firewall writes;
+//! - [`pending`]: queries waiting for the upstream, bounded, with deadlines;
+//! - [`engine`]: the [`Engine`] that ties them together;
+//! - [`config`], [`stats`], [`event`]: its settings, counters and reports.
+
+pub mod config;
+pub mod dns;
+pub mod engine;
+pub mod event;
+pub mod pending;
+pub mod stats;
+pub mod wire;
+
+pub use config::{BlockMode, Config, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6};
+pub use engine::{
+    Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
+};
+pub use event::Event;
+pub use pending::QueryHandle;
+pub use stats::Stats;
+pub use tacet_rules::{ListId, RuleRef, RuleSet, Verdict};

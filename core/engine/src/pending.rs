@@ -1,0 +1,155 @@
+//! Allowed queries waiting for the upstream resolver: a bounded table with
+//! one deadline each.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Names one query the engine handed to the runtime for forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryHandle(pub u64);
+
+/// A query waiting for its upstream answer.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The app that asked.
+    pub client: SocketAddr,
+    /// The address it asked: the answer must come from there.
+    pub server: SocketAddr,
+    /// The query as the app sent it: its ID and question, for the answer.
+    pub query: Vec<u8>,
+    /// When the app is answered SERVFAIL if the upstream has not answered.
+    pub deadline: Instant,
+}
+
+/// The table of pending queries.
+///
+/// Every query gets the same timeout, so deadlines come in the order the
+/// queries were added and a queue holds them sorted for free; an answered
+/// query leaves a stale entry there that expiry skips.
+#[derive(Debug)]
+pub struct PendingQueries {
+    by_handle: HashMap<QueryHandle, Pending>,
+    deadlines: VecDeque<(Instant, QueryHandle)>,
+    capacity: usize,
+    next: u64,
+}
+
+impl PendingQueries {
+    /// A table that holds at most `capacity` queries.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            by_handle: HashMap::new(),
+            deadlines: VecDeque::new(),
+            capacity,
+            next: 0,
+        }
+    }
+
+    /// Adds a query; `None` when the table is full.
+    pub fn insert(&mut self, pending: Pending) -> Option<QueryHandle> {
+        if self.by_handle.len() >= self.capacity {
+            return None;
+        }
+        let handle = QueryHandle(self.next);
+        self.next += 1;
+        self.deadlines.push_back((pending.deadline, handle));
+        self.by_handle.insert(handle, pending);
+        if self.deadlines.len() > 2 * self.capacity.max(16) {
+            let live = &self.by_handle;
+            self.deadlines.retain(|(_, h)| live.contains_key(h));
+        }
+        Some(handle)
+    }
+
+    /// Takes a query out when its answer (or failure) arrives.
+    pub fn remove(&mut self, handle: QueryHandle) -> Option<Pending> {
+        self.by_handle.remove(&handle)
+    }
+
+    /// Takes out the next query whose deadline is at or before `now`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<(QueryHandle, Pending)> {
+        while let Some(&(deadline, handle)) = self.deadlines.front() {
+            if !self.by_handle.contains_key(&handle) {
+                self.deadlines.pop_front();
+                continue;
+            }
+            if deadline > now {
+                return None;
+            }
+            self.deadlines.pop_front();
+            return self.by_handle.remove(&handle).map(|p| (handle, p));
+        }
+        None
+    }
+
+    /// The earliest deadline of a query still waiting.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&(deadline, handle)) = self.deadlines.front() {
+            if self.by_handle.contains_key(&handle) {
+                return Some(deadline);
+            }
+            self.deadlines.pop_front();
+        }
+        None
+    }
+
+    /// How many queries are waiting.
+    pub fn len(&self) -> usize {
+        self.by_handle.len()
+    }
+
+    /// Whether no query is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.by_handle.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pending(deadline: Instant) -> Pending {
+        Pending {
+            client: "10.0.0.1:1000".parse().unwrap(),
+            server: "10.0.0.53:53".parse().unwrap(),
+            query: vec![],
+            deadline,
+        }
+    }
+
+    #[test]
+    fn bounded_and_expires_in_order() {
+        let t0 = Instant::now();
+        let mut table = PendingQueries::new(2);
+        let a = table.insert(pending(t0 + Duration::from_secs(1))).unwrap();
+        let b = table.insert(pending(t0 + Duration::from_secs(2))).unwrap();
+        assert!(table.insert(pending(t0)).is_none(), "full");
+        assert_eq!(table.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert!(table.remove(a).is_some());
+        assert_eq!(table.next_deadline(), Some(t0 + Duration::from_secs(2)));
+        assert!(table
+            .pop_expired(t0 + Duration::from_millis(1500))
+            .is_none());
+        assert_eq!(
+            table
+                .pop_expired(t0 + Duration::from_secs(2))
+                .map(|(h, _)| h),
+            Some(b)
+        );
+        assert!(table.is_empty());
+        assert_eq!(table.next_deadline(), None);
+    }
+
+    #[test]
+    fn stale_deadlines_do_not_grow_without_bound() {
+        let t0 = Instant::now();
+        let mut table = PendingQueries::new(4);
+        for _ in 0..10_000 {
+            let h = table.insert(pending(t0)).unwrap();
+            table.remove(h);
+        }
+        assert!(table.deadlines.len() <= 2 * 16 + 1);
+    }
+}

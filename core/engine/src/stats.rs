@@ -1,0 +1,29 @@
+//! Counters of what the engine saw and did.
+
+/// Counters since the engine was created. Every DNS query is counted once in
+/// `queries` and then exactly once in `blocked` or `allowed` (a malformed
+/// one is counted in `malformed` instead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// DNS queries received from the phone.
+    pub queries: u64,
+    /// Queries answered with a block answer: the blocked attempts.
+    pub blocked: u64,
+    /// Distinct names blocked at least once (exact up to
+    /// [`crate::UNIQUE_NAMES_TRACKED`] names, a lower bound beyond).
+    pub unique_blocked: u64,
+    /// Queries let through: not listed, allowed by a rule, or while paused.
+    pub allowed: u64,
+    /// Allowed queries sent to the upstream resolver.
+    pub forwarded: u64,
+    /// Upstream answers relayed back to the phone.
+    pub answered: u64,
+    /// Allowed queries answered SERVFAIL: the upstream failed, timed out,
+    /// or too many queries were already waiting.
+    pub upstream_failures: u64,
+    /// Packets or DNS messages that could not be parsed, dropped.
+    pub malformed: u64,
+    /// Well-formed packets that are not DNS for the firewall (for example
+    /// IPv6 router solicitations the kernel sends into every new tunnel).
+    pub ignored: u64,
+}

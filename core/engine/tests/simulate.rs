@@ -1,0 +1,467 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+//! The engine driven in memory against a fake upstream with simulated time:
+//! what an app on the phone would see for blocked, allowed and failed
+//! queries.
+
+use std::io::Cursor;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use simple_dns::rdata::RData;
+use simple_dns::{
+    Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE,
+};
+use tacet_engine::{wire, BlockMode, Config, Engine, Event, UpstreamCommand, UpstreamQuery};
+use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
+
+const APP_V4: &str = "10.111.222.1:40000";
+const APP_V6: &str = "[fd74:6163:6574::1]:40001";
+const RESOLVER_V4: &str = "10.111.222.53:53";
+const RESOLVER_V6: &str = "[fd74:6163:6574::53]:53";
+
+fn rules(text: &str) -> Arc<RuleSet> {
+    let mut builder = RuleSetBuilder::new();
+    let info = ListInfo {
+        id: "test".into(),
+        title: "test".into(),
+    };
+    builder
+        .add_list(info, Cursor::new(text.as_bytes()))
+        .unwrap();
+    Arc::new(builder.build())
+}
+
+fn engine(config: Config) -> Engine {
+    Engine::new(
+        config,
+        rules("huami.com\niotcplatform.com\n0.0.0.0 exact.example\n@@||ok.huami.com^\n"),
+    )
+}
+
+fn query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
+    let mut packet = Packet::new_query(id);
+    packet.set_flags(PacketFlag::RECURSION_DESIRED);
+    packet.questions.push(Question::new(
+        Name::new_unchecked(name),
+        QTYPE::TYPE(qtype),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    packet.build_bytes_vec().unwrap()
+}
+
+fn packet_to_resolver(from: &str, to: &str, message: &[u8]) -> Vec<u8> {
+    wire::build_udp(from.parse().unwrap(), to.parse().unwrap(), message).unwrap()
+}
+
+/// Reads a packet the engine wrote to the TUN: checks the UDP/IP framing
+/// and checksums, and returns (from, to, DNS message).
+fn unwrap_answer(packet: &[u8]) -> (SocketAddr, SocketAddr, Vec<u8>) {
+    let wire::Packet::Udp(d) = wire::parse(packet).expect("valid packet with valid checksums")
+    else {
+        panic!("not UDP")
+    };
+    (d.source, d.destination, d.payload.to_vec())
+}
+
+fn ask(engine: &mut Engine, now: Instant, from: &str, to: &str, message: &[u8]) -> Option<Vec<u8>> {
+    engine.handle_tun_packet(now, &packet_to_resolver(from, to, message));
+    let packet = engine.poll_tun_packet()?;
+    let (source, destination, answer) = unwrap_answer(&packet);
+    assert_eq!(
+        source,
+        to.parse().unwrap(),
+        "answer comes from the address asked"
+    );
+    assert_eq!(
+        destination,
+        from.parse().unwrap(),
+        "answer goes to the asking port"
+    );
+    Some(answer)
+}
+
+#[test]
+fn blocked_names_get_null_addresses_and_nodata() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    let a = ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "api-mifit.huami.com", TYPE::A),
+    )
+    .unwrap();
+    let p = Packet::parse(&a).unwrap();
+    assert_eq!((p.id(), p.rcode()), (1, RCODE::NoError));
+    assert_eq!(
+        p.answers[0].rdata,
+        RData::A(simple_dns::rdata::A { address: 0 })
+    );
+    assert_eq!(p.answers[0].ttl, 10);
+
+    let aaaa = ask(
+        &mut e,
+        now,
+        APP_V6,
+        RESOLVER_V6,
+        &query(2, "IOTCPLATFORM.com", TYPE::AAAA),
+    )
+    .unwrap();
+    let p = Packet::parse(&aaaa).unwrap();
+    assert_eq!(
+        p.answers[0].rdata,
+        RData::AAAA(simple_dns::rdata::AAAA { address: 0 })
+    );
+
+    let txt = ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(3, "huami.com", TYPE::TXT),
+    )
+    .unwrap();
+    let p = Packet::parse(&txt).unwrap();
+    assert_eq!(p.rcode(), RCODE::NoError);
+    assert!(p.answers.is_empty(), "NODATA for other types");
+
+    assert!(
+        e.poll_upstream().is_none(),
+        "blocked names are never forwarded"
+    );
+    let stats = e.stats();
+    assert_eq!(
+        (
+            stats.queries,
+            stats.blocked,
+            stats.unique_blocked,
+            stats.allowed
+        ),
+        (3, 3, 3, 0)
+    );
+    let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
+    assert_eq!(events.len(), 3);
+    assert!(
+        matches!(&events[0], Event::Blocked { name, rule, .. } if name == "api-mifit.huami.com" && rule.line == 1)
+    );
+}
+
+#[test]
+fn each_block_mode_answers_every_type_alike() {
+    for (mode, rcode) in [
+        (BlockMode::Nxdomain, RCODE::NameError),
+        (BlockMode::Nodata, RCODE::NoError),
+        (BlockMode::Refused, RCODE::Refused),
+    ] {
+        let mut e = engine(Config {
+            block_mode: mode,
+            block_ttl: 42,
+            ..Config::default()
+        });
+        for qtype in [TYPE::A, TYPE::AAAA, TYPE::MX] {
+            let answer = ask(
+                &mut e,
+                Instant::now(),
+                APP_V4,
+                RESOLVER_V4,
+                &query(9, "huami.com", qtype),
+            )
+            .unwrap();
+            let p = Packet::parse(&answer).unwrap();
+            assert_eq!(p.rcode(), rcode, "{mode:?} {qtype:?}");
+            assert!(p.answers.is_empty());
+            if mode != BlockMode::Refused {
+                assert_eq!(p.name_servers[0].ttl, 42, "SOA carries the block TTL");
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_rules_leave_subdomains_alone_and_allow_beats_block() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    assert!(ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "exact.example", TYPE::A)
+    )
+    .is_some());
+    for name in [
+        "sub.exact.example",
+        "ok.huami.com",
+        "x.ok.huami.com",
+        "pool.ntp.org",
+    ] {
+        assert!(
+            ask(&mut e, now, APP_V4, RESOLVER_V4, &query(1, name, TYPE::A)).is_none(),
+            "{name} forwarded"
+        );
+    }
+    assert_eq!(e.stats().forwarded, 4);
+}
+
+fn take_send(e: &mut Engine) -> UpstreamQuery {
+    match e.poll_upstream() {
+        Some(UpstreamCommand::Send(q)) => q,
+        other => panic!("expected a query to send, got {other:?}"),
+    }
+}
+
+#[test]
+fn allowed_queries_are_forwarded_and_answers_relayed_with_the_client_id() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    let q = query(0x4242, "ot.io.mi.com", TYPE::A);
+    assert!(ask(&mut e, now, APP_V6, RESOLVER_V6, &q).is_none());
+    let sent = take_send(&mut e);
+    assert_eq!(sent.message, q, "forwarded as the app sent it");
+
+    // The runtime used its own random ID upstream; the engine restores the app's.
+    let mut reply = Packet::parse(&q).unwrap().into_reply();
+    reply.set_id(0x1111);
+    reply.answers.push(ResourceRecord::new(
+        Name::new_unchecked("ot.io.mi.com"),
+        CLASS::IN,
+        300,
+        RData::A(simple_dns::rdata::A {
+            address: 0xc633_6407,
+        }),
+    ));
+    let bytes = reply.build_bytes_vec().unwrap();
+    e.handle_upstream_response(now + Duration::from_millis(20), sent.handle, &bytes);
+    let (from, to, answer) = unwrap_answer(&e.poll_tun_packet().unwrap());
+    assert_eq!(
+        (from, to),
+        (RESOLVER_V6.parse().unwrap(), APP_V6.parse().unwrap())
+    );
+    assert_eq!(&answer[..2], &[0x42, 0x42]);
+    assert_eq!(&answer[2..], &bytes[2..], "relayed byte for byte");
+    assert_eq!(e.poll_timeout(), None, "nothing left to wake for");
+    let stats = e.stats();
+    assert_eq!(
+        (
+            stats.allowed,
+            stats.forwarded,
+            stats.answered,
+            stats.upstream_failures
+        ),
+        (1, 1, 1, 0)
+    );
+}
+
+#[test]
+fn a_silent_upstream_gets_servfail_at_the_deadline_and_no_earlier() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    ask(
+        &mut e,
+        t0,
+        APP_V4,
+        RESOLVER_V4,
+        &query(7, "pool.ntp.org", TYPE::A),
+    );
+    let sent = take_send(&mut e);
+    let timeout = e.poll_timeout().unwrap();
+    assert_eq!(timeout.at, t0 + Duration::from_secs(3));
+    e.handle_timeout(t0 + Duration::from_millis(2999));
+    assert!(e.poll_tun_packet().is_none());
+    e.handle_timeout(timeout.at);
+    let (_, _, answer) = unwrap_answer(&e.poll_tun_packet().unwrap());
+    let p = Packet::parse(&answer).unwrap();
+    assert_eq!((p.id(), p.rcode()), (7, RCODE::ServerFailure));
+    assert_eq!(
+        e.poll_upstream(),
+        Some(UpstreamCommand::Abandon(sent.handle))
+    );
+    // A late answer is ignored.
+    e.handle_upstream_response(
+        t0 + Duration::from_secs(4),
+        sent.handle,
+        &query(7, "pool.ntp.org", TYPE::A),
+    );
+    assert!(e.poll_tun_packet().is_none());
+    assert_eq!(e.stats().upstream_failures, 1);
+    assert_eq!(e.poll_timeout(), None);
+}
+
+#[test]
+fn upstream_failure_answers_servfail_at_once() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(8, "pool.ntp.org", TYPE::AAAA),
+    );
+    let sent = take_send(&mut e);
+    e.handle_upstream_failure(now, sent.handle);
+    let (_, _, answer) = unwrap_answer(&e.poll_tun_packet().unwrap());
+    assert_eq!(
+        Packet::parse(&answer).unwrap().rcode(),
+        RCODE::ServerFailure
+    );
+}
+
+#[test]
+fn a_full_pending_table_answers_servfail_instead_of_growing() {
+    let mut e = engine(Config {
+        max_pending: 3,
+        ..Config::default()
+    });
+    let now = Instant::now();
+    for id in 0..3 {
+        assert!(ask(
+            &mut e,
+            now,
+            APP_V4,
+            RESOLVER_V4,
+            &query(id, "pool.ntp.org", TYPE::A)
+        )
+        .is_none());
+    }
+    let answer = ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(3, "pool.ntp.org", TYPE::A),
+    )
+    .unwrap();
+    assert_eq!(
+        Packet::parse(&answer).unwrap().rcode(),
+        RCODE::ServerFailure
+    );
+    assert_eq!(e.pending_queries(), 3);
+    assert_eq!(e.stats().upstream_failures, 1);
+}
+
+#[test]
+fn rules_swap_atomically_and_pause_lets_everything_through() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    assert!(ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "pool.ntp.org", TYPE::A)
+    )
+    .is_none());
+    e.set_rules(rules("ntp.org\n"));
+    assert!(ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(2, "pool.ntp.org", TYPE::A)
+    )
+    .is_some());
+    assert!(ask(
+        &mut e,
+        now,
+        APP_V4,
+        RESOLVER_V4,
+        &query(3, "api-mifit.huami.com", TYPE::A)
+    )
+    .is_none());
+    e.pause(Some(now + Duration::from_secs(300)));
+    assert!(ask(
+        &mut e,
+        now + Duration::from_secs(1),
+        APP_V4,
+        RESOLVER_V4,
+        &query(4, "pool.ntp.org", TYPE::A)
+    )
+    .is_none());
+    assert!(ask(
+        &mut e,
+        now + Duration::from_secs(300),
+        APP_V4,
+        RESOLVER_V4,
+        &query(5, "pool.ntp.org", TYPE::A)
+    )
+    .is_some());
+}
+
+#[test]
+fn other_traffic_is_ignored_and_garbage_counted() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    // DNS to some other address, and non-DNS UDP to the resolver.
+    let q = query(1, "huami.com", TYPE::A);
+    e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "10.111.222.54:53", &q));
+    e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "10.111.222.53:5353", &q));
+    e.handle_tun_packet(now, &[0x45, 0, 0]);
+    e.handle_tun_packet(
+        now,
+        &packet_to_resolver(APP_V4, RESOLVER_V4, b"\x00\x01garbage"),
+    );
+    assert!(e.poll_tun_packet().is_none());
+    let stats = e.stats();
+    assert_eq!((stats.ignored, stats.malformed, stats.queries), (2, 2, 0));
+}
+
+#[test]
+fn notify_gets_notimp() {
+    let mut e = engine(Config::default());
+    let mut q = query(5, "huami.com", TYPE::SOA);
+    q[2] |= 0x20;
+    let answer = ask(&mut e, Instant::now(), APP_V4, RESOLVER_V4, &q).unwrap();
+    assert_eq!(
+        Packet::parse(&answer).unwrap().rcode(),
+        RCODE::NotImplemented
+    );
+}
+
+#[test]
+fn unique_blocked_counts_names_not_attempts() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    for i in 0..100 {
+        let name = if i % 2 == 0 {
+            "a.huami.com"
+        } else {
+            "b.huami.com"
+        };
+        ask(&mut e, now, APP_V4, RESOLVER_V4, &query(i, name, TYPE::A)).unwrap();
+    }
+    assert_eq!((e.stats().blocked, e.stats().unique_blocked), (100, 2));
+}
+
+#[test]
+fn discovery_mode_reports_allowed_queries() {
+    let mut e = engine(Config {
+        report_allowed: true,
+        ..Config::default()
+    });
+    ask(
+        &mut e,
+        Instant::now(),
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "ok.huami.com", TYPE::A),
+    );
+    let Some(Event::Allowed {
+        name, rule, client, ..
+    }) = e.poll_event()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (name.as_str(), rule.map(|r| r.line), client.ip()),
+        (
+            "ok.huami.com",
+            Some(4),
+            "10.111.222.1".parse::<IpAddr>().unwrap()
+        )
+    );
+}
