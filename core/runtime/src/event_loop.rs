@@ -1,0 +1,189 @@
+//! The I/O thread: one mio poll over the TUN, the upstream sockets and a
+//! waker for commands, sleeping until the engine's next deadline.
+
+use std::io;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use tacet_engine::{Engine, RuleSet, Stats, UpstreamCommand};
+
+use crate::tun::{Tun, MAX_PACKET};
+use crate::upstream::{Outcome, Upstreams};
+use crate::{Command, Observer, RuntimeConfig, RuntimeError};
+
+const TUN: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_UPSTREAM: usize = 2;
+
+/// The state of the I/O thread.
+pub struct EventLoop {
+    poll: Poll,
+    waker: Arc<Waker>,
+    tun: Tun,
+    engine: Engine,
+    upstreams: Upstreams,
+    observer: Box<dyn Observer>,
+    commands: Receiver<Command>,
+    /// Packets the TUN refused to take (it never should).
+    tun_write_errors: u64,
+}
+
+impl EventLoop {
+    /// Sets up the poll and registers the TUN.
+    pub(crate) fn new(
+        tun: Tun,
+        config: RuntimeConfig,
+        rules: Arc<RuleSet>,
+        observer: Box<dyn Observer>,
+        commands: Receiver<Command>,
+    ) -> Result<Self, RuntimeError> {
+        let poll = Poll::new().map_err(RuntimeError::Io)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(RuntimeError::Io)?);
+        poll.registry()
+            .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
+            .map_err(|e| RuntimeError::Tun(e.to_string()))?;
+        let upstreams = Upstreams::new(config.upstreams, FIRST_UPSTREAM)?;
+        Ok(Self {
+            poll,
+            waker,
+            tun,
+            engine: Engine::new(config.engine, rules),
+            upstreams,
+            observer,
+            commands,
+            tun_write_errors: 0,
+        })
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Runs until told to stop or the TUN fails; returns the final counters.
+    pub fn run(mut self) -> Result<Stats, RuntimeError> {
+        let result = self.serve();
+        self.observer.on_stopped(result.as_ref().err());
+        result
+    }
+
+    fn serve(&mut self) -> Result<Stats, RuntimeError> {
+        let mut events = Events::with_capacity(256);
+        let mut buf = vec![0u8; MAX_PACKET];
+        loop {
+            let timeout = self
+                .engine
+                .poll_timeout()
+                .map(|t| t.at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(RuntimeError::Io(e));
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    TUN => self.read_tun(&mut buf)?,
+                    WAKER => {}
+                    token => {
+                        if let Some(outcome) = self.upstreams.readable(self.poll.registry(), token)
+                        {
+                            self.deliver(now, outcome);
+                        }
+                    }
+                }
+            }
+            if self.engine.poll_timeout().is_some_and(|t| t.at <= now) {
+                self.engine.handle_timeout(now);
+                self.flush(now);
+            }
+            if !self.handle_commands(now) {
+                let mut stats = self.engine.stats();
+                stats.malformed += self.tun_write_errors;
+                return Ok(stats);
+            }
+        }
+    }
+
+    /// Reads every packet waiting on the TUN (mio is edge-triggered).
+    fn read_tun(&mut self, buf: &mut [u8]) -> Result<(), RuntimeError> {
+        loop {
+            match self.tun.recv(buf) {
+                Ok(n) => {
+                    let now = Instant::now();
+                    self.engine
+                        .handle_tun_packet(now, buf.get(..n).unwrap_or_default());
+                    self.flush(now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(RuntimeError::Tun(format!("reading the tunnel failed: {e}"))),
+            }
+        }
+    }
+
+    fn deliver(&mut self, now: Instant, outcome: Outcome) {
+        match outcome {
+            Outcome::Answer(handle, response) => {
+                self.engine.handle_upstream_response(now, handle, &response)
+            }
+            Outcome::Failed(handle) => self.engine.handle_upstream_failure(now, handle),
+        }
+        self.flush(now);
+    }
+
+    /// Carries out everything the engine asked for.
+    fn flush(&mut self, now: Instant) {
+        loop {
+            while let Some(packet) = self.engine.poll_tun_packet() {
+                if self.tun.send(&packet).is_err() {
+                    self.tun_write_errors += 1;
+                }
+            }
+            let mut failed = Vec::new();
+            while let Some(command) = self.engine.poll_upstream() {
+                match command {
+                    UpstreamCommand::Send(query) => {
+                        if let Some(Outcome::Failed(handle)) =
+                            self.upstreams.send(self.poll.registry(), query)
+                        {
+                            failed.push(handle);
+                        }
+                    }
+                    UpstreamCommand::Abandon(handle) => {
+                        self.upstreams.abandon(self.poll.registry(), handle)
+                    }
+                }
+            }
+            while let Some(event) = self.engine.poll_event() {
+                self.observer.on_event(event, self.engine.rules());
+            }
+            if failed.is_empty() {
+                return;
+            }
+            for handle in failed {
+                self.engine.handle_upstream_failure(now, handle);
+            }
+        }
+    }
+
+    /// Applies queued commands; false when told to stop.
+    fn handle_commands(&mut self, now: Instant) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
+                Ok(Command::SetRules(rules)) => self.engine.set_rules(rules),
+                Ok(Command::Pause(duration)) => self.engine.pause(duration.map(|d| now + d)),
+                Ok(Command::Stats(reply)) => {
+                    let mut stats = self.engine.stats();
+                    stats.malformed += self.tun_write_errors;
+                    let _ = reply.try_send(stats);
+                }
+                Err(TryRecvError::Empty) => return true,
+            }
+        }
+    }
+}

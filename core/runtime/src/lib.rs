@@ -1,0 +1,198 @@
+//! tacet-runtime: the I/O loop around the sans-IO engine.
+//!
+//! **Layer:** runtime. One thread, driven by mio, owns the TUN file
+//! descriptor, the upstream sockets, the clock and a waker for commands; it
+//! feeds the [`tacet_engine::Engine`] and carries out what the engine asks.
+//! It sleeps until a packet, an upstream answer, a command or the engine's
+//! next deadline arrives, and with nothing pending there is no deadline:
+//! an idle phone is never woken.
+//!
+//! **Never:** no filtering decision is made here (that is the engine's), no
+//! thread besides the one I/O thread, and nothing here knows about a
+//! platform's UI: shells talk to it through [`Firewall`].
+//!
+//! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
+//! [`event_loop`] (the thread), [`resolv_conf`] (the system's resolvers).
+
+pub mod event_loop;
+pub mod resolv_conf;
+pub mod tun;
+pub mod upstream;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tacet_engine::{Config, Event, RuleSet, Stats};
+
+pub use crate::tun::Tun;
+
+/// Everything the runtime needs to start.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// The engine's settings.
+    pub engine: Config,
+    /// Upstream resolvers, tried in order when one refuses.
+    pub upstreams: Vec<SocketAddr>,
+}
+
+/// Hears from the I/O thread: the engine's events, and the firewall
+/// stopping. Called on the I/O thread, so it must return quickly.
+pub trait Observer: Send {
+    /// An event, with the rule set that produced it (to name the list of a
+    /// rule).
+    fn on_event(&mut self, event: Event, rules: &RuleSet);
+    /// The I/O thread is about to end: told to stop (`None`) or failed.
+    fn on_stopped(&mut self, error: Option<&RuntimeError>) {
+        let _ = error;
+    }
+}
+
+/// The observer of a shell that wants nothing but the counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IgnoreEvents;
+
+impl Observer for IgnoreEvents {
+    fn on_event(&mut self, _event: Event, _rules: &RuleSet) {}
+}
+
+/// What can go wrong starting or running the firewall.
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// The TUN device could not be created or used.
+    Tun(String),
+    /// The file descriptor handed over is not open.
+    BadFd(i32),
+    /// No upstream resolver was given or found.
+    NoUpstream,
+    /// An upstream resolver has no route from here.
+    UpstreamUnreachable(SocketAddr, std::io::Error),
+    /// The event loop could not be set up or failed.
+    Io(std::io::Error),
+    /// The I/O thread stopped unexpectedly.
+    ThreadLost,
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tun(why) => write!(f, "TUN device: {why}"),
+            Self::BadFd(fd) => write!(f, "file descriptor {fd} is not open"),
+            Self::NoUpstream => write!(
+                f,
+                "no upstream DNS resolver: give one, or list one in /etc/resolv.conf"
+            ),
+            Self::UpstreamUnreachable(addr, e) => {
+                write!(f, "upstream resolver {addr} is unreachable: {e}")
+            }
+            Self::Io(e) => write!(f, "event loop: {e}"),
+            Self::ThreadLost => write!(f, "the firewall's I/O thread stopped unexpectedly"),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// Requests to the running I/O thread.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Stop,
+    SetRules(Arc<RuleSet>),
+    Stats(mpsc::SyncSender<Stats>),
+    Pause(Option<Duration>),
+}
+
+/// A running firewall: a handle to its I/O thread. Dropping it stops the
+/// firewall.
+pub struct Firewall {
+    commands: mpsc::Sender<Command>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<Result<Stats, RuntimeError>>>,
+    final_stats: Option<Stats>,
+}
+
+impl fmt::Debug for Firewall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Firewall")
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
+impl Firewall {
+    /// Starts the firewall on `tun` with these rules, on a new I/O thread.
+    pub fn start(
+        tun: Tun,
+        config: RuntimeConfig,
+        rules: Arc<RuleSet>,
+        observer: Box<dyn Observer>,
+    ) -> Result<Self, RuntimeError> {
+        upstream::Upstreams::check_routes(&config.upstreams)?;
+        let (commands, receiver) = mpsc::channel();
+        let event_loop = event_loop::EventLoop::new(tun, config, rules, observer, receiver)?;
+        let waker = event_loop.waker();
+        let thread = std::thread::Builder::new()
+            .name("tacet-io".into())
+            .spawn(move || event_loop.run())
+            .map_err(RuntimeError::Io)?;
+        Ok(Self {
+            commands,
+            waker,
+            thread: Some(thread),
+            final_stats: None,
+        })
+    }
+
+    /// Replaces the rules; the next query sees the whole new set.
+    pub fn set_rules(&self, rules: Arc<RuleSet>) {
+        self.send(Command::SetRules(rules));
+    }
+
+    /// Lets every query through for `duration`; `None` resumes filtering.
+    pub fn pause(&self, duration: Option<Duration>) {
+        self.send(Command::Pause(duration));
+    }
+
+    /// The counters now, or the final ones once stopped.
+    pub fn stats(&self) -> Option<Stats> {
+        if self.thread.is_none() {
+            return self.final_stats;
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::Stats(reply));
+        answer.recv_timeout(Duration::from_secs(5)).ok()
+    }
+
+    /// Whether the I/O thread is still running (it stops on its own only
+    /// when the TUN fails, for example when the OS revokes the VPN).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the firewall and returns its final counters, or the error that
+    /// stopped it. Calling it again returns the same counters.
+    pub fn stop(&mut self) -> Result<Stats, RuntimeError> {
+        let Some(thread) = self.thread.take() else {
+            return self.final_stats.ok_or(RuntimeError::ThreadLost);
+        };
+        self.send(Command::Stop);
+        let stats = thread.join().map_err(|_| RuntimeError::ThreadLost)??;
+        self.final_stats = Some(stats);
+        Ok(stats)
+    }
+
+    fn send(&self, command: Command) {
+        if self.commands.send(command).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Drop for Firewall {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
