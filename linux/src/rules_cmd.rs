@@ -1,0 +1,239 @@
+//! `tacet lint`, `tacet compile` and `tacet check`: the rule engine from the
+//! command line. This is the shell's side: it opens and maps files and
+//! prints; parsing and lookups are `tacet_rules`'.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tacet_rules::curated;
+use tacet_rules::{ListInfo, ParseReport, RuleRef, RuleSet, RuleSetBuilder, Verdict};
+
+/// Inputs larger than this get a progress bar.
+const PROGRESS_BYTES: u64 = 8 << 20;
+
+/// `tacet lint FILE`: read a list and say how every line was used.
+#[derive(clap::Args, Debug)]
+pub struct LintArgs {
+    /// The list to read (hosts, plain domains, adblock, wildcards, addresses).
+    pub file: PathBuf,
+    /// Show at most this many unused lines one by one (all are counted).
+    #[arg(long, default_value_t = 100)]
+    pub show: usize,
+}
+
+/// `tacet compile FILE... -o OUT`: compile lists into one rule-set file.
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    /// Block lists to compile (allow lines in them are kept as allow rules).
+    #[arg(required_unless_present_any = ["allow", "defaults"])]
+    pub files: Vec<PathBuf>,
+    /// Lists whose every line allows (a whitelist of plain names).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Vec<PathBuf>,
+    /// Also compile the built-in default lists (curated, default on).
+    #[arg(long)]
+    pub defaults: bool,
+    /// Where to write the compiled rules.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `tacet check NAME`: is a name (or address) blocked, and by which rule?
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// A domain name (any case, Unicode or punycode) or an IP address.
+    pub name: String,
+    /// Block lists to check against, instead of the built-in default set.
+    #[arg(long = "list", value_name = "FILE")]
+    pub lists: Vec<PathBuf>,
+    /// Allow lists (every line allows) to add.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Vec<PathBuf>,
+    /// A compiled rule-set file (from `tacet compile`), mapped read-only.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["lists", "allow"])]
+    pub compiled: Option<PathBuf>,
+}
+
+/// Runs `tacet lint`.
+pub fn run_lint(args: &LintArgs) -> Result<(), String> {
+    let mut builder = RuleSetBuilder::new();
+    let (reader, bar) = open(&args.file, &hidden_or_bar(&[&args.file]))?;
+    let report = builder.add_list(list_info(&args.file), reader).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    bar.finish_and_clear();
+    print_report(&args.file, &report, args.show);
+    Ok(())
+}
+
+/// Runs `tacet compile`.
+pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
+    let all: Vec<&PathBuf> = args.files.iter().chain(&args.allow).collect();
+    let bar = hidden_or_bar(&all);
+    let mut builder = RuleSetBuilder::new();
+    if args.defaults {
+        curated::add_defaults(&mut builder).map_err(|e| format!("built-in lists: {e}"))?;
+    }
+    let mut unused = 0;
+    for (path, allow) in args.files.iter().map(|p| (p, false)).chain(args.allow.iter().map(|p| (p, true))) {
+        let (reader, _) = open(path, &bar)?;
+        let info = list_info(path);
+        let report = if allow { builder.add_allow_list(info, reader) } else { builder.add_list(info, reader) }
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        unused += report.counts.unused;
+        bar.suspend(|| {
+            eprintln!(
+                "{}: {} lines, {} rules, {} not used{}",
+                path.display(),
+                report.lines,
+                report.rules,
+                report.counts.unused,
+                if report.counts.unused > 0 { " (see `tacet lint`)" } else { "" }
+            )
+        });
+    }
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_message(format!("compiling {} rules", builder.rule_count()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    let bytes = builder.compile().map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+
+    // Write beside the target and rename, so a reader never maps a half file.
+    let tmp = args.output.with_extension("tmp");
+    let write = |path: &Path| -> std::io::Result<()> {
+        let mut file = File::create(path)?;
+        file.write_all(&bytes)?;
+        file.sync_all()
+    };
+    write(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    let set = RuleSet::from_vec(bytes).map_err(|e| e.to_string())?;
+    println!(
+        "{}: {} names, {} address rules, {} lists, {} bytes; {} lines not used",
+        args.output.display(),
+        set.name_count(),
+        set.addr_count(),
+        set.lists().len(),
+        set.as_bytes().len(),
+        unused
+    );
+    Ok(())
+}
+
+/// Runs `tacet check`.
+pub fn run_check(args: &CheckArgs) -> Result<(), String> {
+    let (set, sources) = if let Some(path) = &args.compiled {
+        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // SAFETY: the file is mapped read-only; `tacet compile` replaces
+        // files by rename, never in place, so the mapped bytes do not change.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+        let set = RuleSet::from_bytes(Arc::new(map)).map_err(|e| format!("{}: {e}", path.display()))?;
+        (set, Vec::new())
+    } else if args.lists.is_empty() && args.allow.is_empty() {
+        (curated::default_rule_set(), Vec::new())
+    } else {
+        let mut builder = RuleSetBuilder::new();
+        let mut sources = Vec::new();
+        let bar = ProgressBar::hidden();
+        for (path, allow) in args.lists.iter().map(|p| (p, false)).chain(args.allow.iter().map(|p| (p, true))) {
+            let (reader, _) = open(path, &bar)?;
+            let info = list_info(path);
+            if allow { builder.add_allow_list(info, reader) } else { builder.add_list(info, reader) }
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            sources.push(path.clone());
+        }
+        (builder.build(), sources)
+    };
+
+    let (shown, verdict) = match args.name.parse::<IpAddr>() {
+        Ok(addr) => (addr.to_string(), set.lookup_addr(addr)),
+        Err(_) => {
+            let name = tacet_rules::normalize_name(&args.name).map_err(|e| format!("{:?}: {e}", args.name))?;
+            let v = set.lookup(&name);
+            (name, v)
+        }
+    };
+    match verdict {
+        Verdict::Blocked(rule) => println!("{shown}: blocked by {}", describe(&set, &sources, rule)),
+        Verdict::Allowed(rule) => println!("{shown}: allowed by {}", describe(&set, &sources, rule)),
+        Verdict::Unlisted => println!("{shown}: not listed"),
+    }
+    Ok(())
+}
+
+/// "Title (id), line N: text", the text read back from the list when it is
+/// at hand (a `--list` file or a built-in list).
+fn describe(set: &RuleSet, sources: &[PathBuf], rule: RuleRef) -> String {
+    let Some(info) = set.list(rule.list) else {
+        return format!("list #{}, line {}", rule.list.0, rule.line);
+    };
+    let index = usize::from(rule.list.0);
+    let line_no = usize::try_from(rule.line).unwrap_or(usize::MAX).saturating_sub(1);
+    let text = match sources.get(index) {
+        Some(path) => File::open(path).ok().and_then(|f| BufReader::new(f).lines().nth(line_no).and_then(Result::ok)),
+        None => curated::find(&info.id).and_then(|l| l.text.lines().nth(line_no)).map(str::to_owned),
+    };
+    match text {
+        Some(text) => format!("{} ({}), line {}: {}", info.title, info.id, rule.line, text.trim()),
+        None => format!("{} ({}), line {}", info.title, info.id, rule.line),
+    }
+}
+
+fn list_info(path: &Path) -> ListInfo {
+    let id = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    ListInfo { id, title: path.display().to_string() }
+}
+
+/// A byte-counting progress bar over all inputs when they are large, a
+/// hidden one otherwise.
+fn hidden_or_bar(paths: &[&PathBuf]) -> ProgressBar {
+    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    if total < PROGRESS_BYTES {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message("reading");
+    bar
+}
+
+fn open(path: &Path, bar: &ProgressBar) -> Result<(Box<dyn BufRead>, ProgressBar), String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((Box::new(BufReader::with_capacity(64 << 10, bar.wrap_read(file))), bar.clone()))
+}
+
+fn print_report(path: &Path, report: &ParseReport, show: usize) {
+    let c = &report.counts;
+    println!("{}: {} lines, {} rules", path.display(), report.lines, report.rules);
+    let rows = [
+        ("hosts lines (block the exact name)", c.hosts),
+        ("plain domains (block name and subdomains)", c.domain),
+        ("adblock ||name^", c.adblock),
+        ("adblock @@ allow", c.adblock_allow),
+        ("wildcards *.name", c.wildcard),
+        ("addresses and ranges", c.address),
+        ("$badfilter", c.badfilter),
+        ("comments", c.comment),
+        ("blank", c.blank),
+        ("headers (localhost etc.)", c.header),
+        ("not used", c.unused),
+    ];
+    for (label, n) in rows.iter().filter(|(_, n)| *n > 0) {
+        println!("  {n:>10}  {label}");
+    }
+    for (kind, n) in &report.problems {
+        println!("  {n:>10}  not used: {kind}");
+    }
+    for u in report.unused.iter().take(show) {
+        println!("{}:{}: {}: {}", path.display(), u.line, u.problem, u.excerpt);
+    }
+    let total: u64 = report.problems.values().sum();
+    let shown = report.unused.len().min(show) as u64;
+    if total > shown {
+        println!("… {} more not shown", total - shown);
+    }
+}

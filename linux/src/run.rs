@@ -1,0 +1,239 @@
+//! `tacet run`: the firewall on a TUN, until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::RawFd;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tacet_engine::{BlockMode, Config, Event, RuleSet, Stats};
+use tacet_runtime::{resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, Tun};
+
+use crate::rule_sources::{self, ListArgs};
+
+/// Arguments of `tacet run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Create the TUN interface NAME, give it 10.111.222.1/24 and
+    /// fd74:6163:6574::1/64, and route the resolver addresses into it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "fd",
+        required_unless_present = "fd"
+    )]
+    pub tun: Option<String>,
+    /// Use an already open TUN file descriptor, as Android's
+    /// VpnService.establish() and iOS hand one over; its addresses and
+    /// routes are the caller's business.
+    #[arg(long, value_name = "N")]
+    pub fd: Option<RawFd>,
+    /// An upstream resolver, IP or IP:PORT (repeatable, tried in order);
+    /// default: the nameservers of /etc/resolv.conf.
+    #[arg(long = "upstream", value_name = "ADDR", value_parser = parse_upstream)]
+    pub upstreams: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub lists: ListArgs,
+    /// How blocked names are answered: null (A 0.0.0.0, AAAA ::, other
+    /// types NODATA), nxdomain, nodata or refused.
+    #[arg(long, value_name = "MODE", default_value = "null", value_parser = parse_block_mode)]
+    pub block_mode: BlockMode,
+    /// TTL in seconds of block answers.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().block_ttl)]
+    pub block_ttl: u32,
+    /// How long an allowed query waits for the upstream before SERVFAIL.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub upstream_timeout_ms: u64,
+    /// The most queries waiting for the upstream at once.
+    #[arg(long, value_name = "N", default_value_t = Config::default().max_pending)]
+    pub max_pending: usize,
+    /// The virtual IPv4 resolver the phone sends DNS to.
+    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V4)]
+    pub resolver_v4: Ipv4Addr,
+    /// The virtual IPv6 resolver the phone sends DNS to.
+    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V6)]
+    pub resolver_v6: Ipv6Addr,
+}
+
+fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "`{text}` is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)"
+        )
+    })
+}
+
+fn parse_block_mode(text: &str) -> Result<BlockMode, String> {
+    match text {
+        "null" => Ok(BlockMode::NullAddress),
+        "nxdomain" => Ok(BlockMode::Nxdomain),
+        "nodata" => Ok(BlockMode::Nodata),
+        "refused" => Ok(BlockMode::Refused),
+        _ => Err(format!(
+            "`{text}` is not a block mode: use null, nxdomain, nodata or refused"
+        )),
+    }
+}
+
+impl RunArgs {
+    /// The engine settings these arguments ask for.
+    pub fn engine_config(&self) -> Config {
+        Config {
+            resolver_v4: self.resolver_v4,
+            resolver_v6: self.resolver_v6,
+            block_mode: self.block_mode,
+            block_ttl: self.block_ttl,
+            upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
+            max_pending: self.max_pending,
+            ..Config::default()
+        }
+    }
+}
+
+/// Logs blocked names at debug level (names are private) and wakes the
+/// shell when the firewall fails on its own.
+struct LogEvents {
+    stopped: mpsc::Sender<()>,
+}
+
+impl Observer for LogEvents {
+    fn on_event(&mut self, event: Event, rules: &RuleSet) {
+        if let Event::Blocked {
+            name, qtype, rule, ..
+        } = event
+        {
+            let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
+            log::debug!("blocked {name} type {qtype} ({list}, line {})", rule.line);
+        }
+    }
+
+    fn on_stopped(&mut self, error: Option<&RuntimeError>) {
+        if error.is_some() {
+            let _ = self.stopped.send(());
+        }
+    }
+}
+
+/// `tacet run`.
+pub fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let rules = Arc::new(rule_sources::load(&args.lists)?);
+    let upstreams = upstreams(&args)?;
+    let (tun, description) = match (&args.tun, args.fd) {
+        (Some(name), _) => {
+            crate::require_root("tacet run --tun")?;
+            let tun = Tun::create(name, 1500).map_err(|e| e.to_string())?;
+            crate::interface::configure(name, args.resolver_v4, args.resolver_v6)?;
+            (tun, name.clone())
+        }
+        (None, Some(fd)) => (
+            Tun::from_fd(fd).map_err(|e| e.to_string())?,
+            format!("fd {fd}"),
+        ),
+        (None, None) => return Err("give --tun NAME or --fd N".into()),
+    };
+    let (wake, woken) = mpsc::channel();
+    let signal = wake.clone();
+    ctrlc::set_handler(move || {
+        let _ = signal.send(());
+    })
+    .map_err(|e| format!("cannot handle signals: {e}"))?;
+    let config = RuntimeConfig {
+        engine: args.engine_config(),
+        upstreams: upstreams.clone(),
+    };
+    let mut firewall = Firewall::start(tun, config, rules, Box::new(LogEvents { stopped: wake }))
+        .map_err(|e| e.to_string())?;
+    let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
+    println!(
+        "tacet: ready on {description} (resolvers {} and {}; upstream {})",
+        args.resolver_v4,
+        args.resolver_v6,
+        upstream_list.join(", ")
+    );
+    let _ = std::io::stdout().flush();
+    // Either a signal or the firewall failing on its own wakes us.
+    let _ = woken.recv();
+    let stats = firewall
+        .stop()
+        .map_err(|e| format!("the firewall stopped: {e}"))?;
+    println!("tacet: stats {}", stats_json(&stats));
+    let _ = std::io::stdout().flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The upstreams given, or else the system's, never the firewall itself.
+fn upstreams(args: &RunArgs) -> Result<Vec<SocketAddr>, String> {
+    if !args.upstreams.is_empty() {
+        return Ok(args.upstreams.clone());
+    }
+    let text = std::fs::read_to_string("/etc/resolv.conf")
+        .map_err(|e| format!("no --upstream given and /etc/resolv.conf is unreadable: {e}"))?;
+    let ours = [IpAddr::V4(args.resolver_v4), IpAddr::V6(args.resolver_v6)];
+    let found: Vec<SocketAddr> = resolv_conf::nameservers(&text)
+        .into_iter()
+        .filter(|s| !ours.contains(&s.ip()))
+        .collect();
+    if found.is_empty() {
+        return Err("no --upstream given and /etc/resolv.conf lists no usable nameserver".into());
+    }
+    Ok(found)
+}
+
+/// The counters as one JSON object, for scripts and tests.
+pub fn stats_json(stats: &Stats) -> String {
+    let Stats {
+        queries,
+        blocked,
+        unique_blocked,
+        allowed,
+        forwarded,
+        answered,
+        upstream_failures,
+        malformed,
+        ignored,
+    } = *stats;
+    format!(
+        "{{\"queries\":{queries},\"blocked\":{blocked},\"unique_blocked\":{unique_blocked},\"allowed\":{allowed},\
+         \"forwarded\":{forwarded},\"answered\":{answered},\"upstream_failures\":{upstream_failures},\
+         \"malformed\":{malformed},\"ignored\":{ignored}}}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_addresses_parse_with_and_without_port() {
+        assert_eq!(
+            parse_upstream("192.0.2.1").unwrap(),
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("192.0.2.1:5353").unwrap(),
+            "192.0.2.1:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("2001:db8::1").unwrap(),
+            "[2001:db8::1]:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("[2001:db8::1]:5353").unwrap(),
+            "[2001:db8::1]:5353".parse().unwrap()
+        );
+        assert!(parse_upstream("dns.example")
+            .unwrap_err()
+            .contains("not an IP address"));
+    }
+
+    #[test]
+    fn block_modes() {
+        assert_eq!(parse_block_mode("nxdomain").unwrap(), BlockMode::Nxdomain);
+        assert!(parse_block_mode("drop").is_err());
+    }
+}
