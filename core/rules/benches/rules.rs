@@ -1,0 +1,152 @@
+//! Compile time, size and lookup time of compiled rule sets, each beside a
+//! `HashSet<String>` baseline measured in the same run.
+//!
+//! Run: `cargo bench -p tacet-rules --bench rules`
+//! Sizes are printed to stderr ("size:" lines) before the timings.
+
+// Benchmark code: a failed unwrap is a broken setup, not bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+
+#[path = "support/lists.rs"]
+mod lists;
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
+
+fn info() -> ListInfo {
+    ListInfo {
+        id: "bench".into(),
+        title: "bench".into(),
+    }
+}
+
+fn compile(text: &str) -> RuleSet {
+    let mut b = RuleSetBuilder::new();
+    b.add_list(info(), text.as_bytes()).unwrap();
+    b.build()
+}
+
+/// The baseline: names in a `HashSet<String>`, looked up by trying the name
+/// and each parent (what a simple blocker does).
+fn hash_set(names: &[String]) -> HashSet<String> {
+    names.iter().cloned().collect()
+}
+
+fn hash_lookup(set: &HashSet<String>, name: &str) -> bool {
+    let mut suffix = name;
+    loop {
+        if set.contains(suffix) {
+            return true;
+        }
+        match suffix.split_once('.') {
+            Some((_, parent)) => suffix = parent,
+            None => return false,
+        }
+    }
+}
+
+/// Heap bytes of the baseline: each String's buffer and header, plus the
+/// table's slots (hashbrown: one control byte per slot).
+fn hash_set_bytes(set: &HashSet<String>) -> usize {
+    set.iter().map(|s| s.capacity()).sum::<usize>()
+        + set.capacity() * (std::mem::size_of::<String>() + 1)
+}
+
+struct Case {
+    label: &'static str,
+    names: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            label: "hagezi-light-176k",
+            names: lists::domain_list("blocklists/hagezi/domains/light.txt"),
+        },
+        Case {
+            label: "generated-1M",
+            names: lists::generated(1_000_000),
+        },
+        Case {
+            label: "generated-2M",
+            names: lists::generated(2_000_000),
+        },
+    ]
+}
+
+fn benches(c: &mut Criterion) {
+    let popular = lists::popular_names();
+    for case in cases() {
+        let text = lists::as_text(&case.names);
+        let set = compile(&text);
+        let baseline = hash_set(&case.names);
+        let bytes = set.as_bytes().len();
+        eprintln!(
+            "size: {}: {} names, compiled {} bytes = {:.2} bytes/name; HashSet<String> {} bytes = {:.1} bytes/name; text {:.1} bytes/name",
+            case.label,
+            case.names.len(),
+            bytes,
+            bytes as f64 / case.names.len() as f64,
+            hash_set_bytes(&baseline),
+            hash_set_bytes(&baseline) as f64 / case.names.len() as f64,
+            text.len() as f64 / case.names.len() as f64,
+        );
+
+        let mut g = c.benchmark_group(format!("compile/{}", case.label));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(8));
+        g.throughput(Throughput::Elements(case.names.len() as u64));
+        g.bench_function("rules", |b| b.iter(|| compile(black_box(&text))));
+        g.bench_function("hashset", |b| {
+            b.iter(|| {
+                let mut s = HashSet::new();
+                for line in black_box(&text).lines() {
+                    s.insert(line.to_owned());
+                }
+                s
+            })
+        });
+        g.finish();
+
+        // Blocked queries: subdomains of listed names, so the walk goes
+        // through parents as it does for real traffic.
+        let blocked: Vec<String> = case
+            .names
+            .iter()
+            .step_by(97)
+            .take(10_000)
+            .map(|n| format!("www.{n}"))
+            .collect();
+        let mut g = c.benchmark_group(format!("lookup/{}", case.label));
+        g.sample_size(20)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        for (kind, queries) in [("blocked", &blocked), ("popular", &popular)] {
+            g.bench_with_input(BenchmarkId::new("rules", kind), queries, |b, q| {
+                let mut i = 0;
+                b.iter(|| {
+                    i = (i + 1) % q.len();
+                    set.lookup(black_box(&q[i]))
+                })
+            });
+            g.bench_with_input(BenchmarkId::new("hashset", kind), queries, |b, q| {
+                let mut i = 0;
+                b.iter(|| {
+                    i = (i + 1) % q.len();
+                    hash_lookup(&baseline, black_box(&q[i]))
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(rules, benches);
+criterion_main!(rules);

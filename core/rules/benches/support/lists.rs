@@ -1,0 +1,87 @@
+//! Test lists for benchmarks: real lists from the shared test data, and
+//! large generated lists made by recombining their real labels.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// A path under the shared test data.
+pub fn data(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
+}
+
+/// The names of a one-domain-a-line list.
+pub fn domain_list(path: &str) -> Vec<String> {
+    std::fs::read_to_string(data(path))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The names of the Umbrella top 100,000 (`rank,name`): realistic, mostly
+/// allowed, query traffic.
+pub fn popular_names() -> Vec<String> {
+    std::fs::read_to_string(data("popular/umbrella-top-sites-100000.csv"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once(',')
+                .map(|(_, n)| n.trim().to_ascii_lowercase())
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// `count` distinct names generated from the HaGeZi light domain list:
+/// each is a real leftmost label, then (half the time) a real middle label,
+/// then the real parent (all labels after the first) of another listed name.
+/// A fixed xorshift seed makes every run generate the same list.
+pub fn generated(count: usize) -> Vec<String> {
+    let base = domain_list("blocklists/hagezi/domains/light.txt");
+    let mut firsts = Vec::new();
+    let mut parents = Vec::new();
+    for name in &base {
+        if let Some((first, parent)) = name.split_once('.') {
+            firsts.push(first);
+            if parent.contains('.') || parent.len() > 3 {
+                parents.push(parent);
+            }
+        }
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    let mut seen = HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count && !firsts.is_empty() && !parents.is_empty() {
+        let first = firsts[next(firsts.len())];
+        let parent = parents[next(parents.len())];
+        let name = if next(2) == 0 {
+            format!("{first}.{}.{parent}", firsts[next(firsts.len())])
+        } else {
+            format!("{first}.{parent}")
+        };
+        if name.len() <= 253 && seen.insert(name.clone()) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The names as a list text, one a line.
+pub fn as_text(names: &[String]) -> String {
+    let mut text = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
+    for n in names {
+        text.push_str(n);
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,633 @@
+//! The compiled rule set: an immutable, checksummed byte layout that lookups
+//! read in place, from a `Vec<u8>` or a memory-mapped file alike.
+//!
+//! # File format, version 1
+//!
+//! All integers are little-endian unless said otherwise.
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic `TACETRUL` |
+//! | 4 | format version (1) |
+//! | 4 | reserved, 0 |
+//! | 8 × 5 | lengths of the five sections below, in order |
+//! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
+//! | … | names: an `fst` map (or nothing, for no names) |
+//! | … | shared entries: `u64` rule entries for names that carry several rules |
+//! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
+//! | … | IPv6 rules: 32-byte records (16 address bytes, prefix length, 7 zero bytes, `u64` entry), same order |
+//! | 4 | CRC-32 (IEEE) of every byte before it |
+//!
+//! The names map is keyed by the name with its labels reversed
+//! (`api.huami.com` → `com.huami.api`), so every parent of a name is a
+//! prefix of its key that ends at a label boundary, and one walk down the
+//! transducer meets them all. Its value is either one rule entry, or (top
+//! bit set) a count and an index into the shared entries.
+//!
+//! A rule entry packs the 1-based line (bits 0–31), the list (bits 32–47),
+//! and flags: subtree (48), allow (49), important (50).
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::ops::Range;
+use std::sync::Arc;
+
+use fst::raw::{Fst, Output};
+
+use crate::{ListId, ListInfo, RuleRef, Verdict};
+
+const MAGIC: &[u8; 8] = b"TACETRUL";
+/// The compiled format this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 5;
+const CRC_LEN: usize = 4;
+const V4_RECORD: usize = 16;
+const V6_RECORD: usize = 32;
+
+pub(crate) const SUBTREE: u64 = 1 << 48;
+pub(crate) const ALLOW: u64 = 1 << 49;
+pub(crate) const IMPORTANT: u64 = 1 << 50;
+pub(crate) const SHARED: u64 = 1 << 63;
+
+/// Packs a rule entry; see the module docs.
+pub(crate) fn pack(rule: RuleRef, subtree: bool, allow: bool, important: bool) -> u64 {
+    u64::from(rule.line)
+        | u64::from(rule.list.0) << 32
+        | if subtree { SUBTREE } else { 0 }
+        | if allow { ALLOW } else { 0 }
+        | if important { IMPORTANT } else { 0 }
+}
+
+fn rule_of(entry: u64) -> RuleRef {
+    // Truncating casts are the point: each field sits in its own bits.
+    RuleRef {
+        list: ListId((entry >> 32) as u16),
+        line: entry as u32,
+    }
+}
+
+/// The class of a rule entry in the order allow/block decisions look at them:
+/// 0 block, 1 allow, 2 important block, 3 important allow.
+pub(crate) fn class_of(entry: u64) -> usize {
+    usize::from(entry & ALLOW != 0) | usize::from(entry & IMPORTANT != 0) << 1
+}
+
+/// Why compiled bytes were refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// Shorter than the fixed header and checksum.
+    TooShort {
+        /// The length found.
+        len: usize,
+    },
+    /// The first bytes are not `TACETRUL`: not a compiled tacet rule set.
+    BadMagic,
+    /// Written by another version of the format.
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+    },
+    /// The header announces more or fewer bytes than there are (a cut
+    /// download or a partial write).
+    LengthMismatch {
+        /// The length the header announces.
+        expected: u64,
+        /// The length found.
+        found: usize,
+    },
+    /// The checksum does not match: the bytes were changed after writing.
+    Checksum {
+        /// The checksum stored in the file.
+        stored: u32,
+        /// The checksum of the bytes read.
+        computed: u32,
+    },
+    /// A section is malformed although the checksum matched (a bug in the
+    /// writer, or a file crafted to match).
+    BadSection(&'static str),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { len } => write!(f, "compiled rules: only {len} bytes, too short to be a rule set"),
+            Self::BadMagic => write!(f, "compiled rules: not a tacet rule set (bad magic bytes)"),
+            Self::UnsupportedVersion { found } => write!(
+                f,
+                "compiled rules: format version {found}, this build reads version {FORMAT_VERSION}; compile the lists again"
+            ),
+            Self::LengthMismatch { expected, found } => {
+                write!(f, "compiled rules: truncated or padded: header says {expected} bytes, found {found}")
+            }
+            Self::Checksum { stored, computed } => write!(
+                f,
+                "compiled rules: corrupt: checksum {computed:08x} does not match the stored {stored:08x}"
+            ),
+            Self::BadSection(what) => write!(f, "compiled rules: malformed {what} section"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The bytes a rule set reads from: any owner of a byte slice, such as a
+/// `Vec<u8>` or a `memmap2::Mmap`.
+pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// One section of the shared bytes, handed to `fst` as its data.
+#[derive(Clone)]
+struct Section {
+    owner: Bytes,
+    range: Range<usize>,
+}
+
+impl AsRef<[u8]> for Section {
+    fn as_ref(&self) -> &[u8] {
+        // The range was checked on load; an empty slice is never reached.
+        (*self.owner)
+            .as_ref()
+            .get(self.range.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Address rules of one family: record ranges grouped by prefix length.
+#[derive(Clone, Debug, Default)]
+struct AddrTable {
+    range: Range<usize>,
+    /// (prefix length, record indices), longest prefix first.
+    by_len: Vec<(u8, Range<usize>)>,
+}
+
+/// An immutable set of rules from several lists: cheap to share (`Arc`),
+/// swapped whole to change rules, `Send + Sync`.
+///
+/// Its bytes are the compiled file itself, so a set loaded with
+/// [`RuleSet::from_bytes`] over a memory map costs almost no heap.
+pub struct RuleSet {
+    bytes: Bytes,
+    names: Option<Fst<Section>>,
+    shared: Range<usize>,
+    v4: AddrTable,
+    v6: AddrTable,
+    lists: Vec<ListInfo>,
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("bytes", &self.as_bytes().len())
+            .field("names", &self.name_count())
+            .field("lists", &self.lists)
+            .finish()
+    }
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// The best rule seen in each class during one lookup.
+#[derive(Default)]
+struct Matches([Option<u64>; 4]);
+
+impl Matches {
+    /// Later (more specific) matches replace earlier ones, so the journal
+    /// names the rule closest to the query.
+    fn add(&mut self, entry: u64, exact_query: bool) {
+        if entry & SUBTREE != 0 || exact_query {
+            if let Some(slot) = self.0.get_mut(class_of(entry)) {
+                *slot = Some(entry);
+            }
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        let [block, allow, important_block, important_allow] = self.0;
+        if let Some(e) = important_allow {
+            Verdict::Allowed(rule_of(e))
+        } else if let Some(e) = important_block {
+            Verdict::Blocked(rule_of(e))
+        } else if let Some(e) = allow {
+            Verdict::Allowed(rule_of(e))
+        } else if let Some(e) = block {
+            Verdict::Blocked(rule_of(e))
+        } else {
+            Verdict::Unlisted
+        }
+    }
+}
+
+impl RuleSet {
+    /// A rule set that matches nothing.
+    pub fn empty() -> Self {
+        let owner: Bytes = Arc::new(encode(&[], &[], &[], &[], &[]));
+        Self {
+            bytes: owner,
+            names: None,
+            shared: 0..0,
+            v4: AddrTable {
+                range: 0..0,
+                by_len: Vec::new(),
+            },
+            v6: AddrTable {
+                range: 0..0,
+                by_len: Vec::new(),
+            },
+            lists: Vec::new(),
+        }
+    }
+
+    /// Reads a compiled rule set in place. `bytes` is typically a
+    /// `memmap2::Mmap` (the runtime maps the file) or a `Vec<u8>`.
+    ///
+    /// Checks the magic, version, lengths and checksum of the whole file
+    /// (which reads every page once; they stay clean, shared page cache) and
+    /// the structure of each section. Corrupt or cut files are refused with a
+    /// [`LoadError`].
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, LoadError> {
+        let data: &[u8] = (*bytes).as_ref();
+        let len = data.len();
+        if len < HEADER_LEN + CRC_LEN {
+            return Err(LoadError::TooShort { len });
+        }
+        if data.get(..8) != Some(&MAGIC[..]) {
+            return Err(LoadError::BadMagic);
+        }
+        let version = read_u32(data, 8).ok_or(LoadError::TooShort { len })?;
+        if version != FORMAT_VERSION {
+            return Err(LoadError::UnsupportedVersion { found: version });
+        }
+        let mut sections = [0u64; 5];
+        for (i, s) in sections.iter_mut().enumerate() {
+            *s = read_u64(data, 16 + 8 * i).ok_or(LoadError::TooShort { len })?;
+        }
+        let expected = sections
+            .iter()
+            .try_fold((HEADER_LEN + CRC_LEN) as u64, |acc, s| acc.checked_add(*s))
+            .unwrap_or(u64::MAX);
+        if expected != len as u64 {
+            return Err(LoadError::LengthMismatch {
+                expected,
+                found: len,
+            });
+        }
+        let body = len - CRC_LEN;
+        let stored = read_u32(data, body).ok_or(LoadError::TooShort { len })?;
+        let computed = crc32fast::hash(data.get(..body).unwrap_or_default());
+        if stored != computed {
+            return Err(LoadError::Checksum { stored, computed });
+        }
+        // Every section length fits: their sum equals the file length.
+        let mut ranges = [0..0, 0..0, 0..0, 0..0, 0..0];
+        let mut at = HEADER_LEN;
+        for (range, s) in ranges.iter_mut().zip(sections) {
+            let end = at + s as usize;
+            *range = at..end;
+            at = end;
+        }
+        let [lists_r, names_r, shared_r, v4_r, v6_r] = ranges;
+        let lists = decode_lists(data.get(lists_r).unwrap_or_default())?;
+        if shared_r.len() % 8 != 0 {
+            return Err(LoadError::BadSection("shared entries"));
+        }
+        let v4 = addr_table(data, v4_r, V4_RECORD, 32, "IPv4 rules")?;
+        let v6 = addr_table(data, v6_r, V6_RECORD, 128, "IPv6 rules")?;
+        let names = if names_r.is_empty() {
+            None
+        } else {
+            let section = Section {
+                owner: Arc::clone(&bytes),
+                range: names_r,
+            };
+            let fst = Fst::new(section).map_err(|_| LoadError::BadSection("names"))?;
+            // fst's own checksum over its bytes (cheap next to ours) also
+            // catches a names section spliced from another file.
+            fst.verify().map_err(|_| LoadError::BadSection("names"))?;
+            Some(fst)
+        };
+        Ok(Self {
+            bytes,
+            names,
+            shared: shared_r,
+            v4,
+            v6,
+            lists,
+        })
+    }
+
+    /// [`RuleSet::from_bytes`] over an owned buffer.
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, LoadError> {
+        Self::from_bytes(Arc::new(bytes))
+    }
+
+    /// The compiled bytes: write them to a file and load them later with
+    /// [`RuleSet::from_bytes`].
+    pub fn as_bytes(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+
+    /// Writes the compiled form to `out`.
+    pub fn write_to(&self, mut out: impl Write) -> io::Result<()> {
+        out.write_all(self.as_bytes())
+    }
+
+    /// The lists this set was built from, indexed by [`ListId`].
+    pub fn lists(&self) -> &[ListInfo] {
+        &self.lists
+    }
+
+    /// The list with this id, if any.
+    pub fn list(&self, id: ListId) -> Option<&ListInfo> {
+        self.lists.get(usize::from(id.0))
+    }
+
+    /// How many distinct names carry rules.
+    pub fn name_count(&self) -> usize {
+        self.names.as_ref().map_or(0, Fst::len)
+    }
+
+    /// How many address rules (addresses and ranges) the set holds.
+    pub fn addr_count(&self) -> usize {
+        self.v4.range.len() / V4_RECORD + self.v6.range.len() / V6_RECORD
+    }
+
+    /// Looks `name` up: lowercase ASCII (punycode), no trailing dot, as
+    /// [`crate::normalize_name`] gives. Walks the reversed name once, meeting
+    /// the name and every parent at label boundaries. Allocates nothing.
+    ///
+    /// Decision, from strongest to weakest: an `$important` allow, an
+    /// `$important` block, an allow, a block; within a class, the rule on the
+    /// longest matching name is reported.
+    pub fn lookup(&self, name: &str) -> Verdict {
+        let Some(fst) = &self.names else {
+            return Verdict::Unlisted;
+        };
+        let mut found = Matches::default();
+        let mut node = fst.root();
+        let mut out = Output::zero();
+        let mut labels = name.rsplit('.').peekable();
+        while let Some(label) = labels.next() {
+            for &b in label.as_bytes() {
+                let Some(i) = node.find_input(b) else {
+                    return found.verdict();
+                };
+                let t = node.transition(i);
+                out = out.cat(t.out);
+                node = fst.node(t.addr);
+            }
+            let last = labels.peek().is_none();
+            if node.is_final() {
+                self.add_value(&mut found, out.cat(node.final_output()).value(), last);
+            }
+            if last {
+                break;
+            }
+            let Some(i) = node.find_input(b'.') else {
+                return found.verdict();
+            };
+            let t = node.transition(i);
+            out = out.cat(t.out);
+            node = fst.node(t.addr);
+        }
+        found.verdict()
+    }
+
+    fn add_value(&self, found: &mut Matches, value: u64, exact_query: bool) {
+        if value & SHARED == 0 {
+            found.add(value, exact_query);
+            return;
+        }
+        // Index in bits 0-31, count in bits 32-35 (see `builder`).
+        let index = (value & 0xffff_ffff) as usize;
+        let count = ((value >> 32) & 0xf) as usize;
+        let shared = self.as_bytes().get(self.shared.clone()).unwrap_or_default();
+        for i in index..index.saturating_add(count) {
+            if let Some(entry) = read_u64(shared, i.saturating_mul(8)) {
+                found.add(entry, exact_query);
+            }
+        }
+    }
+
+    /// Looks an address up in the address rules (addresses and CIDR ranges).
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is looked up as IPv4.
+    /// The same allow/block order as [`RuleSet::lookup`] applies; within a
+    /// class, the longest prefix is reported.
+    pub fn lookup_addr(&self, addr: IpAddr) -> Verdict {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        let (table, record, key): (&AddrTable, usize, [u8; 16]) = match addr {
+            IpAddr::V4(v4) => {
+                let mut key = [0u8; 16];
+                key[..4].copy_from_slice(&v4.octets());
+                (&self.v4, V4_RECORD, key)
+            }
+            IpAddr::V6(v6) => (&self.v6, V6_RECORD, v6.octets()),
+        };
+        let addr_len = if record == V4_RECORD { 4 } else { 16 };
+        let records = self.as_bytes().get(table.range.clone()).unwrap_or_default();
+        let mut found = Matches::default();
+        // Shortest prefix first, so that longer prefixes replace them.
+        for (len, idx) in table.by_len.iter().rev() {
+            let masked = mask_bytes(&key, addr_len, *len);
+            let Some(masked) = masked.get(..addr_len) else {
+                continue;
+            };
+            let net_of = |i: usize| {
+                records
+                    .get(i * record..i * record + addr_len)
+                    .unwrap_or_default()
+            };
+            // Binary search within the records of this prefix length.
+            let (mut lo, mut hi) = (idx.start, idx.end);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if net_of(mid) < masked {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let mut i = lo;
+            while i < idx.end && net_of(i) == masked {
+                if let Some(entry) = read_u64(records, i * record + record - 8) {
+                    found.add(entry, true);
+                }
+                i += 1;
+            }
+        }
+        found.verdict()
+    }
+}
+
+/// Clears the bits of `key[..addr_len]` beyond the first `len` bits.
+fn mask_bytes(key: &[u8; 16], addr_len: usize, len: u8) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let full = usize::from(len / 8);
+    for (i, (o, k)) in out.iter_mut().zip(key).enumerate().take(addr_len) {
+        if i < full {
+            *o = *k;
+        } else if i == full {
+            let bits = len % 8;
+            *o = k & (0xffu8.checked_shl(u32::from(8 - bits)).unwrap_or(0));
+        }
+    }
+    out
+}
+
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let bytes = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+fn read_u64(data: &[u8], at: usize) -> Option<u64> {
+    let bytes = data.get(at..at.checked_add(8)?)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+fn decode_lists(mut data: &[u8]) -> Result<Vec<ListInfo>, LoadError> {
+    const BAD: LoadError = LoadError::BadSection("lists");
+    fn take<'a>(data: &mut &'a [u8], n: usize) -> Result<&'a [u8], LoadError> {
+        if data.len() < n {
+            return Err(BAD);
+        }
+        let (head, tail) = data.split_at(n);
+        *data = tail;
+        Ok(head)
+    }
+    fn take_u32(data: &mut &[u8]) -> Result<u32, LoadError> {
+        let b = take(data, 4)?;
+        read_u32(b, 0).ok_or(BAD)
+    }
+    fn take_str(data: &mut &[u8]) -> Result<String, LoadError> {
+        let n = take_u32(data)? as usize;
+        let b = take(data, n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| BAD)
+    }
+    let count = take_u32(&mut data)?;
+    if count > u32::from(u16::MAX) + 1 {
+        return Err(BAD);
+    }
+    let mut lists = Vec::new();
+    for _ in 0..count {
+        let id = take_str(&mut data)?;
+        let title = take_str(&mut data)?;
+        lists.push(ListInfo { id, title });
+    }
+    if !data.is_empty() {
+        return Err(BAD);
+    }
+    Ok(lists)
+}
+
+fn addr_table(
+    data: &[u8],
+    range: Range<usize>,
+    record: usize,
+    max_len: u8,
+    what: &'static str,
+) -> Result<AddrTable, LoadError> {
+    let bytes = data.get(range.clone()).ok_or(LoadError::BadSection(what))?;
+    if bytes.len() % record != 0 {
+        return Err(LoadError::BadSection(what));
+    }
+    let addr_len = if record == V4_RECORD { 4 } else { 16 };
+    let mut by_len: Vec<(u8, Range<usize>)> = Vec::new();
+    let mut prev: Option<(u8, &[u8])> = None;
+    for (i, rec) in bytes.chunks_exact(record).enumerate() {
+        let net = rec.get(..addr_len).ok_or(LoadError::BadSection(what))?;
+        let len = *rec.get(addr_len).ok_or(LoadError::BadSection(what))?;
+        if len > max_len {
+            return Err(LoadError::BadSection(what));
+        }
+        // Lookups binary-search each prefix length: the order must hold.
+        if prev.is_some_and(|p| p > (len, net)) {
+            return Err(LoadError::BadSection(what));
+        }
+        prev = Some((len, net));
+        match by_len.last_mut() {
+            Some((l, r)) if *l == len => r.end = i + 1,
+            _ => by_len.push((len, i..i + 1)),
+        }
+    }
+    by_len.reverse();
+    Ok(AddrTable { range, by_len })
+}
+
+/// An address rule ready to be written: network, prefix length, entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct AddrRecord {
+    pub len: u8,
+    pub net: IpAddr,
+    pub entry: u64,
+}
+
+/// Lays out a compiled file; `v4` and `v6` must already be sorted by
+/// (length, network).
+pub(crate) fn encode(
+    lists: &[ListInfo],
+    names_fst: &[u8],
+    shared: &[u64],
+    v4: &[AddrRecord],
+    v6: &[AddrRecord],
+) -> Vec<u8> {
+    let mut list_bytes = Vec::new();
+    push_u32(&mut list_bytes, lists.len());
+    for l in lists {
+        for s in [&l.id, &l.title] {
+            push_u32(&mut list_bytes, s.len());
+            list_bytes.extend_from_slice(s.as_bytes());
+        }
+    }
+    let mut v4_bytes = Vec::with_capacity(v4.len() * V4_RECORD);
+    for r in v4 {
+        if let IpAddr::V4(a) = r.net {
+            v4_bytes.extend_from_slice(&a.octets());
+            v4_bytes.extend_from_slice(&[r.len, 0, 0, 0]);
+            v4_bytes.extend_from_slice(&r.entry.to_le_bytes());
+        }
+    }
+    let mut v6_bytes = Vec::with_capacity(v6.len() * V6_RECORD);
+    for r in v6 {
+        if let IpAddr::V6(a) = r.net {
+            v6_bytes.extend_from_slice(&a.octets());
+            v6_bytes.extend_from_slice(&[r.len, 0, 0, 0, 0, 0, 0, 0]);
+            v6_bytes.extend_from_slice(&r.entry.to_le_bytes());
+        }
+    }
+    let shared_len = shared.len() * 8;
+    let sections = [
+        list_bytes.len(),
+        names_fst.len(),
+        shared_len,
+        v4_bytes.len(),
+        v6_bytes.len(),
+    ];
+    let total = HEADER_LEN + sections.iter().sum::<usize>() + CRC_LEN;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    for s in sections {
+        out.extend_from_slice(&(s as u64).to_le_bytes());
+    }
+    out.extend_from_slice(&list_bytes);
+    out.extend_from_slice(names_fst);
+    for e in shared {
+        out.extend_from_slice(&e.to_le_bytes());
+    }
+    out.extend_from_slice(&v4_bytes);
+    out.extend_from_slice(&v6_bytes);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn push_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}

@@ -1,0 +1,313 @@
+//! Semantics tests over small lists written out in the test.
+
+use std::net::IpAddr;
+
+use crate::report::{LineKind, Problem};
+use crate::{ListId, ListInfo, NameError, ParseReport, RuleRef, RuleSet, RuleSetBuilder, Verdict};
+
+fn info(id: &str) -> ListInfo {
+    ListInfo {
+        id: id.to_owned(),
+        title: id.to_owned(),
+    }
+}
+
+fn build(lists: &[&str]) -> (RuleSet, Vec<ParseReport>) {
+    let mut b = RuleSetBuilder::new();
+    let reports = lists
+        .iter()
+        .enumerate()
+        .map(|(i, text)| b.add_list(info(&format!("l{i}")), text.as_bytes()).unwrap())
+        .collect();
+    (b.build(), reports)
+}
+
+fn at(list: u16, line: u32) -> RuleRef {
+    RuleRef {
+        list: ListId(list),
+        line,
+    }
+}
+
+fn blocked(list: u16, line: u32) -> Verdict {
+    Verdict::Blocked(at(list, line))
+}
+
+fn allowed(list: u16, line: u32) -> Verdict {
+    Verdict::Allowed(at(list, line))
+}
+
+#[test]
+fn hosts_line_blocks_exact_name_only() {
+    let (set, r) = build(&["# header\n127.0.0.1 localhost\n::1 localhost ip6-localhost\n255.255.255.255 broadcasthost\n0.0.0.0 0.0.0.0\n0.0.0.0 ads.example tracker.example # two\n"]);
+    assert_eq!(set.lookup("ads.example"), blocked(0, 6));
+    assert_eq!(set.lookup("tracker.example"), blocked(0, 6));
+    assert_eq!(set.lookup("x.ads.example"), Verdict::Unlisted);
+    assert_eq!(set.lookup("localhost"), Verdict::Unlisted);
+    assert_eq!(set.lookup("example"), Verdict::Unlisted);
+    let r = &r[0];
+    assert_eq!(
+        (r.counts.hosts, r.counts.header, r.counts.comment, r.rules),
+        (1, 4, 1, 2)
+    );
+    assert!(r.is_clean(), "{r}");
+}
+
+#[test]
+fn domain_adblock_wildcard_block_name_and_subdomains() {
+    let (set, r) = build(&["a.example\n||b.example^\n*.c.example\n||*.d.example^\n"]);
+    for (name, line) in [
+        ("a.example", 1),
+        ("b.example", 2),
+        ("c.example", 3),
+        ("d.example", 4),
+    ] {
+        assert_eq!(set.lookup(name), blocked(0, line), "{name}");
+        assert_eq!(
+            set.lookup(&format!("deep.sub.{name}")),
+            blocked(0, line),
+            "{name}"
+        );
+    }
+    assert_eq!(set.lookup("example"), Verdict::Unlisted);
+    assert_eq!(
+        set.lookup("xa.example"),
+        Verdict::Unlisted,
+        "label boundary"
+    );
+    assert_eq!(set.lookup("a.example.evil"), Verdict::Unlisted);
+    let c = &r[0].counts;
+    assert_eq!((c.domain, c.adblock, c.wildcard), (1, 2, 1));
+}
+
+#[test]
+fn allow_beats_block_at_any_depth_and_in_any_list() {
+    let (set, _) = build(&[
+        "||ads.example^\nexample.org\n",
+        "@@||example^\n@@||keep.example.org^\n",
+    ]);
+    assert_eq!(set.lookup("x.ads.example"), allowed(1, 1));
+    assert_eq!(set.lookup("keep.example.org"), allowed(1, 2));
+    assert_eq!(set.lookup("a.keep.example.org"), allowed(1, 2));
+    assert_eq!(set.lookup("other.example.org"), blocked(0, 2));
+}
+
+#[test]
+fn important_block_beats_allow_and_important_allow_beats_all() {
+    let (set, _) = build(&[
+        "||ads.example^$important\n@@||ads.example^\n||t.example^$important\n@@||ok.t.example^$important\n",
+    ]);
+    assert_eq!(set.lookup("ads.example"), blocked(0, 1));
+    assert_eq!(set.lookup("x.t.example"), blocked(0, 3));
+    assert_eq!(set.lookup("ok.t.example"), allowed(0, 4));
+}
+
+#[test]
+fn badfilter_switches_off_the_same_rule_in_any_list() {
+    let (set, r) = build(&[
+        "||ads.example^\n||keep.example^\n10.0.0.0/8\n",
+        "||ads.example^$badfilter\n10.0.0.0/8$badfilter\n",
+    ]);
+    assert_eq!(set.lookup("ads.example"), Verdict::Unlisted);
+    assert_eq!(set.lookup("keep.example"), blocked(0, 2));
+    assert_eq!(
+        set.lookup_addr("10.1.1.1".parse().unwrap()),
+        Verdict::Unlisted
+    );
+    assert_eq!(r[1].counts.badfilter, 2);
+    assert_eq!(r[1].rules, 0);
+}
+
+#[test]
+fn most_specific_rule_is_reported_and_first_line_wins_for_one_name() {
+    let (set, _) = build(&["example\nads.example\nads.example\n"]);
+    assert_eq!(set.lookup("x.ads.example"), blocked(0, 2));
+    assert_eq!(set.lookup("other.example"), blocked(0, 1));
+}
+
+#[test]
+fn exact_allow_with_subtree_block_on_the_same_name() {
+    let (set, _) = build(&["||cdn.example^\n", "0.0.0.0 cdn.example\n"]);
+    // A hosts line in an allowlist allows exactly that name.
+    let mut b = RuleSetBuilder::new();
+    b.add_list(info("block"), "||cdn.example^\n".as_bytes())
+        .unwrap();
+    b.add_allow_list(info("allow"), "0.0.0.0 cdn.example\n".as_bytes())
+        .unwrap();
+    let mixed = b.build();
+    assert_eq!(mixed.lookup("cdn.example"), allowed(1, 1));
+    assert_eq!(mixed.lookup("img.cdn.example"), blocked(0, 1));
+    assert_eq!(set.lookup("img.cdn.example"), blocked(0, 1));
+}
+
+#[test]
+fn case_trailing_dot_and_unicode_are_normalized() {
+    let (set, r) = build(&["ADS.Example.\n||Bücher.example^\n0.0.0.0 TRACK.example.\n"]);
+    assert_eq!(set.lookup("ads.example"), blocked(0, 1));
+    assert_eq!(set.lookup("xn--bcher-kva.example"), blocked(0, 2));
+    assert_eq!(set.lookup("track.example"), blocked(0, 3));
+    assert!(r[0].is_clean(), "{}", r[0]);
+}
+
+#[test]
+fn every_unused_line_is_reported_with_number_and_reason() {
+    let text = "good.example\nexample.com##.ad\n/ads/\n||x.example/path^\n||x.example\nbad_name!.example\n||y.example^$third-party\n0.0.0.0 ok.example bad..example\n";
+    let (set, r) = build(&[text]);
+    let r = &r[0];
+    let got: Vec<(u32, &str)> = r
+        .unused
+        .iter()
+        .map(|u| (u.line, u.problem.kind()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "cosmetic rule"),
+            (3, "regular expression"),
+            (4, "URL or path"),
+            (5, "adblock rule without ^"),
+            (6, "invalid name"),
+            (7, "unsupported modifier"),
+            (8, "invalid name"),
+        ]
+    );
+    assert_eq!(
+        r.unused[4].problem,
+        Problem::BadName(NameError::BadChar { ch: '!' })
+    );
+    assert_eq!(r.unused[6].problem, Problem::BadName(NameError::EmptyLabel));
+    assert_eq!(r.counts.unused, 6);
+    assert_eq!(r.counts.hosts, 1);
+    assert_eq!(r.rules, 2);
+    assert_eq!(set.lookup("ok.example"), blocked(0, 8));
+    // Nothing was misread as a name.
+    for name in ["example.com", "x.example", "y.example", "ads"] {
+        assert_eq!(set.lookup(name), Verdict::Unlisted, "{name}");
+    }
+}
+
+#[test]
+fn details_are_capped_but_counts_are_not() {
+    let text = "not a name\n".repeat(crate::report::MAX_UNUSED_DETAILS + 500);
+    let (_, r) = build(&[&text]);
+    assert_eq!(r[0].unused.len(), crate::report::MAX_UNUSED_DETAILS);
+    assert_eq!(
+        r[0].counts.unused,
+        (crate::report::MAX_UNUSED_DETAILS + 500) as u64
+    );
+    assert_eq!(
+        r[0].problems.get("extra words"),
+        Some(&((crate::report::MAX_UNUSED_DETAILS + 500) as u64))
+    );
+}
+
+#[test]
+fn non_utf8_and_long_lines_are_reported() {
+    let mut text = b"ok.example\n\xff\xfebad\n".to_vec();
+    text.extend(std::iter::repeat_n(b'a', 10_000));
+    text.extend_from_slice(b"\nlast.example");
+    let mut b = RuleSetBuilder::new();
+    let r = b.add_list(info("x"), &text[..]).unwrap();
+    let set = b.build();
+    assert_eq!(r.unused[0].problem, Problem::NotUtf8);
+    assert_eq!(r.unused[0].line, 2);
+    assert!(matches!(r.unused[1].problem, Problem::LineTooLong { .. }));
+    assert!(r.unused[1].excerpt.chars().count() <= crate::report::EXCERPT_CHARS + 1);
+    assert_eq!(set.lookup("last.example"), blocked(0, 4));
+    assert_eq!(r.lines, 4);
+}
+
+#[test]
+fn address_rules() {
+    let (set, r) =
+        build(&["1.2.3.4\n10.0.0.0/8\n@@10.9.0.0/16\n2001:db8::/32\n||5.6.7.8^\n::ffff:0:0/96\n"]);
+    let a = |s: &str| set.lookup_addr(s.parse::<IpAddr>().unwrap());
+    assert_eq!(a("1.2.3.4"), blocked(0, 1));
+    assert_eq!(a("1.2.3.5"), Verdict::Unlisted);
+    assert_eq!(a("10.200.0.1"), blocked(0, 2));
+    assert_eq!(a("10.9.1.1"), allowed(0, 3));
+    assert_eq!(a("2001:db8:1::5"), blocked(0, 4));
+    assert_eq!(a("2001:db9::5"), Verdict::Unlisted);
+    assert_eq!(a("5.6.7.8"), blocked(0, 5));
+    // IPv4-mapped IPv6 is looked up as IPv4.
+    assert_eq!(a("::ffff:1.2.3.4"), blocked(0, 1));
+    assert_eq!(r[0].counts.address, 6);
+    assert_eq!(set.addr_count(), 6);
+    // Addresses are not names.
+    assert_eq!(set.lookup("1.2.3.4"), Verdict::Unlisted);
+}
+
+#[test]
+fn line_kinds_are_counted() {
+    let (_, r) = build(&["! c\n# c\n\n[Adblock Plus 2.0]\n0.0.0.0 a.example\nb.example\n||c.example^\n@@||d.example^\n*.e.example\n1.1.1.1\n||f.example^$badfilter\n##.x\n"]);
+    let c = &r[0].counts;
+    for (kind, n) in [
+        (LineKind::Comment, 2),
+        (LineKind::Blank, 1),
+        (LineKind::Header, 1),
+        (LineKind::Hosts, 1),
+        (LineKind::Domain, 1),
+        (LineKind::Adblock, 1),
+        (LineKind::AdblockAllow, 1),
+        (LineKind::Wildcard, 1),
+        (LineKind::Address, 1),
+        (LineKind::BadFilter, 1),
+        (LineKind::Unused, 1),
+    ] {
+        assert_eq!(c.get(kind), n, "{kind:?}");
+    }
+    assert_eq!(r[0].lines, 12);
+    assert_eq!(r[0].ignored, 4);
+}
+
+#[test]
+fn lookup_of_odd_queries_does_not_panic() {
+    let (set, _) = build(&["a.example\n"]);
+    for q in [
+        "",
+        ".",
+        "..",
+        "example",
+        "a.example.",
+        ".a.example",
+        "x..a.example",
+    ] {
+        let _ = set.lookup(q);
+    }
+    assert_eq!(RuleSet::empty().lookup("a.example"), Verdict::Unlisted);
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let (set, _) = build(&[
+        "a.example\n0.0.0.0 b.example\n@@||c.a.example^\n10.0.0.0/8\n",
+        "||a.example^$important\n",
+    ]);
+    let mut bytes = Vec::new();
+    set.write_to(&mut bytes).unwrap();
+    let loaded = RuleSet::from_vec(bytes).unwrap();
+    for name in [
+        "a.example",
+        "x.a.example",
+        "b.example",
+        "c.a.example",
+        "x.b.example",
+        "z",
+    ] {
+        assert_eq!(loaded.lookup(name), set.lookup(name), "{name}");
+    }
+    assert_eq!(
+        loaded.lookup_addr("10.1.2.3".parse().unwrap()),
+        blocked(0, 4)
+    );
+    assert_eq!(loaded.lists(), set.lists());
+    assert_eq!(loaded.list(ListId(1)).map(|l| l.id.as_str()), Some("l1"));
+    let empty = RuleSet::from_vec(RuleSet::empty().as_bytes().to_vec()).unwrap();
+    assert_eq!(empty.lookup("a.example"), Verdict::Unlisted);
+}
+
+#[test]
+fn rule_set_is_send_sync_static() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<RuleSet>();
+}
