@@ -93,9 +93,10 @@ impl Observer for Forward {
 pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     crate::require_root("tacet demo")?;
     let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = Arc::clone(&stop);
-    ctrlc::set_handler(move || on_signal.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    }
 
     let id = std::process::id();
     // Dropped in reverse order: the namespaces go last, taking the veth
@@ -143,6 +144,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         let runtime = RuntimeConfig {
             engine: config,
             upstreams: vec![SocketAddr::from((UPSTREAM, 53))],
+            store: None,
         };
         Firewall::start(tun, runtime, rules, Box::new(Forward(events))).map_err(|e| e.to_string())
     })??;

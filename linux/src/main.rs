@@ -11,7 +11,9 @@ mod demo_upstream;
 mod interface;
 mod netns;
 mod rule_sources;
+mod rules_cmd;
 mod run;
+mod store_cmd;
 
 use std::process::ExitCode;
 
@@ -37,11 +39,32 @@ enum Command {
     /// Show the firewall at work in throwaway network namespaces (root, no
     /// internet needed): a fitness app and a camera phoning home.
     Demo(demo::DemoArgs),
-    /// Say whether a name would be blocked, and by which rule.
-    Check(rule_sources::CheckArgs),
+    /// Say whether a name or address would be blocked, and by which list,
+    /// line and rule.
+    Check(rules_cmd::CheckArgs),
+    /// Read a list and report how every line was used, and why not.
+    Lint(rules_cmd::LintArgs),
+    /// Compile lists into a rule-set file that loads by memory mapping.
+    Compile(rules_cmd::CompileArgs),
+    /// Blocked attempts today and in all, the most blocked names, the lists
+    /// that blocked them, and a chart of the last 24 hours.
+    Stats(store_cmd::StatsArgs),
+    /// What was blocked (and, in discovery mode, allowed): when, which
+    /// name, why, from where.
+    Journal(store_cmd::JournalArgs),
+    /// Write the journal as CSV or JSON.
+    Export(store_cmd::ExportArgs),
+    /// Block a name (and its subdomains) through your custom list.
+    Block(store_cmd::EditArgs),
+    /// Keep a name (and its subdomains) reachable through your custom list.
+    Allow(store_cmd::EditArgs),
 }
 
 fn main() -> ExitCode {
+    // Die quietly when a pipe reader goes away (`tacet journal | head`),
+    // as Unix tools do, instead of panicking on the failed write.
+    // SAFETY: restoring a signal's default action has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => log::LevelFilter::Warn,
@@ -55,7 +78,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::demo(args),
-        Command::Check(args) => rule_sources::check(args),
+        Command::Check(args) => rules_cmd::run_check(&args).map(|()| ExitCode::SUCCESS),
+        Command::Lint(args) => rules_cmd::run_lint(&args).map(|()| ExitCode::SUCCESS),
+        Command::Compile(args) => rules_cmd::run_compile(&args).map(|()| ExitCode::SUCCESS),
+        Command::Stats(args) => store_cmd::stats(args),
+        Command::Journal(args) => store_cmd::journal(args),
+        Command::Export(args) => store_cmd::export(args),
+        Command::Block(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Block),
+        Command::Allow(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Allow),
     };
     match result {
         Ok(code) => code,

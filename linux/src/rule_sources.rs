@@ -4,9 +4,8 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use tacet_rules::{curated, ListInfo, RuleSet, RuleSetBuilder, Verdict};
+use tacet_rules::{curated, ListInfo, RuleSet, RuleSetBuilder};
 
 /// Which lists to load.
 #[derive(clap::Args, Debug, Clone)]
@@ -26,20 +25,28 @@ pub struct ListArgs {
     pub no_curated: bool,
 }
 
-/// Arguments of `tacet check`.
-#[derive(clap::Args, Debug)]
-pub struct CheckArgs {
-    /// The name to check, such as api-mifit.huami.com.
-    pub name: String,
-    #[command(flatten)]
-    pub lists: ListArgs,
-}
-
 /// Builds the rule set, and warns on stderr about lines that were not used.
-pub fn load(args: &ListArgs) -> Result<RuleSet, String> {
+/// The custom list of the store in `store` (what `tacet block` and `tacet
+/// allow` edit) comes last.
+pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
     let mut builder = RuleSetBuilder::new();
     if !args.no_curated {
         curated::add_defaults(&mut builder).map_err(|e| format!("built-in lists: {e}"))?;
+    }
+    if let Some(path) = store.map(|dir| dir.join(tacet_store::CUSTOM_FILE)) {
+        match File::open(&path) {
+            Ok(file) => {
+                let info = ListInfo {
+                    id: "custom".into(),
+                    title: "Your custom list".into(),
+                };
+                builder
+                    .add_list(info, BufReader::new(file))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        }
     }
     for (path, allow) in args
         .blocklists
@@ -77,21 +84,4 @@ pub fn load(args: &ListArgs) -> Result<RuleSet, String> {
 fn list_id(path: &Path) -> String {
     path.file_stem()
         .map_or_else(|| "list".into(), |s| s.to_string_lossy().into_owned())
-}
-
-/// `tacet check NAME`.
-pub fn check(args: CheckArgs) -> Result<ExitCode, String> {
-    let rules = load(&args.lists)?;
-    let name =
-        tacet_rules::name::normalize_name(&args.name).map_err(|e| format!("{}: {e}", args.name))?;
-    let describe = |rule: tacet_rules::RuleRef| {
-        let list = rules.list(rule.list).map_or("?", |l| l.title.as_str());
-        format!("{list}, line {}", rule.line)
-    };
-    match rules.lookup(&name) {
-        Verdict::Blocked(rule) => println!("{name}: blocked by {}", describe(rule)),
-        Verdict::Allowed(rule) => println!("{name}: allowed by {}", describe(rule)),
-        Verdict::Unlisted => println!("{name}: not blocked (no list has it)"),
-    }
-    Ok(ExitCode::SUCCESS)
 }

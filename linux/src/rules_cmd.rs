@@ -42,19 +42,19 @@ pub struct CompileArgs {
     pub output: PathBuf,
 }
 
-/// `tacet check NAME`: is a name (or address) blocked, and by which rule?
+/// Arguments of `tacet check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// A domain name (any case, Unicode or punycode) or an IP address.
+    /// The name (such as api-mifit.huami.com) or address to check.
     pub name: String,
-    /// Block lists to check against, instead of the built-in default set.
-    #[arg(long = "list", value_name = "FILE")]
-    pub lists: Vec<PathBuf>,
-    /// Allow lists (every line allows) to add.
-    #[arg(long, value_name = "FILE")]
-    pub allow: Vec<PathBuf>,
-    /// A compiled rule-set file (from `tacet compile`), mapped read-only.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["lists", "allow"])]
+    /// The lists `tacet run` would load with the same options.
+    #[command(flatten)]
+    pub lists: crate::rule_sources::ListArgs,
+    /// Also consult the custom list of this store.
+    #[arg(long = "store", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Check against a file made by `tacet compile` instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["blocklists", "allowlists", "store"])]
     pub compiled: Option<PathBuf>,
 }
 
@@ -62,7 +62,9 @@ pub struct CheckArgs {
 pub fn run_lint(args: &LintArgs) -> Result<(), String> {
     let mut builder = RuleSetBuilder::new();
     let (reader, bar) = open(&args.file, &hidden_or_bar(&[&args.file]))?;
-    let report = builder.add_list(list_info(&args.file), reader).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let report = builder
+        .add_list(list_info(&args.file), reader)
+        .map_err(|e| format!("{}: {e}", args.file.display()))?;
     bar.finish_and_clear();
     print_report(&args.file, &report, args.show);
     Ok(())
@@ -77,11 +79,20 @@ pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
         curated::add_defaults(&mut builder).map_err(|e| format!("built-in lists: {e}"))?;
     }
     let mut unused = 0;
-    for (path, allow) in args.files.iter().map(|p| (p, false)).chain(args.allow.iter().map(|p| (p, true))) {
+    for (path, allow) in args
+        .files
+        .iter()
+        .map(|p| (p, false))
+        .chain(args.allow.iter().map(|p| (p, true)))
+    {
         let (reader, _) = open(path, &bar)?;
         let info = list_info(path);
-        let report = if allow { builder.add_allow_list(info, reader) } else { builder.add_list(info, reader) }
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let report = if allow {
+            builder.add_allow_list(info, reader)
+        } else {
+            builder.add_list(info, reader)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         unused += report.counts.unused;
         bar.suspend(|| {
             eprintln!(
@@ -90,11 +101,18 @@ pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
                 report.lines,
                 report.rules,
                 report.counts.unused,
-                if report.counts.unused > 0 { " (see `tacet lint`)" } else { "" }
+                if report.counts.unused > 0 {
+                    " (see `tacet lint`)"
+                } else {
+                    ""
+                }
             )
         });
     }
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.set_message(format!("compiling {} rules", builder.rule_count()));
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let bytes = builder.compile().map_err(|e| e.to_string())?;
@@ -124,77 +142,102 @@ pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
 
 /// Runs `tacet check`.
 pub fn run_check(args: &CheckArgs) -> Result<(), String> {
-    let (set, sources) = if let Some(path) = &args.compiled {
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // SAFETY: the file is mapped read-only; `tacet compile` replaces
-        // files by rename, never in place, so the mapped bytes do not change.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
-        let set = RuleSet::from_bytes(Arc::new(map)).map_err(|e| format!("{}: {e}", path.display()))?;
-        (set, Vec::new())
-    } else if args.lists.is_empty() && args.allow.is_empty() {
-        (curated::default_rule_set(), Vec::new())
-    } else {
-        let mut builder = RuleSetBuilder::new();
-        let mut sources = Vec::new();
-        let bar = ProgressBar::hidden();
-        for (path, allow) in args.lists.iter().map(|p| (p, false)).chain(args.allow.iter().map(|p| (p, true))) {
-            let (reader, _) = open(path, &bar)?;
-            let info = list_info(path);
-            if allow { builder.add_allow_list(info, reader) } else { builder.add_list(info, reader) }
+    let set = match &args.compiled {
+        Some(path) => {
+            let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            // SAFETY: the file is mapped read-only; `tacet compile` replaces
+            // files by rename, never in place, so the mapped bytes do not change.
+            let map = unsafe { memmap2::Mmap::map(&file) }
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            sources.push(path.clone());
+            RuleSet::from_bytes(Arc::new(map)).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        (builder.build(), sources)
+        None => crate::rule_sources::load(&args.lists, args.store.as_deref())?,
     };
-
     let (shown, verdict) = match args.name.parse::<IpAddr>() {
         Ok(addr) => (addr.to_string(), set.lookup_addr(addr)),
         Err(_) => {
-            let name = tacet_rules::normalize_name(&args.name).map_err(|e| format!("{:?}: {e}", args.name))?;
+            let name = tacet_rules::normalize_name(&args.name)
+                .map_err(|e| format!("{:?}: {e}", args.name))?;
             let v = set.lookup(&name);
             (name, v)
         }
     };
     match verdict {
-        Verdict::Blocked(rule) => println!("{shown}: blocked by {}", describe(&set, &sources, rule)),
-        Verdict::Allowed(rule) => println!("{shown}: allowed by {}", describe(&set, &sources, rule)),
+        Verdict::Blocked(rule) => {
+            println!(
+                "{shown}: blocked by {}",
+                describe(&set, args.store.as_deref(), rule)
+            )
+        }
+        Verdict::Allowed(rule) => {
+            println!(
+                "{shown}: allowed by {}",
+                describe(&set, args.store.as_deref(), rule)
+            )
+        }
         Verdict::Unlisted => println!("{shown}: not listed"),
     }
     Ok(())
 }
 
 /// "Title (id), line N: text", the text read back from the list when it is
-/// at hand (a `--list` file or a built-in list).
-fn describe(set: &RuleSet, sources: &[PathBuf], rule: RuleRef) -> String {
+/// at hand (a built-in list, a list file, or the store's custom list).
+fn describe(set: &RuleSet, store: Option<&Path>, rule: RuleRef) -> String {
     let Some(info) = set.list(rule.list) else {
         return format!("list #{}, line {}", rule.list.0, rule.line);
     };
-    let index = usize::from(rule.list.0);
-    let line_no = usize::try_from(rule.line).unwrap_or(usize::MAX).saturating_sub(1);
-    let text = match sources.get(index) {
-        Some(path) => File::open(path).ok().and_then(|f| BufReader::new(f).lines().nth(line_no).and_then(Result::ok)),
-        None => curated::find(&info.id).and_then(|l| l.text.lines().nth(line_no)).map(str::to_owned),
+    let line_no = usize::try_from(rule.line)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(1);
+    let read_line = |path: &Path| {
+        File::open(path)
+            .ok()
+            .and_then(|f| BufReader::new(f).lines().nth(line_no).and_then(Result::ok))
+    };
+    let text = match (curated::find(&info.id), info.id.as_str(), store) {
+        (Some(list), _, _) => list.text.lines().nth(line_no).map(str::to_owned),
+        (None, "custom", Some(dir)) => read_line(&dir.join(tacet_store::CUSTOM_FILE)),
+        // A list file's title is its path (see rule_sources::load).
+        (None, _, _) => read_line(Path::new(&info.title)),
     };
     match text {
-        Some(text) => format!("{} ({}), line {}: {}", info.title, info.id, rule.line, text.trim()),
+        Some(text) => format!(
+            "{} ({}), line {}: {}",
+            info.title,
+            info.id,
+            rule.line,
+            text.trim()
+        ),
         None => format!("{} ({}), line {}", info.title, info.id, rule.line),
     }
 }
 
 fn list_info(path: &Path) -> ListInfo {
-    let id = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    ListInfo { id, title: path.display().to_string() }
+    let id = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    ListInfo {
+        id,
+        title: path.display().to_string(),
+    }
 }
 
 /// A byte-counting progress bar over all inputs when they are large, a
 /// hidden one otherwise.
 fn hidden_or_bar(paths: &[&PathBuf]) -> ProgressBar {
-    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total: u64 = paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     if total < PROGRESS_BYTES {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+    {
         bar.set_style(style);
     }
     bar.set_message("reading");
@@ -203,12 +246,20 @@ fn hidden_or_bar(paths: &[&PathBuf]) -> ProgressBar {
 
 fn open(path: &Path, bar: &ProgressBar) -> Result<(Box<dyn BufRead>, ProgressBar), String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((Box::new(BufReader::with_capacity(64 << 10, bar.wrap_read(file))), bar.clone()))
+    Ok((
+        Box::new(BufReader::with_capacity(64 << 10, bar.wrap_read(file))),
+        bar.clone(),
+    ))
 }
 
 fn print_report(path: &Path, report: &ParseReport, show: usize) {
     let c = &report.counts;
-    println!("{}: {} lines, {} rules", path.display(), report.lines, report.rules);
+    println!(
+        "{}: {} lines, {} rules",
+        path.display(),
+        report.lines,
+        report.rules
+    );
     let rows = [
         ("hosts lines (block the exact name)", c.hosts),
         ("plain domains (block name and subdomains)", c.domain),
@@ -229,7 +280,13 @@ fn print_report(path: &Path, report: &ParseReport, show: usize) {
         println!("  {n:>10}  not used: {kind}");
     }
     for u in report.unused.iter().take(show) {
-        println!("{}:{}: {}: {}", path.display(), u.line, u.problem, u.excerpt);
+        println!(
+            "{}:{}: {}: {}",
+            path.display(),
+            u.line,
+            u.problem,
+            u.excerpt
+        );
     }
     let total: u64 = report.problems.values().sum();
     let shown = report.unused.len().min(show) as u64;

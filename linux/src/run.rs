@@ -3,15 +3,21 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tacet_engine::{BlockMode, Config, Event, RuleSet, Stats};
-use tacet_runtime::{resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, Tun};
+use tacet_runtime::{
+    resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
+};
+use tacet_store::StoreConfig;
 
 use crate::rule_sources::{self, ListArgs};
+use crate::store_cmd::{DEFAULT_STORE, PID_FILE};
 
 /// Arguments of `tacet run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -55,6 +61,20 @@ pub struct RunArgs {
     /// The virtual IPv6 resolver the phone sends DNS to.
     #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V6)]
     pub resolver_v6: Ipv6Addr,
+    /// Where counters, the journal and your custom list are kept (`tacet
+    /// stats`, `journal`, `block` and `allow` read it).
+    #[arg(long = "store", value_name = "DIR", default_value = DEFAULT_STORE, conflicts_with = "no_store")]
+    pub store: PathBuf,
+    /// Keep no counters or journal on disk.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Discovery mode: journal allowed queries too, to see everything an
+    /// app talks to.
+    #[arg(long)]
+    pub discovery: bool,
+    /// The journal's size bound, in KiB (oldest entries go first).
+    #[arg(long, value_name = "KIB", default_value_t = StoreConfig::default().journal_max_bytes / 1024)]
+    pub journal_kib: u64,
 }
 
 fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
@@ -90,15 +110,23 @@ impl RunArgs {
             block_ttl: self.block_ttl,
             upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
             max_pending: self.max_pending,
-            ..Config::default()
+            report_allowed: self.discovery,
         }
+    }
+
+    fn store_dir(&self) -> Option<&Path> {
+        (!self.no_store).then_some(self.store.as_path())
+    }
+
+    fn load_rules(&self) -> Result<RuleSet, String> {
+        rule_sources::load(&self.lists, self.store_dir())
     }
 }
 
 /// Logs blocked names at debug level (names are private) and wakes the
 /// shell when the firewall fails on its own.
 struct LogEvents {
-    stopped: mpsc::Sender<()>,
+    stopped: mpsc::Sender<i32>,
 }
 
 impl Observer for LogEvents {
@@ -114,14 +142,14 @@ impl Observer for LogEvents {
 
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
         if error.is_some() {
-            let _ = self.stopped.send(());
+            let _ = self.stopped.send(0);
         }
     }
 }
 
 /// `tacet run`.
 pub fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let rules = Arc::new(rule_sources::load(&args.lists)?);
+    let rules = Arc::new(args.load_rules()?);
     let upstreams = upstreams(&args)?;
     let (tun, description) = match (&args.tun, args.fd) {
         (Some(name), _) => {
@@ -137,17 +165,29 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         (None, None) => return Err("give --tun NAME or --fd N".into()),
     };
     let (wake, woken) = mpsc::channel();
-    let signal = wake.clone();
-    ctrlc::set_handler(move || {
-        let _ = signal.send(());
-    })
-    .map_err(|e| format!("cannot handle signals: {e}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot handle signals: {e}"))?;
+    let signal_wake = wake.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let _ = signal_wake.send(signal);
+        }
+    });
+    let store = args.store_dir().map(|dir| StoreLocation {
+        dir: dir.to_owned(),
+        config: StoreConfig {
+            journal_max_bytes: args.journal_kib * 1024,
+            ..StoreConfig::default()
+        },
+    });
     let config = RuntimeConfig {
         engine: args.engine_config(),
         upstreams: upstreams.clone(),
+        store,
     };
     let mut firewall = Firewall::start(tun, config, rules, Box::new(LogEvents { stopped: wake }))
         .map_err(|e| e.to_string())?;
+    let _pid_file = args.store_dir().map(PidFile::write);
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
     println!(
         "tacet: ready on {description} (resolvers {} and {}; upstream {})",
@@ -156,14 +196,43 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         upstream_list.join(", ")
     );
     let _ = std::io::stdout().flush();
-    // Either a signal or the firewall failing on its own wakes us.
-    let _ = woken.recv();
+    // A signal or the firewall failing on its own (0) wakes us; SIGHUP
+    // re-reads the lists, the custom one included.
+    while let Ok(SIGHUP) = woken.recv() {
+        match args.load_rules() {
+            Ok(rules) => {
+                firewall.set_rules(Arc::new(rules));
+                log::info!("rules reloaded");
+            }
+            Err(e) => eprintln!("tacet: kept the old rules: {e}"),
+        }
+    }
     let stats = firewall
         .stop()
         .map_err(|e| format!("the firewall stopped: {e}"))?;
     println!("tacet: stats {}", stats_json(&stats));
     let _ = std::io::stdout().flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's pid file, so `tacet block` can ask this process to reload;
+/// removed on exit.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(dir: &Path) -> Self {
+        let path = dir.join(PID_FILE);
+        if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
+            log::warn!("cannot write {}: {e}", path.display());
+        }
+        Self(path)
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The upstreams given, or else the system's, never the firewall itself.

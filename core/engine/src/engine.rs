@@ -129,6 +129,12 @@ impl Engine {
         self.stats
     }
 
+    /// Turns discovery mode on or off: whether allowed queries are
+    /// reported as events too.
+    pub fn set_report_allowed(&mut self, on: bool) {
+        self.config.report_allowed = on;
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config

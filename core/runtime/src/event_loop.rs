@@ -4,11 +4,12 @@
 use std::io;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use tacet_engine::{Engine, RuleSet, Stats, UpstreamCommand};
+use tacet_engine::{Engine, Event, RuleSet, Stats, UpstreamCommand};
+use tacet_store::{Action, JournalEntry, Reason, Store};
 
 use crate::tun::{Tun, MAX_PACKET};
 use crate::upstream::{Outcome, Upstreams};
@@ -27,6 +28,7 @@ pub struct EventLoop {
     upstreams: Upstreams,
     observer: Box<dyn Observer>,
     commands: Receiver<Command>,
+    store: Option<Store>,
     /// Packets the TUN refused to take (it never should).
     tun_write_errors: u64,
 }
@@ -46,6 +48,14 @@ impl EventLoop {
             .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
             .map_err(|e| RuntimeError::Tun(e.to_string()))?;
         let upstreams = Upstreams::new(config.upstreams, FIRST_UPSTREAM)?;
+        let store = match config.store {
+            Some(location) => {
+                let mut store_config = location.config;
+                store_config.discovery = config.engine.report_allowed;
+                Some(Store::open(&location.dir, store_config).map_err(RuntimeError::Store)?)
+            }
+            None => None,
+        };
         Ok(Self {
             poll,
             waker,
@@ -54,6 +64,7 @@ impl EventLoop {
             upstreams,
             observer,
             commands,
+            store,
             tun_write_errors: 0,
         })
     }
@@ -65,6 +76,12 @@ impl EventLoop {
     /// Runs until told to stop or the TUN fails; returns the final counters.
     pub fn run(mut self) -> Result<Stats, RuntimeError> {
         let result = self.serve();
+        if let Some(store) = self.store.take() {
+            let status = store.shutdown(unix_ms());
+            if status.journal_write_failures > 0 {
+                log::warn!("{} journal writes failed", status.journal_write_failures);
+            }
+        }
         self.observer.on_stopped(result.as_ref().err());
         result
     }
@@ -74,9 +91,8 @@ impl EventLoop {
         let mut buf = vec![0u8; MAX_PACKET];
         loop {
             let timeout = self
-                .engine
-                .poll_timeout()
-                .map(|t| t.at.saturating_duration_since(Instant::now()));
+                .next_wake()
+                .map(|at| at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -99,6 +115,12 @@ impl EventLoop {
             if self.engine.poll_timeout().is_some_and(|t| t.at <= now) {
                 self.engine.handle_timeout(now);
                 self.flush(now);
+            }
+            if let Some(store) = &mut self.store {
+                let now_ms = unix_ms();
+                if store.deadline().is_some_and(|d| d.at_unix_ms <= now_ms) {
+                    store.tick(now_ms);
+                }
             }
             if !self.handle_commands(now) {
                 let mut stats = self.engine.stats();
@@ -159,6 +181,10 @@ impl EventLoop {
                 }
             }
             while let Some(event) = self.engine.poll_event() {
+                if let Some(store) = &mut self.store {
+                    let entry = journal_entry(&event, self.engine.rules(), unix_ms());
+                    store.record(entry.time_unix_ms, &entry);
+                }
                 self.observer.on_event(event, self.engine.rules());
             }
             if failed.is_empty() {
@@ -177,6 +203,31 @@ impl EventLoop {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Ok(Command::SetRules(rules)) => self.engine.set_rules(rules),
                 Ok(Command::Pause(duration)) => self.engine.pause(duration.map(|d| now + d)),
+                Ok(Command::SetDiscovery(on)) => {
+                    self.engine.set_report_allowed(on);
+                    if let Some(store) = &mut self.store {
+                        store.set_discovery(on);
+                    }
+                }
+                Ok(Command::EditCustom(name, kind, reply)) => {
+                    let result = match &mut self.store {
+                        Some(store) => store
+                            .add_custom_rule(&name, kind)
+                            .map_err(RuntimeError::Store),
+                        None => Err(RuntimeError::NoStore),
+                    };
+                    let _ = reply.try_send(result);
+                }
+                Ok(Command::ClearJournal(reply)) => {
+                    let result = match &mut self.store {
+                        Some(store) => store.clear_journal(unix_ms()).map_err(RuntimeError::Store),
+                        None => Err(RuntimeError::NoStore),
+                    };
+                    let _ = reply.try_send(result);
+                }
+                Ok(Command::StoreStatus(reply)) => {
+                    let _ = reply.try_send(self.store.as_ref().map(Store::status));
+                }
                 Ok(Command::Stats(reply)) => {
                     let mut stats = self.engine.stats();
                     stats.malformed += self.tun_write_errors;
@@ -185,5 +236,70 @@ impl EventLoop {
                 Err(TryRecvError::Empty) => return true,
             }
         }
+    }
+}
+
+impl EventLoop {
+    /// The earliest of the engine's and the store's deadlines; `None` when
+    /// neither waits on time, so the thread sleeps until something arrives.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let engine = self.engine.poll_timeout().map(|t| t.at);
+        let store = self.store.as_ref().and_then(Store::deadline).map(|d| {
+            let wait = d.at_unix_ms.saturating_sub(unix_ms());
+            Instant::now() + Duration::from_millis(wait)
+        });
+        match (engine, store) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the store's clock, read only here.
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What the journal keeps of an engine event.
+fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> JournalEntry {
+    let rule_reason = |rule: tacet_engine::RuleRef| Reason::Rule {
+        list_id: rules
+            .list(rule.list)
+            .map_or_else(|| "?".to_owned(), |l| l.id.clone()),
+        line: rule.line,
+    };
+    let (name, qtype, action, reason, client) = match event {
+        Event::Blocked {
+            name,
+            qtype,
+            rule,
+            client,
+            ..
+        } => (name, *qtype, Action::Blocked, rule_reason(*rule), client),
+        Event::Allowed {
+            name,
+            qtype,
+            rule,
+            client,
+            ..
+        } => (
+            name,
+            *qtype,
+            Action::Allowed,
+            rule.map_or(Reason::NoRule, rule_reason),
+            client,
+        ),
+    };
+    JournalEntry {
+        time_unix_ms,
+        name: name.clone(),
+        qtype,
+        action,
+        reason,
+        client: client.ip(),
+        app: None,
+        count: 1,
     }
 }

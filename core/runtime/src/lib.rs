@@ -21,12 +21,14 @@ pub mod upstream;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tacet_engine::{Config, Event, RuleSet, Stats};
+use tacet_store::{CustomRuleKind, StoreConfig, StoreError, StoreStatus};
 
 pub use crate::tun::Tun;
 
@@ -37,6 +39,18 @@ pub struct RuntimeConfig {
     pub engine: Config,
     /// Upstream resolvers, tried in order when one refuses.
     pub upstreams: Vec<SocketAddr>,
+    /// Where counters and the journal are kept; `None` keeps nothing.
+    pub store: Option<StoreLocation>,
+}
+
+/// The store directory the firewall writes, and its settings. Discovery
+/// mode comes from `Config::report_allowed`.
+#[derive(Clone, Debug)]
+pub struct StoreLocation {
+    /// The directory (created if missing).
+    pub dir: PathBuf,
+    /// Journal bounds and flush timing.
+    pub config: StoreConfig,
 }
 
 /// Hears from the I/O thread: the engine's events, and the firewall
@@ -72,6 +86,10 @@ pub enum RuntimeError {
     UpstreamUnreachable(SocketAddr, std::io::Error),
     /// The event loop could not be set up or failed.
     Io(std::io::Error),
+    /// The store could not be opened or changed.
+    Store(StoreError),
+    /// The firewall was started without a store.
+    NoStore,
     /// The I/O thread stopped unexpectedly.
     ThreadLost,
 }
@@ -89,6 +107,8 @@ impl fmt::Display for RuntimeError {
                 write!(f, "upstream resolver {addr} is unreachable: {e}")
             }
             Self::Io(e) => write!(f, "event loop: {e}"),
+            Self::Store(e) => write!(f, "store: {e}"),
+            Self::NoStore => write!(f, "the firewall runs without a store"),
             Self::ThreadLost => write!(f, "the firewall's I/O thread stopped unexpectedly"),
         }
     }
@@ -103,6 +123,14 @@ pub(crate) enum Command {
     SetRules(Arc<RuleSet>),
     Stats(mpsc::SyncSender<Stats>),
     Pause(Option<Duration>),
+    SetDiscovery(bool),
+    EditCustom(
+        String,
+        CustomRuleKind,
+        mpsc::SyncSender<Result<bool, RuntimeError>>,
+    ),
+    ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
+    StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
 
 /// A running firewall: a handle to its I/O thread. Dropping it stops the
@@ -154,6 +182,39 @@ impl Firewall {
     /// Lets every query through for `duration`; `None` resumes filtering.
     pub fn pause(&self, duration: Option<Duration>) {
         self.send(Command::Pause(duration));
+    }
+
+    /// Turns discovery mode on or off: allowed queries are journaled too.
+    pub fn set_discovery(&self, on: bool) {
+        self.send(Command::SetDiscovery(on));
+    }
+
+    /// Adds `name` to the store's custom list as a block or allow rule
+    /// (true if the list changed). The caller rebuilds the rules and calls
+    /// [`set_rules`](Self::set_rules) to apply it.
+    pub fn edit_custom_list(&self, name: &str, kind: CustomRuleKind) -> Result<bool, RuntimeError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::EditCustom(name.to_owned(), kind, reply));
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| RuntimeError::ThreadLost)?
+    }
+
+    /// Empties the journal (counters are kept).
+    pub fn clear_journal(&self) -> Result<(), RuntimeError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::ClearJournal(reply));
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| RuntimeError::ThreadLost)?
+    }
+
+    /// The store's state (flushed records, write failures), if there is a
+    /// store and the firewall runs.
+    pub fn store_status(&self) -> Option<StoreStatus> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::StoreStatus(reply));
+        answer.recv_timeout(Duration::from_secs(5)).ok().flatten()
     }
 
     /// The counters now, or the final ones once stopped.
