@@ -222,7 +222,7 @@ fn readers_see_coalesced_repeats_within_a_flush_interval_and_never_twice() {
         now = d.at_unix_ms;
     }
     assert_eq!(reader.counters().unwrap().blocked_total, 15);
-    drop(s.shutdown(T0 + 62_000));
+    s.shutdown(T0 + 62_000);
     assert_eq!(reader.counters().unwrap().blocked_total, 15);
 }
 
