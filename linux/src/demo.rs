@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use simple_dns::rdata::RData;
 use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QCLASS, QTYPE, TYPE};
-use tacet_engine::{Config, Event, RuleSet, DEFAULT_RESOLVER_V4};
+use tacet_engine::{BlockReason, Config, Event, RuleSet, DEFAULT_RESOLVER_V4};
 use tacet_runtime::{Firewall, Observer, RuntimeConfig, Tun};
 
 use crate::netns::Netns;
@@ -72,11 +72,14 @@ struct Forward(mpsc::Sender<(Event, String)>);
 impl Observer for Forward {
     fn on_event(&mut self, event: Event, rules: &RuleSet) {
         let rule = match &event {
-            Event::Blocked { rule, .. }
+            Event::Blocked {
+                reason: BlockReason::Rule(rule),
+                ..
+            }
             | Event::Allowed {
                 rule: Some(rule), ..
             } => Some(*rule),
-            Event::Allowed { rule: None, .. } => None,
+            Event::Blocked { .. } | Event::Allowed { rule: None, .. } => None,
         };
         let source = rule
             .and_then(|r| {

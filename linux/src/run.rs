@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use tacet_engine::{BlockMode, Config, Event, RuleSet, Stats};
+use tacet_engine::{BlockMode, BlockReason, Config, Event, RuleSet, Stats};
 use tacet_runtime::{
     resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
 };
@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Keep no counters or journal on disk.
     #[arg(long)]
     pub no_store: bool,
+    /// Forward the canary names (use-application-dns.net, mask.icloud.com,
+    /// mask-h2.icloud.com) instead of answering NXDOMAIN, letting Firefox
+    /// and iCloud Private Relay take DNS away from the firewall.
+    #[arg(long)]
+    pub no_canaries: bool,
     /// Discovery mode: journal allowed queries too, to see everything an
     /// app talks to.
     #[arg(long)]
@@ -111,6 +116,8 @@ impl RunArgs {
             upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
             max_pending: self.max_pending,
             report_allowed: self.discovery,
+            answer_canaries: !self.no_canaries,
+            ..Config::default()
         }
     }
 
@@ -132,11 +139,20 @@ struct LogEvents {
 impl Observer for LogEvents {
     fn on_event(&mut self, event: Event, rules: &RuleSet) {
         if let Event::Blocked {
-            name, qtype, rule, ..
+            name,
+            qtype,
+            reason,
+            ..
         } = event
         {
-            let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
-            log::debug!("blocked {name} type {qtype} ({list}, line {})", rule.line);
+            let why = match reason {
+                BlockReason::Rule(rule) => {
+                    let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
+                    format!("{list}, line {}", rule.line)
+                }
+                BlockReason::Canary => "canary".to_owned(),
+            };
+            log::debug!("blocked {name} type {qtype} ({why})");
         }
     }
 
@@ -264,12 +280,15 @@ pub fn stats_json(stats: &Stats) -> String {
         answered,
         upstream_failures,
         malformed,
+        bypass_attempts,
+        tcp_queries,
         ignored,
     } = *stats;
     format!(
         "{{\"queries\":{queries},\"blocked\":{blocked},\"unique_blocked\":{unique_blocked},\"allowed\":{allowed},\
          \"forwarded\":{forwarded},\"answered\":{answered},\"upstream_failures\":{upstream_failures},\
-         \"malformed\":{malformed},\"ignored\":{ignored}}}"
+         \"malformed\":{malformed},\"bypass_attempts\":{bypass_attempts},\"tcp_queries\":{tcp_queries},\
+         \"ignored\":{ignored}}}"
     )
 }
 

@@ -58,7 +58,23 @@ pub struct Config {
     pub max_pending: usize,
     /// Whether allowed queries are reported as events too (discovery mode).
     pub report_allowed: bool,
+    /// Whether the canary names that make browsers and OSes switch off
+    /// their own encrypted DNS ([`CANARY_NAMES`]) are answered NXDOMAIN, so
+    /// their queries stay visible to the firewall.
+    pub answer_canaries: bool,
+    /// Seeds the TCP stack's initial sequence numbers; the runtime hands in
+    /// a random one (the engine has no randomness of its own).
+    pub seed: u64,
 }
+
+/// Names whose NXDOMAIN tells Firefox to keep its DNS-over-HTTPS off
+/// (`use-application-dns.net`) and Apple devices to keep iCloud Private
+/// Relay off for this network (`mask.icloud.com`, `mask-h2.icloud.com`).
+pub const CANARY_NAMES: &[&str] = &[
+    "use-application-dns.net",
+    "mask.icloud.com",
+    "mask-h2.icloud.com",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -70,6 +86,8 @@ impl Default for Config {
             upstream_timeout: Duration::from_secs(3),
             max_pending: 4096,
             report_allowed: false,
+            answer_canaries: true,
+            seed: 0,
         }
     }
 }

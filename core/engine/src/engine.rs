@@ -5,18 +5,19 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tacet_rules::{RuleSet, Verdict};
 
-use crate::config::{BlockMode, Config};
+use crate::config::{BlockMode, Config, CANARY_NAMES};
 use crate::dns::{self, Query, QueryError, Rcode};
-use crate::event::Event;
-use crate::pending::{Pending, PendingQueries, QueryHandle};
+use crate::event::{BlockReason, Event};
+use crate::pending::{Pending, PendingQueries, QueryHandle, ReplyTo};
 use crate::stats::Stats;
-use crate::wire::{self, Datagram, Packet};
+use crate::tcp::TcpDns;
+use crate::wire::{self, Packet};
 
 /// How many distinct blocked names `Stats::unique_blocked` counts exactly
 /// (by 64-bit hash, 8 bytes each: 512 KiB at most).
@@ -35,6 +36,10 @@ pub struct UpstreamQuery {
     /// The DNS message as the app sent it. The runtime replaces its ID with
     /// a random one and checks the answer's ID and question against it.
     pub message: Vec<u8>,
+    /// Whether a truncated (TC) answer must be retried over TCP: the app
+    /// asked over TCP and expects the whole answer. An app that asked over
+    /// UDP gets the truncated answer and retries over TCP itself.
+    pub retry_truncated_over_tcp: bool,
 }
 
 /// What the runtime must do on the upstream side.
@@ -52,6 +57,8 @@ pub enum UpstreamCommand {
 pub enum TimerReason {
     /// A forwarded query's upstream deadline.
     UpstreamDeadline,
+    /// A TCP connection's retransmission or idle deadline.
+    TcpConnection,
 }
 
 /// A deadline from [`Engine::poll_timeout`], with the reason it exists.
@@ -88,6 +95,7 @@ pub struct Engine {
     upstream_out: VecDeque<UpstreamCommand>,
     events: VecDeque<Event>,
     blocked_names: HashSet<u64>,
+    tcp: TcpDns,
     stats: Stats,
 }
 
@@ -96,6 +104,7 @@ impl Engine {
     pub fn new(config: Config, rules: Arc<RuleSet>) -> Self {
         Self {
             pending: PendingQueries::new(config.max_pending),
+            tcp: TcpDns::new(config.resolver_v4, config.resolver_v6, config.seed),
             config,
             rules,
             paused_until: None,
@@ -129,6 +138,11 @@ impl Engine {
         self.stats
     }
 
+    /// How many TCP connections to the resolvers are open.
+    pub fn tcp_connections(&self) -> usize {
+        self.tcp.connections()
+    }
+
     /// Turns discovery mode on or off: whether allowed queries are
     /// reported as events too.
     pub fn set_report_allowed(&mut self, on: bool) {
@@ -144,8 +158,24 @@ impl Engine {
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
         match wire::parse(packet) {
             Err(_) => self.stats.malformed += 1,
-            Ok(Packet::Udp(datagram)) if self.is_resolver(datagram.destination) => {
-                self.handle_query(now, datagram)
+            Ok(Packet::Udp(datagram)) if datagram.destination.port() == 53 => {
+                let reply = ReplyTo::Udp {
+                    client: datagram.source,
+                    server: datagram.destination,
+                };
+                self.handle_message(now, datagram.payload, reply);
+            }
+            Ok(Packet::Tcp(segment)) if segment.destination.port() == 53 => {
+                for incoming in self.tcp.handle_packet(now, packet) {
+                    self.stats.tcp_queries += 1;
+                    let reply = ReplyTo::Tcp {
+                        conn: incoming.conn,
+                        client: incoming.client,
+                        server: incoming.server,
+                    };
+                    self.handle_message(now, &incoming.message, reply);
+                }
+                self.drain_tcp();
             }
             Ok(_) => self.stats.ignored += 1,
         }
@@ -154,39 +184,39 @@ impl Engine {
     /// Handles the upstream's answer to a forwarded query. The runtime has
     /// already checked that it came from the upstream's address and port
     /// and carries the ID and question it sent.
-    pub fn handle_upstream_response(
-        &mut self,
-        _now: Instant,
-        handle: QueryHandle,
-        response: &[u8],
-    ) {
+    pub fn handle_upstream_response(&mut self, now: Instant, handle: QueryHandle, response: &[u8]) {
         let Some(pending) = self.pending.remove(handle) else {
             return; // answered SERVFAIL already
         };
         let mut answer = response.to_vec();
         let client_id = dns::id(&pending.query).unwrap_or(0);
         if !dns::set_id(&mut answer, client_id) {
-            self.fail(&pending);
+            self.fail(now, &pending);
             return;
         }
         self.stats.answered += 1;
-        self.send_to_tun(pending.server, pending.client, &answer);
+        self.reply(now, pending.reply, &answer);
     }
 
     /// Handles a forwarded query that the runtime could not get answered
     /// (every upstream refused it, or a socket error).
-    pub fn handle_upstream_failure(&mut self, _now: Instant, handle: QueryHandle) {
+    pub fn handle_upstream_failure(&mut self, now: Instant, handle: QueryHandle) {
         if let Some(pending) = self.pending.remove(handle) {
-            self.fail(&pending);
+            self.fail(now, &pending);
         }
     }
 
-    /// Answers SERVFAIL to every query whose upstream deadline has passed.
+    /// Answers SERVFAIL to every query whose upstream deadline has passed,
+    /// and runs the TCP connections' timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((handle, pending)) = self.pending.pop_expired(now) {
             self.upstream_out
                 .push_back(UpstreamCommand::Abandon(handle));
-            self.fail(&pending);
+            self.fail(now, &pending);
+        }
+        if self.tcp.poll_timeout().is_some_and(|at| at <= now) {
+            self.tcp.handle_timeout(now);
+            self.drain_tcp();
         }
     }
 
@@ -208,10 +238,15 @@ impl Engine {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called,
     /// and why; `None` when nothing waits on time.
     pub fn poll_timeout(&mut self) -> Option<Timeout> {
-        self.pending.next_deadline().map(|at| Timeout {
+        let upstream = self.pending.next_deadline().map(|at| Timeout {
             at,
             reason: TimerReason::UpstreamDeadline,
-        })
+        });
+        let tcp = self.tcp.poll_timeout().map(|at| Timeout {
+            at,
+            reason: TimerReason::TcpConnection,
+        });
+        [upstream, tcp].into_iter().flatten().min_by_key(|t| t.at)
     }
 
     /// How many forwarded queries wait for the upstream.
@@ -219,86 +254,104 @@ impl Engine {
         self.pending.len()
     }
 
-    fn is_resolver(&self, destination: SocketAddr) -> bool {
-        destination.port() == 53
-            && match destination.ip() {
-                IpAddr::V4(ip) => ip == self.config.resolver_v4,
-                IpAddr::V6(ip) => ip == self.config.resolver_v6,
-            }
+    fn is_resolver(&self, address: IpAddr) -> bool {
+        match address {
+            IpAddr::V4(ip) => ip == self.config.resolver_v4,
+            IpAddr::V6(ip) => ip == self.config.resolver_v6,
+        }
     }
 
-    fn handle_query(&mut self, now: Instant, datagram: Datagram<'_>) {
-        let query = match Query::parse(datagram.payload) {
+    /// One DNS message from an app, over UDP or TCP.
+    fn handle_message(&mut self, now: Instant, message: &[u8], reply: ReplyTo) {
+        let query = match Query::parse(message) {
             Ok(query) => query,
             Err(error) => {
                 self.stats.malformed += 1;
-                if let QueryError::Refuse(rcode) = error {
-                    if let Some(answer) = dns::refusal(datagram.payload, rcode) {
-                        self.send_to_tun(datagram.destination, datagram.source, &answer);
+                match error {
+                    QueryError::Refuse(rcode) => {
+                        if let Some(answer) = dns::refusal(message, rcode) {
+                            self.reply(now, reply, &answer);
+                        }
                     }
+                    // A TCP connection waits for one answer per message;
+                    // one it cannot parse it closes by answering nothing.
+                    QueryError::Malformed => self.tcp_done(reply),
                 }
                 return;
             }
         };
         self.stats.queries += 1;
+        if !self.is_resolver(reply.server().ip()) {
+            self.stats.bypass_attempts += 1;
+        }
         let paused = self.paused_until.is_some_and(|until| now < until);
-        let verdict = if paused {
-            Verdict::Unlisted
-        } else {
-            self.rules.lookup(&query.name)
+        let canary = self.config.answer_canaries && CANARY_NAMES.contains(&query.name.as_str());
+        let verdict = match (paused, canary) {
+            (true, _) => Verdict::Unlisted,
+            (false, true) => Verdict::Unlisted,
+            (false, false) => self.rules.lookup(&query.name),
         };
-        match verdict {
-            Verdict::Blocked(rule) => {
-                self.stats.blocked += 1;
-                self.count_unique(&query.name);
-                let answer = self.block_answer(&query);
-                self.send_to_tun(datagram.destination, datagram.source, &answer);
-                self.push_event(Event::Blocked {
-                    at: now,
-                    client: datagram.source,
-                    name: query.name,
-                    qtype: query.qtype,
-                    rule,
-                });
-            }
-            Verdict::Allowed(_) | Verdict::Unlisted => {
-                self.stats.allowed += 1;
-                self.forward(now, datagram, &query);
-                if self.config.report_allowed {
-                    let rule = match verdict {
-                        Verdict::Allowed(rule) => Some(rule),
-                        _ => None,
-                    };
-                    self.push_event(Event::Allowed {
-                        at: now,
-                        client: datagram.source,
-                        name: query.name,
-                        qtype: query.qtype,
-                        rule,
-                    });
+        let block = match (canary && !paused, verdict) {
+            (true, _) => Some(BlockReason::Canary),
+            (false, Verdict::Blocked(rule)) => Some(BlockReason::Rule(rule)),
+            _ => None,
+        };
+        if let Some(reason) = block {
+            self.stats.blocked += 1;
+            self.count_unique(&query.name);
+            let answer = match reason {
+                BlockReason::Canary => {
+                    query.answer_empty(Rcode::NxDomain, Some(self.config.block_ttl))
                 }
-            }
+                BlockReason::Rule(_) => self.block_answer(&query),
+            };
+            self.reply(now, reply, &answer);
+            self.push_event(Event::Blocked {
+                at: now,
+                client: reply.client(),
+                name: query.name,
+                qtype: query.qtype,
+                reason,
+            });
+            return;
+        }
+        self.stats.allowed += 1;
+        self.forward(now, message, reply, &query);
+        if self.config.report_allowed {
+            let rule = match verdict {
+                Verdict::Allowed(rule) => Some(rule),
+                _ => None,
+            };
+            self.push_event(Event::Allowed {
+                at: now,
+                client: reply.client(),
+                name: query.name,
+                qtype: query.qtype,
+                rule,
+            });
         }
     }
 
-    fn forward(&mut self, now: Instant, datagram: Datagram<'_>, query: &Query<'_>) {
+    fn forward(&mut self, now: Instant, message: &[u8], reply: ReplyTo, query: &Query<'_>) {
         let pending = Pending {
-            client: datagram.source,
-            server: datagram.destination,
-            query: datagram.payload.to_vec(),
+            reply,
+            query: message.to_vec(),
             deadline: now + self.config.upstream_timeout,
         };
         match self.pending.insert(pending) {
             Some(handle) => {
                 self.stats.forwarded += 1;
-                let message = datagram.payload.to_vec();
                 self.upstream_out
-                    .push_back(UpstreamCommand::Send(UpstreamQuery { handle, message }));
+                    .push_back(UpstreamCommand::Send(UpstreamQuery {
+                        handle,
+                        message: message.to_vec(),
+                        retry_truncated_over_tcp: matches!(reply, ReplyTo::Tcp { .. }),
+                    }));
             }
             None => {
                 self.stats.upstream_failures += 1;
                 let answer = query.answer_empty(Rcode::ServFail, None);
-                self.send_to_tun(datagram.destination, datagram.source, &answer);
+                self.reply(now, reply, &answer);
             }
         }
     }
@@ -321,18 +374,42 @@ impl Engine {
     }
 
     /// Answers SERVFAIL to a query whose upstream failed.
-    fn fail(&mut self, pending: &Pending) {
+    fn fail(&mut self, now: Instant, pending: &Pending) {
         self.stats.upstream_failures += 1;
-        if let Ok(query) = Query::parse(&pending.query) {
-            let answer = query.answer_empty(Rcode::ServFail, None);
-            self.send_to_tun(pending.server, pending.client, &answer);
+        match Query::parse(&pending.query) {
+            Ok(query) => {
+                let answer = query.answer_empty(Rcode::ServFail, None);
+                self.reply(now, pending.reply, &answer);
+            }
+            Err(_) => self.tcp_done(pending.reply),
         }
     }
 
-    fn send_to_tun(&mut self, from: SocketAddr, to: SocketAddr, message: &[u8]) {
-        match wire::build_udp(from, to, message) {
-            Some(packet) => self.tun_out.push_back(packet),
-            None => self.stats.malformed += 1,
+    /// Sends an answer back the way its query came.
+    fn reply(&mut self, now: Instant, to: ReplyTo, message: &[u8]) {
+        match to {
+            ReplyTo::Udp { client, server } => match wire::build_udp(server, client, message) {
+                Some(packet) => self.tun_out.push_back(packet),
+                None => self.stats.malformed += 1,
+            },
+            ReplyTo::Tcp { conn, .. } => {
+                // A connection that closed meanwhile just loses its answer.
+                self.tcp.send(now, conn, message);
+                self.drain_tcp();
+            }
+        }
+    }
+
+    /// A TCP query that gets no answer still frees its place.
+    fn tcp_done(&mut self, to: ReplyTo) {
+        if let ReplyTo::Tcp { conn, .. } = to {
+            self.tcp.forget_query(conn);
+        }
+    }
+
+    fn drain_tcp(&mut self) {
+        while let Some(packet) = self.tcp.poll_packet() {
+            self.tun_out.push_back(packet);
         }
     }
 

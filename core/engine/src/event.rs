@@ -5,6 +5,16 @@ use std::time::Instant;
 
 use tacet_rules::RuleRef;
 
+/// Why a query was answered with a block answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockReason {
+    /// A block rule matched the name.
+    Rule(RuleRef),
+    /// A canary name ([`crate::config::CANARY_NAMES`]), answered NXDOMAIN so
+    /// browsers keep their DNS with the firewall.
+    Canary,
+}
+
 /// Something worth telling the user or the store about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -18,8 +28,8 @@ pub enum Event {
         name: String,
         /// The record type asked for.
         qtype: u16,
-        /// The block rule that matched, in the rule set in force.
-        rule: RuleRef,
+        /// Why it was blocked (a rule refers to the rule set in force).
+        reason: BlockReason,
     },
     /// A query was let through (reported only in discovery mode).
     Allowed {

@@ -14,6 +14,7 @@
 //! The modules, from the wire up:
 //! - [`wire`]: IP and UDP packets of the tunnel, read with etherparse;
 //! - [`dns`]: the question of a query, and the answers the firewall writes;
+//! - [`tcp`]: DNS over TCP, served by smoltcp over an in-memory device;
 //! - [`pending`]: queries waiting for the upstream, bounded, with deadlines;
 //! - [`engine`]: the [`Engine`] that ties them together;
 //! - [`config`], [`stats`], [`event`]: its settings, counters and reports.
@@ -24,13 +25,14 @@ pub mod engine;
 pub mod event;
 pub mod pending;
 pub mod stats;
+pub mod tcp;
 pub mod wire;
 
-pub use config::{BlockMode, Config, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6};
+pub use config::{BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6};
 pub use engine::{
     Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
 };
-pub use event::Event;
+pub use event::{BlockReason, Event};
 pub use pending::QueryHandle;
 pub use stats::Stats;
 pub use tacet_rules::{ListId, RuleRef, RuleSet, Verdict};

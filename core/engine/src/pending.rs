@@ -5,17 +5,54 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::tcp::ConnId;
+
 /// Names one query the engine handed to the runtime for forwarding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QueryHandle(pub u64);
 
+/// Where the answer to a query goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyTo {
+    /// A UDP datagram from `server` (the address the app asked) to `client`.
+    Udp {
+        /// The app's address and port.
+        client: SocketAddr,
+        /// The address it sent the query to.
+        server: SocketAddr,
+    },
+    /// A message on a TCP connection.
+    Tcp {
+        /// The connection.
+        conn: ConnId,
+        /// The app's address and port.
+        client: SocketAddr,
+        /// The address it connected to.
+        server: SocketAddr,
+    },
+}
+
+impl ReplyTo {
+    /// The app's address and port.
+    pub fn client(&self) -> SocketAddr {
+        match self {
+            Self::Udp { client, .. } | Self::Tcp { client, .. } => *client,
+        }
+    }
+
+    /// The address the app sent its query to.
+    pub fn server(&self) -> SocketAddr {
+        match self {
+            Self::Udp { server, .. } | Self::Tcp { server, .. } => *server,
+        }
+    }
+}
+
 /// A query waiting for its upstream answer.
 #[derive(Clone, Debug)]
 pub struct Pending {
-    /// The app that asked.
-    pub client: SocketAddr,
-    /// The address it asked: the answer must come from there.
-    pub server: SocketAddr,
+    /// Where its answer goes.
+    pub reply: ReplyTo,
     /// The query as the app sent it: its ID and question, for the answer.
     pub query: Vec<u8>,
     /// When the app is answered SERVFAIL if the upstream has not answered.
@@ -112,8 +149,10 @@ mod tests {
 
     fn pending(deadline: Instant) -> Pending {
         Pending {
-            client: "10.0.0.1:1000".parse().unwrap(),
-            server: "10.0.0.53:53".parse().unwrap(),
+            reply: ReplyTo::Udp {
+                client: "10.0.0.1:1000".parse().unwrap(),
+                server: "10.0.0.53:53".parse().unwrap(),
+            },
             query: vec![],
             deadline,
         }

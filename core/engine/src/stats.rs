@@ -23,6 +23,12 @@ pub struct Stats {
     pub upstream_failures: u64,
     /// Packets or DNS messages that could not be parsed, dropped.
     pub malformed: u64,
+    /// Queries sent to some other address than the virtual resolvers (a
+    /// hard-coded resolver routed into the tunnel), answered by the
+    /// firewall all the same.
+    pub bypass_attempts: u64,
+    /// Queries that came over TCP.
+    pub tcp_queries: u64,
     /// Well-formed packets that are not DNS for the firewall (for example
     /// IPv6 router solicitations the kernel sends into every new tunnel).
     pub ignored: u64,

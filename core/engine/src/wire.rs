@@ -22,13 +22,29 @@ pub struct Datagram<'a> {
     pub payload: &'a [u8],
 }
 
+/// The addresses and flags of a TCP segment from the tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// The app's address and port.
+    pub source: SocketAddr,
+    /// Where it was going.
+    pub destination: SocketAddr,
+    /// Whether it opens a connection (SYN without ACK).
+    pub syn: bool,
+    /// Whether it is a reset (never answered with another).
+    pub rst: bool,
+}
+
 /// What a packet from the tunnel turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Packet<'a> {
     /// A whole, checksum-verified UDP datagram.
     Udp(Datagram<'a>),
+    /// A TCP segment (its checksum is smoltcp's to check, or irrelevant to
+    /// a reject).
+    Tcp(Segment),
     /// A well-formed IP packet of a kind this layer does not handle
-    /// (TCP, ICMP, fragments, other protocols).
+    /// (ICMP, fragments, other protocols).
     Other,
 }
 
@@ -44,6 +60,25 @@ pub enum WireError {
 /// Reads one IP packet as written by the phone's kernel into the TUN.
 pub fn parse(packet: &[u8]) -> Result<Packet<'_>, WireError> {
     let sliced = SlicedPacket::from_ip(packet).map_err(|_| WireError::Malformed)?;
+    if let (Some(net), Some(TransportSlice::Tcp(tcp))) = (&sliced.net, &sliced.transport) {
+        let (source, destination) = match net {
+            NetSlice::Ipv4(ip) => (
+                IpAddr::V4(ip.header().source_addr()),
+                IpAddr::V4(ip.header().destination_addr()),
+            ),
+            NetSlice::Ipv6(ip) => (
+                IpAddr::V6(ip.header().source_addr()),
+                IpAddr::V6(ip.header().destination_addr()),
+            ),
+            NetSlice::Arp(_) => return Ok(Packet::Other),
+        };
+        return Ok(Packet::Tcp(Segment {
+            source: SocketAddr::new(source, tcp.source_port()),
+            destination: SocketAddr::new(destination, tcp.destination_port()),
+            syn: tcp.syn() && !tcp.ack(),
+            rst: tcp.rst(),
+        }));
+    }
     let (Some(net), Some(TransportSlice::Udp(udp))) = (sliced.net, sliced.transport) else {
         return Ok(Packet::Other);
     };
@@ -201,11 +236,15 @@ mod tests {
     }
 
     #[test]
-    fn tcp_and_fragments_are_other() {
+    fn tcp_is_read_and_fragments_are_other() {
         // IPv4 + a minimal TCP header (SYN), checksums irrelevant here.
         let mut tcp = hex("45000028000040004006000 00a6fde010a6fde35");
         tcp.extend(hex("9c40003500000000000000005002ffff00000000"));
-        assert_eq!(parse(&tcp), Ok(Packet::Other));
+        let Ok(Packet::Tcp(segment)) = parse(&tcp) else {
+            panic!("not TCP")
+        };
+        assert_eq!(segment.destination, "10.111.222.53:53".parse().unwrap());
+        assert!(segment.syn && !segment.rst);
         let mut fragment = query_v4();
         fragment[6] = 0x20; // more fragments
         fragment[10] = 0;

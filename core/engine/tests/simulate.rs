@@ -13,7 +13,9 @@ use simple_dns::rdata::RData;
 use simple_dns::{
     Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE,
 };
-use tacet_engine::{wire, BlockMode, Config, Engine, Event, UpstreamCommand, UpstreamQuery};
+use tacet_engine::{
+    wire, BlockMode, BlockReason, Config, Engine, Event, UpstreamCommand, UpstreamQuery,
+};
 use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
 
 const APP_V4: &str = "10.111.222.1:40000";
@@ -146,7 +148,7 @@ fn blocked_names_get_null_addresses_and_nodata() {
     let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
     assert_eq!(events.len(), 3);
     assert!(
-        matches!(&events[0], Event::Blocked { name, rule, .. } if name == "api-mifit.huami.com" && rule.line == 1)
+        matches!(&events[0], Event::Blocked { name, reason: BlockReason::Rule(rule), .. } if name == "api-mifit.huami.com" && rule.line == 1)
     );
 }
 
@@ -396,9 +398,9 @@ fn rules_swap_atomically_and_pause_lets_everything_through() {
 fn other_traffic_is_ignored_and_garbage_counted() {
     let mut e = engine(Config::default());
     let now = Instant::now();
-    // DNS to some other address, and non-DNS UDP to the resolver.
+    // Non-DNS UDP to the resolver (DNS to other addresses is served: see
+    // the bypass test).
     let q = query(1, "huami.com", TYPE::A);
-    e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "10.111.222.54:53", &q));
     e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "10.111.222.53:5353", &q));
     e.handle_tun_packet(now, &[0x45, 0, 0]);
     e.handle_tun_packet(
@@ -407,7 +409,7 @@ fn other_traffic_is_ignored_and_garbage_counted() {
     );
     assert!(e.poll_tun_packet().is_none());
     let stats = e.stats();
-    assert_eq!((stats.ignored, stats.malformed, stats.queries), (2, 2, 0));
+    assert_eq!((stats.ignored, stats.malformed, stats.queries), (1, 2, 0));
 }
 
 #[test]
@@ -464,4 +466,91 @@ fn discovery_mode_reports_allowed_queries() {
             "10.111.222.1".parse::<IpAddr>().unwrap()
         )
     );
+}
+
+#[test]
+fn canary_names_get_nxdomain_unless_switched_off() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    for (i, name) in [
+        "use-application-dns.net",
+        "mask.icloud.com",
+        "mask-h2.icloud.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let answer = ask(
+            &mut e,
+            now,
+            APP_V4,
+            RESOLVER_V4,
+            &query(i as u16, name, TYPE::A),
+        )
+        .unwrap();
+        assert_eq!(
+            Packet::parse(&answer).unwrap().rcode(),
+            RCODE::NameError,
+            "{name}"
+        );
+    }
+    assert!(matches!(
+        e.poll_event(),
+        Some(Event::Blocked {
+            reason: BlockReason::Canary,
+            ..
+        })
+    ));
+    assert_eq!(e.stats().blocked, 3);
+    let mut off = engine(Config {
+        answer_canaries: false,
+        ..Config::default()
+    });
+    assert!(
+        ask(
+            &mut off,
+            now,
+            APP_V4,
+            RESOLVER_V4,
+            &query(1, "mask.icloud.com", TYPE::A)
+        )
+        .is_none(),
+        "forwarded"
+    );
+}
+
+#[test]
+fn dns_to_a_hard_coded_resolver_is_answered_as_ours_and_counted() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    let answer = ask(
+        &mut e,
+        now,
+        APP_V4,
+        "8.8.8.8:53",
+        &query(1, "api-mifit.huami.com", TYPE::A),
+    )
+    .unwrap();
+    assert_eq!(
+        Packet::parse(&answer).unwrap().answers.len(),
+        1,
+        "blocked as if asked of the firewall"
+    );
+    assert!(ask(
+        &mut e,
+        now,
+        APP_V6,
+        "[2001:4860:4860::8888]:53",
+        &query(2, "pool.ntp.org", TYPE::A)
+    )
+    .is_none());
+    let sent = take_send(&mut e);
+    e.handle_upstream_response(now, sent.handle, &query(2, "pool.ntp.org", TYPE::A));
+    let (from, _, _) = unwrap_answer(&e.poll_tun_packet().unwrap());
+    assert_eq!(
+        from,
+        "[2001:4860:4860::8888]:53".parse().unwrap(),
+        "the answer comes from the address asked"
+    );
+    assert_eq!(e.stats().bypass_attempts, 2);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use tacet_engine::{Engine, Event, RuleSet, Stats, UpstreamCommand};
+use tacet_engine::{BlockReason, Engine, Event, RuleSet, Stats, UpstreamCommand};
 use tacet_store::{Action, JournalEntry, Reason, Store};
 
 use crate::tun::{Tun, MAX_PACKET};
@@ -42,6 +42,9 @@ impl EventLoop {
         observer: Box<dyn Observer>,
         commands: Receiver<Command>,
     ) -> Result<Self, RuntimeError> {
+        let mut config = config;
+        // The engine's only randomness: TCP initial sequence numbers.
+        config.engine.seed = rand::random();
         let poll = Poll::new().map_err(RuntimeError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(RuntimeError::Io)?);
         poll.registry()
@@ -274,10 +277,16 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> JournalEn
         Event::Blocked {
             name,
             qtype,
-            rule,
+            reason,
             client,
             ..
-        } => (name, *qtype, Action::Blocked, rule_reason(*rule), client),
+        } => {
+            let reason = match reason {
+                BlockReason::Rule(rule) => rule_reason(*rule),
+                BlockReason::Canary => Reason::Canary,
+            };
+            (name, *qtype, Action::Blocked, reason, client)
+        }
         Event::Allowed {
             name,
             qtype,

@@ -95,6 +95,7 @@ impl Upstreams {
         let UpstreamQuery {
             handle,
             mut message,
+            ..
         } = query;
         dns::set_id(&mut message, rand::rng().random());
         let upstream = self.preferred;
