@@ -108,8 +108,7 @@ impl EventLoop {
                     TUN => self.read_tun(&mut buf)?,
                     WAKER => {}
                     token => {
-                        if let Some(outcome) = self.upstreams.readable(self.poll.registry(), token)
-                        {
+                        if let Some(outcome) = self.upstreams.ready(self.poll.registry(), token) {
                             self.deliver(now, outcome);
                         }
                     }

@@ -7,13 +7,15 @@
 //!
 //! When an upstream refuses (ICMP unreachable surfaces as a socket error),
 //! the query moves on to the next configured upstream; when all have
-//! refused, the engine is told and answers SERVFAIL.
+//! refused, the engine is told and answers SERVFAIL. A truncated answer
+//! (TC) to a query the engine marked for it is asked again over TCP of the
+//! same upstream, so an app that asked over TCP gets the whole answer.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use mio::net::UdpSocket;
+use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use rand::Rng;
 use tacet_engine::{dns, QueryHandle, UpstreamQuery};
@@ -29,15 +31,33 @@ pub enum Outcome {
     Failed(QueryHandle),
 }
 
-struct InFlight {
+enum Transport {
+    Udp(UdpSocket),
+    /// A DNS-over-TCP exchange: the framed query still to write, and the
+    /// bytes of the framed answer read so far.
+    Tcp {
+        stream: TcpStream,
+        out: Vec<u8>,
+        written: usize,
+        inbuf: Vec<u8>,
+    },
+}
+
+/// A forwarded query, whatever carries it.
+struct Query {
     handle: QueryHandle,
-    socket: UdpSocket,
     /// The message as sent, with our random ID.
     message: Vec<u8>,
-    /// Which upstream it went to, as an index into the list.
+    /// Which upstream it goes to, as an index into the list.
     upstream: usize,
     /// How many upstreams were tried.
     tries: usize,
+    retry_truncated_over_tcp: bool,
+}
+
+struct InFlight {
+    query: Query,
+    transport: Transport,
 }
 
 /// The queries in flight to the upstream resolvers.
@@ -95,11 +115,17 @@ impl Upstreams {
         let UpstreamQuery {
             handle,
             mut message,
-            ..
+            retry_truncated_over_tcp,
         } = query;
         dns::set_id(&mut message, rand::rng().random());
-        let upstream = self.preferred;
-        self.try_send(registry, handle, message, upstream, 1)
+        let query = Query {
+            handle,
+            message,
+            upstream: self.preferred,
+            tries: 1,
+            retry_truncated_over_tcp,
+        };
+        self.try_udp(registry, query)
     }
 
     /// Forgets a query the engine gave up on.
@@ -109,102 +135,213 @@ impl Upstreams {
         }
     }
 
-    /// Reads what arrived on the socket behind `token`.
-    pub fn readable(&mut self, registry: &Registry, token: Token) -> Option<Outcome> {
+    /// Does what the socket behind `token` is ready for.
+    pub fn ready(&mut self, registry: &Registry, token: Token) -> Option<Outcome> {
         let slot = token.0.checked_sub(self.first_token)?;
-        let mut buf = [0u8; 65_535];
-        loop {
-            let in_flight = self.slots.get(slot)?.as_ref()?;
-            match in_flight.socket.recv(&mut buf) {
-                Ok(n) => {
-                    let response = buf.get(..n)?;
-                    if dns::id(response) == dns::id(&in_flight.message)
-                        && dns::same_question(&in_flight.message, response)
-                    {
-                        let handle = in_flight.handle;
-                        self.preferred = in_flight.upstream;
-                        self.release(registry, slot);
-                        return Some(Outcome::Answer(handle, response.to_vec()));
-                    }
-                    log::debug!("dropped an upstream answer with a wrong ID or question");
+        let in_flight = self.slots.get_mut(slot)?.as_mut()?;
+        let message = &in_flight.query.message;
+        let step = match &mut in_flight.transport {
+            Transport::Udp(socket) => udp_step(socket, message),
+            Transport::Tcp {
+                stream,
+                out,
+                written,
+                inbuf,
+            } => tcp_step(stream, out, written, inbuf, message),
+        };
+        match step {
+            Step::Wait => None,
+            Step::Answer(response) => {
+                let InFlight { query, transport } = self.release(registry, slot)?;
+                self.preferred = query.upstream;
+                let over_udp = matches!(transport, Transport::Udp(_));
+                if over_udp && query.retry_truncated_over_tcp && dns::is_truncated(&response) {
+                    return self.try_tcp(registry, query);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Some(Outcome::Answer(query.handle, response))
+            }
+            Step::Failed(e) => {
+                let InFlight { query, transport } = self.release(registry, slot)?;
+                log::debug!("upstream {} failed: {e}", self.servers.get(query.upstream)?);
+                if matches!(transport, Transport::Tcp { .. }) || query.tries >= self.servers.len() {
+                    return Some(Outcome::Failed(query.handle));
+                }
+                let next = (query.upstream + 1) % self.servers.len();
+                self.preferred = next;
+                self.try_udp(
+                    registry,
+                    Query {
+                        upstream: next,
+                        tries: query.tries + 1,
+                        ..query
+                    },
+                )
+            }
+        }
+    }
+
+    /// Sends over UDP, moving on to the next upstream while sending fails.
+    fn try_udp(&mut self, registry: &Registry, mut query: Query) -> Option<Outcome> {
+        loop {
+            let server = *self.servers.get(query.upstream)?;
+            match open_and_send(server, &query.message) {
+                Ok(socket) => {
+                    let in_flight = InFlight {
+                        query,
+                        transport: Transport::Udp(socket),
+                    };
+                    return self.watch(registry, in_flight, Interest::READABLE);
+                }
                 Err(e) => {
-                    let InFlight {
-                        handle,
-                        message,
-                        upstream,
-                        tries,
-                        ..
-                    } = self.release(registry, slot)?;
-                    log::debug!("upstream {} failed: {e}", self.servers.get(upstream)?);
-                    if tries >= self.servers.len() {
-                        return Some(Outcome::Failed(handle));
+                    log::debug!("could not send to upstream {server}: {e}");
+                    if query.tries >= self.servers.len() {
+                        return Some(Outcome::Failed(query.handle));
                     }
-                    let next = (upstream + 1) % self.servers.len();
-                    self.preferred = next;
-                    return self.try_send(registry, handle, message, next, tries + 1);
+                    query.upstream = (query.upstream + 1) % self.servers.len();
+                    query.tries += 1;
                 }
             }
         }
     }
 
-    fn try_send(
-        &mut self,
-        registry: &Registry,
-        handle: QueryHandle,
-        message: Vec<u8>,
-        mut upstream: usize,
-        mut tries: usize,
-    ) -> Option<Outcome> {
-        loop {
-            let server = *self.servers.get(upstream)?;
-            match open_and_send(server, &message) {
-                Ok(socket) => {
-                    let slot = self.free.pop().unwrap_or_else(|| {
-                        self.slots.push(None);
-                        self.slots.len() - 1
-                    });
-                    let mut in_flight = InFlight {
-                        handle,
-                        socket,
-                        message,
-                        upstream,
-                        tries,
-                    };
-                    let token = Token(self.first_token + slot);
-                    if let Err(e) =
-                        registry.register(&mut in_flight.socket, token, Interest::READABLE)
-                    {
-                        log::warn!("could not watch an upstream socket: {e}");
-                        self.free.push(slot);
-                        return Some(Outcome::Failed(handle));
-                    }
-                    if let Some(entry) = self.slots.get_mut(slot) {
-                        *entry = Some(in_flight);
-                    }
-                    self.by_handle.insert(handle, slot);
-                    return None;
-                }
-                Err(e) => {
-                    log::debug!("could not send to upstream {server}: {e}");
-                    if tries >= self.servers.len() {
-                        return Some(Outcome::Failed(handle));
-                    }
-                    upstream = (upstream + 1) % self.servers.len();
-                    tries += 1;
-                }
+    /// Asks the same upstream again over TCP.
+    fn try_tcp(&mut self, registry: &Registry, query: Query) -> Option<Outcome> {
+        let server = *self.servers.get(query.upstream)?;
+        let Ok(len) = u16::try_from(query.message.len()) else {
+            return Some(Outcome::Failed(query.handle));
+        };
+        match TcpStream::connect(server) {
+            Ok(stream) => {
+                let out = [&len.to_be_bytes()[..], &query.message].concat();
+                let transport = Transport::Tcp {
+                    stream,
+                    out,
+                    written: 0,
+                    inbuf: Vec::new(),
+                };
+                self.watch(
+                    registry,
+                    InFlight { query, transport },
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+            }
+            Err(e) => {
+                log::debug!("could not connect to upstream {server} over TCP: {e}");
+                Some(Outcome::Failed(query.handle))
             }
         }
+    }
+
+    fn watch(
+        &mut self,
+        registry: &Registry,
+        mut in_flight: InFlight,
+        interest: Interest,
+    ) -> Option<Outcome> {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let token = Token(self.first_token + slot);
+        let registered = match &mut in_flight.transport {
+            Transport::Udp(socket) => registry.register(socket, token, interest),
+            Transport::Tcp { stream, .. } => registry.register(stream, token, interest),
+        };
+        if let Err(e) = registered {
+            log::warn!("could not watch an upstream socket: {e}");
+            self.free.push(slot);
+            return Some(Outcome::Failed(in_flight.query.handle));
+        }
+        self.by_handle.insert(in_flight.query.handle, slot);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some(in_flight);
+        }
+        None
     }
 
     fn release(&mut self, registry: &Registry, slot: usize) -> Option<InFlight> {
         let mut in_flight = self.slots.get_mut(slot)?.take()?;
-        let _ = registry.deregister(&mut in_flight.socket);
-        self.by_handle.remove(&in_flight.handle);
+        let _ = match &mut in_flight.transport {
+            Transport::Udp(socket) => registry.deregister(socket),
+            Transport::Tcp { stream, .. } => registry.deregister(stream),
+        };
+        self.by_handle.remove(&in_flight.query.handle);
         self.free.push(slot);
         Some(in_flight)
+    }
+}
+
+enum Step {
+    Wait,
+    Answer(Vec<u8>),
+    Failed(io::Error),
+}
+
+/// Whether `response` answers `message`: same ID and question.
+fn matches(message: &[u8], response: &[u8]) -> bool {
+    let ok = dns::id(response) == dns::id(message) && dns::same_question(message, response);
+    if !ok {
+        log::debug!("dropped an upstream answer with a wrong ID or question");
+    }
+    ok
+}
+
+fn udp_step(socket: &UdpSocket, message: &[u8]) -> Step {
+    let mut buf = [0u8; 65_535];
+    loop {
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                let response = buf.get(..n).unwrap_or_default();
+                if matches(message, response) {
+                    return Step::Answer(response.to_vec());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Step::Failed(e),
+        }
+    }
+}
+
+fn tcp_step(
+    stream: &mut TcpStream,
+    out: &[u8],
+    written: &mut usize,
+    inbuf: &mut Vec<u8>,
+    message: &[u8],
+) -> Step {
+    while let Some(rest) = out.get(*written..).filter(|r| !r.is_empty()) {
+        match stream.write(rest) {
+            Ok(0) => return Step::Failed(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+            // Not connected yet: mio reports writable once it is.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Step::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Step::Failed(e),
+        }
+    }
+    let mut buf = [0u8; 16_384];
+    loop {
+        if let Some(len) = inbuf
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        {
+            if let Some(response) = inbuf.get(2..2 + len) {
+                return if matches(message, response) {
+                    Step::Answer(response.to_vec())
+                } else {
+                    Step::Failed(io::ErrorKind::InvalidData.into())
+                };
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return Step::Failed(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => inbuf.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Step::Failed(e),
+        }
     }
 }
 
