@@ -80,6 +80,10 @@ impl Observer for Forward {
                 rule: Some(rule), ..
             } => Some(*rule),
             Event::Blocked { .. } | Event::Allowed { rule: None, .. } => None,
+            // The demo replays DNS only; rejects and routes don't occur.
+            Event::Rejected { .. } | Event::SharedAddress { .. } | Event::RoutesChanged { .. } => {
+                return
+            }
         };
         let source = rule
             .and_then(|r| {

@@ -130,29 +130,50 @@ impl RunArgs {
     }
 }
 
-/// Logs blocked names at debug level (names are private) and wakes the
-/// shell when the firewall fails on its own.
+/// Logs what the firewall blocks at debug level (names are private),
+/// hands route changes to the route thread, and wakes the shell when the
+/// firewall fails on its own.
 struct LogEvents {
     stopped: mpsc::Sender<i32>,
+    routes: Option<mpsc::Sender<Vec<IpAddr>>>,
 }
 
 impl Observer for LogEvents {
     fn on_event(&mut self, event: Event, rules: &RuleSet) {
-        if let Event::Blocked {
-            name,
-            qtype,
-            reason,
-            ..
-        } = event
-        {
-            let why = match reason {
-                BlockReason::Rule(rule) => {
-                    let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
-                    format!("{list}, line {}", rule.line)
+        match event {
+            Event::Blocked {
+                name,
+                qtype,
+                reason,
+                ..
+            } => {
+                let why = match reason {
+                    BlockReason::Rule(rule) => {
+                        let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
+                        format!("{list}, line {}", rule.line)
+                    }
+                    BlockReason::Canary => "canary".to_owned(),
+                    BlockReason::Cname { via, .. } => format!("CNAME to {via}"),
+                };
+                log::debug!("blocked {name} type {qtype} ({why})");
+            }
+            Event::Rejected {
+                name, destination, ..
+            } => log::debug!("rejected {destination} ({name})"),
+            Event::SharedAddress {
+                addr,
+                blocked_name,
+                allowed_name,
+                ..
+            } => {
+                log::debug!("{addr} is shared by blocked {blocked_name} and allowed {allowed_name}: left reachable");
+            }
+            Event::RoutesChanged { addrs } => {
+                if let Some(routes) = &self.routes {
+                    let _ = routes.send(addrs);
                 }
-                BlockReason::Canary => "canary".to_owned(),
-            };
-            log::debug!("blocked {name} type {qtype} ({why})");
+            }
+            Event::Allowed { .. } => {}
         }
     }
 
@@ -160,6 +181,41 @@ impl Observer for LogEvents {
         if error.is_some() {
             let _ = self.stopped.send(0);
         }
+    }
+}
+
+/// Keeps the TUN's host routes equal to the learned addresses, on its own
+/// thread so `ip` never runs on the I/O thread.
+fn route_thread(tun: String) -> mpsc::Sender<Vec<IpAddr>> {
+    let (sender, receiver) = mpsc::channel::<Vec<IpAddr>>();
+    std::thread::spawn(move || {
+        let mut routed: Vec<IpAddr> = Vec::new();
+        while let Ok(mut wanted) = receiver.recv() {
+            // Only the latest set matters.
+            while let Ok(newer) = receiver.try_recv() {
+                wanted = newer;
+            }
+            for addr in routed.iter().filter(|a| !wanted.contains(a)) {
+                let _ = crate::interface::ip(&["route", "del", &host_route(*addr), "dev", &tun]);
+            }
+            for addr in wanted.iter().filter(|a| !routed.contains(a)) {
+                if let Err(e) =
+                    crate::interface::ip(&["route", "replace", &host_route(*addr), "dev", &tun])
+                {
+                    log::warn!("cannot route a blocked address into {tun}: {e}");
+                }
+            }
+            log::info!("{} blocked addresses routed into {tun}", wanted.len());
+            routed = wanted;
+        }
+    });
+    sender
+}
+
+fn host_route(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}/32"),
+        IpAddr::V6(a) => format!("{a}/128"),
     }
 }
 
@@ -201,8 +257,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         upstreams: upstreams.clone(),
         store,
     };
-    let mut firewall = Firewall::start(tun, config, rules, Box::new(LogEvents { stopped: wake }))
-        .map_err(|e| e.to_string())?;
+    // With --fd, routes are the caller's business (as on a phone).
+    let routes = args.tun.clone().map(route_thread);
+    let mut firewall = Firewall::start(
+        tun,
+        config,
+        rules,
+        Box::new(LogEvents {
+            stopped: wake,
+            routes,
+        }),
+    )
+    .map_err(|e| e.to_string())?;
     let _pid_file = args.store_dir().map(PidFile::write);
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
     println!(
@@ -271,25 +337,7 @@ fn upstreams(args: &RunArgs) -> Result<Vec<SocketAddr>, String> {
 
 /// The counters as one JSON object, for scripts and tests.
 pub fn stats_json(stats: &Stats) -> String {
-    let Stats {
-        queries,
-        blocked,
-        unique_blocked,
-        allowed,
-        forwarded,
-        answered,
-        upstream_failures,
-        malformed,
-        bypass_attempts,
-        tcp_queries,
-        ignored,
-    } = *stats;
-    format!(
-        "{{\"queries\":{queries},\"blocked\":{blocked},\"unique_blocked\":{unique_blocked},\"allowed\":{allowed},\
-         \"forwarded\":{forwarded},\"answered\":{answered},\"upstream_failures\":{upstream_failures},\
-         \"malformed\":{malformed},\"bypass_attempts\":{bypass_attempts},\"tcp_queries\":{tcp_queries},\
-         \"ignored\":{ignored}}}"
-    )
+    serde_json::to_string(stats).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 #[cfg(test)]

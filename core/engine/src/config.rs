@@ -4,6 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use crate::learned::LearnedLimits;
+
 /// The IPv4 address of the virtual resolver announced to the phone.
 ///
 /// It sits in the tunnel's own 10.111.222.0/24 prefix, so routing the tunnel
@@ -65,6 +67,19 @@ pub struct Config {
     /// Seeds the TCP stack's initial sequence numbers; the runtime hands in
     /// a random one (the engine has no randomness of its own).
     pub seed: u64,
+    /// Whether blocked names are still resolved upstream in the background
+    /// (the app only ever sees the block answer), so that connections to
+    /// their addresses can be rejected too.
+    pub learn_addresses: bool,
+    /// Bounds and TTL floor and ceiling of the learned addresses.
+    pub learned: LearnedLimits,
+    /// How long changes to the learned addresses are gathered before one
+    /// "routes changed" event carries them all: re-routing costs a shell a
+    /// new tunnel interface (Android) or new network settings (iOS).
+    pub routes_debounce: Duration,
+    /// ICMP errors sent per second at most, after a burst of as many
+    /// (RFC 1812 §4.3.2.8 asks routers to rate-limit them).
+    pub icmp_per_second: u32,
 }
 
 /// Names whose NXDOMAIN tells Firefox to keep its DNS-over-HTTPS off
@@ -88,6 +103,10 @@ impl Default for Config {
             report_allowed: false,
             answer_canaries: true,
             seed: 0,
+            learn_addresses: true,
+            learned: LearnedLimits::default(),
+            routes_debounce: Duration::from_secs(1),
+            icmp_per_second: 20,
         }
     }
 }

@@ -191,6 +191,66 @@ pub fn refusal(message: &[u8], rcode: Rcode) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// What the firewall needs from an upstream answer: the addresses in it
+/// (A, AAAA, and the address hints of HTTPS/SVCB records) and the names it
+/// leads through (CNAME targets and HTTPS/SVCB target names), in rule form.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnswerFacts {
+    /// Each address with its record's TTL.
+    pub addresses: Vec<(std::net::IpAddr, u32)>,
+    /// Names the answer points to instead of the question's.
+    pub aliases: Vec<String>,
+}
+
+/// Reads an upstream answer with simple-dns; `None` if it does not parse.
+pub fn inspect_answer(response: &[u8]) -> Option<AnswerFacts> {
+    use simple_dns::rdata::{RData, SVCParam, SVCB};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let packet = simple_dns::Packet::parse(response).ok()?;
+    let mut facts = AnswerFacts::default();
+    let svcb = |record: &SVCB<'_>, ttl: u32, facts: &mut AnswerFacts| {
+        let target = rule_form(&record.target.to_string());
+        if !target.is_empty() {
+            facts.aliases.push(target);
+        }
+        for param in record.iter_params() {
+            match param {
+                SVCParam::Ipv4Hint(v4) => {
+                    facts
+                        .addresses
+                        .extend(v4.iter().map(|a| (IpAddr::V4(Ipv4Addr::from(*a)), ttl)));
+                }
+                SVCParam::Ipv6Hint(v6) => {
+                    facts
+                        .addresses
+                        .extend(v6.iter().map(|a| (IpAddr::V6(Ipv6Addr::from(*a)), ttl)));
+                }
+                _ => {}
+            }
+        }
+    };
+    for record in &packet.answers {
+        match &record.rdata {
+            RData::A(a) => facts
+                .addresses
+                .push((IpAddr::V4(Ipv4Addr::from(a.address)), record.ttl)),
+            RData::AAAA(a) => facts
+                .addresses
+                .push((IpAddr::V6(Ipv6Addr::from(a.address)), record.ttl)),
+            RData::CNAME(cname) => facts.aliases.push(rule_form(&cname.0.to_string())),
+            RData::HTTPS(https) => svcb(&https.0, record.ttl, &mut facts),
+            RData::SVCB(record_svcb) => svcb(record_svcb, record.ttl, &mut facts),
+            _ => {}
+        }
+    }
+    Some(facts)
+}
+
+/// A presentation-form name as rules see it: lowercase, no trailing dot.
+fn rule_form(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// Whether `response` answers the same question as `query`: same type and
 /// class, same name compared case-insensitively (resolvers may change the
 /// case of names, RFC 4343 and the 0x20 trick).

@@ -3,21 +3,23 @@
 //! tunnel, queries for the upstream and events.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tacet_rules::{RuleSet, Verdict};
+use tacet_rules::{RuleRef, RuleSet, Verdict};
 
 use crate::config::{BlockMode, Config, CANARY_NAMES};
-use crate::dns::{self, Query, QueryError, Rcode};
-use crate::event::{BlockReason, Event};
-use crate::pending::{Pending, PendingQueries, QueryHandle, ReplyTo};
+use crate::dns::{self, AnswerFacts, Query, QueryError, Rcode};
+use crate::event::{BlockReason, Event, Protocol, RejectReason};
+use crate::learned::{Learned, LearnedAddrs};
+use crate::pending::{Asker, Pending, PendingQueries, QueryHandle, ReplyTo};
+use crate::reject;
 use crate::stats::Stats;
 use crate::tcp::TcpDns;
-use crate::wire::{self, Packet};
+use crate::wire::{self, Packet, Segment};
 
 /// How many distinct blocked names `Stats::unique_blocked` counts exactly
 /// (by 64-bit hash, 8 bytes each: 512 KiB at most).
@@ -26,6 +28,13 @@ pub const UNIQUE_NAMES_TRACKED: usize = 65_536;
 /// Events kept for the runtime before the oldest are dropped; the runtime
 /// drains them after every input, so this only bounds a stalled consumer.
 const MAX_QUEUED_EVENTS: usize = 4096;
+
+/// Blocked names resolved in the background recently, remembered so a
+/// retry storm costs one upstream query, not one per attempt.
+const MAX_BACKGROUND_NAMES: usize = 4096;
+
+/// Record type HTTPS, whose answers carry address hints.
+const TYPE_HTTPS: u16 = 65;
 
 /// An allowed query for the runtime to send to the upstream resolver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +68,12 @@ pub enum TimerReason {
     UpstreamDeadline,
     /// A TCP connection's retransmission or idle deadline.
     TcpConnection,
+    /// Changes to the learned addresses are due to be announced.
+    RoutesDebounce,
+    /// A learned address expires and its route must go.
+    LearnedExpiry,
+    /// A pause ends and the learned addresses' routes come back.
+    PauseEnds,
 }
 
 /// A deadline from [`Engine::poll_timeout`], with the reason it exists.
@@ -96,6 +111,14 @@ pub struct Engine {
     events: VecDeque<Event>,
     blocked_names: HashSet<u64>,
     tcp: TcpDns,
+    learned: LearnedAddrs,
+    /// Blocked (name, type) resolved in the background, until when.
+    background: HashMap<(String, u16), Instant>,
+    /// When the learned addresses first changed since the last announcement.
+    routes_dirty_since: Option<Instant>,
+    /// ICMP errors that may still be sent, refilled over time.
+    icmp_tokens: f64,
+    icmp_refilled: Option<Instant>,
     stats: Stats,
 }
 
@@ -105,6 +128,8 @@ impl Engine {
         Self {
             pending: PendingQueries::new(config.max_pending),
             tcp: TcpDns::new(config.resolver_v4, config.resolver_v6, config.seed),
+            learned: LearnedAddrs::new(config.learned),
+            icmp_tokens: f64::from(config.icmp_per_second),
             config,
             rules,
             paused_until: None,
@@ -112,6 +137,9 @@ impl Engine {
             upstream_out: VecDeque::new(),
             events: VecDeque::new(),
             blocked_names: HashSet::new(),
+            background: HashMap::new(),
+            routes_dirty_since: None,
+            icmp_refilled: None,
             stats: Stats::default(),
         }
     }
@@ -128,14 +156,19 @@ impl Engine {
     }
 
     /// Lets every query through until `until` (for captive portals);
-    /// `None` resumes filtering at once.
-    pub fn pause(&mut self, until: Option<Instant>) {
+    /// `None` resumes filtering at once. The learned addresses' routes are
+    /// withdrawn for the pause (a routed packet could only be rejected)
+    /// and announced again when it ends.
+    pub fn pause(&mut self, now: Instant, until: Option<Instant>) {
         self.paused_until = until;
+        self.routes_changed(now);
     }
 
     /// The counters so far.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let mut stats = self.stats;
+        stats.learned_addresses = self.learned.len() as u64;
+        stats
     }
 
     /// How many TCP connections to the resolvers are open.
@@ -177,7 +210,11 @@ impl Engine {
                 }
                 self.drain_tcp();
             }
-            Ok(_) => self.stats.ignored += 1,
+            Ok(Packet::Tcp(segment)) => self.reject_tcp(now, &segment),
+            Ok(Packet::Udp(datagram)) => {
+                self.reject_udp(now, datagram.source, datagram.destination, packet)
+            }
+            Ok(Packet::Other) => self.stats.ignored += 1,
         }
     }
 
@@ -188,14 +225,40 @@ impl Engine {
         let Some(pending) = self.pending.remove(handle) else {
             return; // answered SERVFAIL already
         };
-        let mut answer = response.to_vec();
-        let client_id = dns::id(&pending.query).unwrap_or(0);
-        if !dns::set_id(&mut answer, client_id) {
-            self.fail(now, &pending);
+        let Ok(query) = Query::parse(&pending.query) else {
+            return;
+        };
+        let facts = dns::inspect_answer(response).unwrap_or_default();
+        let reply = match pending.asker {
+            Asker::Background => {
+                self.learn_blocked(now, &query.name, &facts);
+                return;
+            }
+            Asker::App(reply) => reply,
+        };
+        if let Some((via, rule)) = self.cloaked(now, &facts) {
+            self.stats.allowed = self.stats.allowed.saturating_sub(1);
+            self.stats.blocked += 1;
+            self.stats.cname_blocked += 1;
+            self.count_unique(&query.name);
+            self.learn_blocked(now, &via, &facts);
+            let answer = self.block_answer(&query);
+            self.reply(now, reply, &answer);
+            let reason = BlockReason::Cname { via, rule };
+            self.push_event(Event::Blocked {
+                at: now,
+                client: reply.client(),
+                name: query.name,
+                qtype: query.qtype,
+                reason,
+            });
             return;
         }
+        self.learn_allowed(now, &query.name, &facts);
+        let mut answer = response.to_vec();
+        dns::set_id(&mut answer, query.id);
         self.stats.answered += 1;
-        self.reply(now, pending.reply, &answer);
+        self.reply(now, reply, &answer);
     }
 
     /// Handles a forwarded query that the runtime could not get answered
@@ -206,8 +269,9 @@ impl Engine {
         }
     }
 
-    /// Answers SERVFAIL to every query whose upstream deadline has passed,
-    /// and runs the TCP connections' timers.
+    /// Does what time has made due: SERVFAIL for queries past their
+    /// deadline, TCP timers, expired learned addresses, and the "routes
+    /// changed" announcement.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((handle, pending)) = self.pending.pop_expired(now) {
             self.upstream_out
@@ -217,6 +281,25 @@ impl Engine {
         if self.tcp.poll_timeout().is_some_and(|at| at <= now) {
             self.tcp.handle_timeout(now);
             self.drain_tcp();
+        }
+        if self.learned.next_expiry().is_some_and(|at| at <= now) && self.learned.expire(now) {
+            self.routes_changed(now);
+        }
+        if self.paused_until.is_some_and(|until| until <= now) {
+            self.paused_until = None;
+            self.routes_changed(now);
+        }
+        if self
+            .routes_dirty_since
+            .is_some_and(|since| since + self.config.routes_debounce <= now)
+        {
+            self.routes_dirty_since = None;
+            let addrs = if self.is_paused(now) {
+                Vec::new()
+            } else {
+                self.learned.addresses()
+            };
+            self.push_event(Event::RoutesChanged { addrs });
         }
     }
 
@@ -238,20 +321,33 @@ impl Engine {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called,
     /// and why; `None` when nothing waits on time.
     pub fn poll_timeout(&mut self) -> Option<Timeout> {
-        let upstream = self.pending.next_deadline().map(|at| Timeout {
-            at,
-            reason: TimerReason::UpstreamDeadline,
-        });
-        let tcp = self.tcp.poll_timeout().map(|at| Timeout {
-            at,
-            reason: TimerReason::TcpConnection,
-        });
-        [upstream, tcp].into_iter().flatten().min_by_key(|t| t.at)
+        let at = |at, reason| Timeout { at, reason };
+        [
+            self.pending
+                .next_deadline()
+                .map(|t| at(t, TimerReason::UpstreamDeadline)),
+            self.tcp
+                .poll_timeout()
+                .map(|t| at(t, TimerReason::TcpConnection)),
+            self.routes_dirty_since
+                .map(|t| at(t + self.config.routes_debounce, TimerReason::RoutesDebounce)),
+            self.learned
+                .next_expiry()
+                .map(|t| at(t, TimerReason::LearnedExpiry)),
+            self.paused_until.map(|t| at(t, TimerReason::PauseEnds)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|t| t.at)
     }
 
     /// How many forwarded queries wait for the upstream.
     pub fn pending_queries(&self) -> usize {
         self.pending.len()
+    }
+
+    fn is_paused(&self, now: Instant) -> bool {
+        self.paused_until.is_some_and(|until| now < until)
     }
 
     fn is_resolver(&self, address: IpAddr) -> bool {
@@ -274,7 +370,7 @@ impl Engine {
                         }
                     }
                     // A TCP connection waits for one answer per message;
-                    // one it cannot parse it closes by answering nothing.
+                    // one it cannot parse frees its place unanswered.
                     QueryError::Malformed => self.tcp_done(reply),
                 }
                 return;
@@ -284,17 +380,20 @@ impl Engine {
         if !self.is_resolver(reply.server().ip()) {
             self.stats.bypass_attempts += 1;
         }
-        let paused = self.paused_until.is_some_and(|until| now < until);
-        let canary = self.config.answer_canaries && CANARY_NAMES.contains(&query.name.as_str());
-        let verdict = match (paused, canary) {
-            (true, _) => Verdict::Unlisted,
-            (false, true) => Verdict::Unlisted,
-            (false, false) => self.rules.lookup(&query.name),
+        let paused = self.is_paused(now);
+        let verdict = if paused {
+            Verdict::Unlisted
+        } else {
+            self.rules.lookup(&query.name)
         };
-        let block = match (canary && !paused, verdict) {
-            (true, _) => Some(BlockReason::Canary),
-            (false, Verdict::Blocked(rule)) => Some(BlockReason::Rule(rule)),
-            _ => None,
+        let block = if paused {
+            None
+        } else if self.config.answer_canaries && CANARY_NAMES.contains(&query.name.as_str()) {
+            Some(BlockReason::Canary)
+        } else if let Verdict::Blocked(rule) = verdict {
+            Some(BlockReason::Rule(rule))
+        } else {
+            None
         };
         if let Some(reason) = block {
             self.stats.blocked += 1;
@@ -303,9 +402,12 @@ impl Engine {
                 BlockReason::Canary => {
                     query.answer_empty(Rcode::NxDomain, Some(self.config.block_ttl))
                 }
-                BlockReason::Rule(_) => self.block_answer(&query),
+                _ => self.block_answer(&query),
             };
             self.reply(now, reply, &answer);
+            if matches!(reason, BlockReason::Rule(_)) {
+                self.resolve_in_background(now, message, &query);
+            }
             self.push_event(Event::Blocked {
                 at: now,
                 client: reply.client(),
@@ -316,7 +418,7 @@ impl Engine {
             return;
         }
         self.stats.allowed += 1;
-        self.forward(now, message, reply, &query);
+        self.forward(now, message, Asker::App(reply), &query);
         if self.config.report_allowed {
             let rule = match verdict {
                 Verdict::Allowed(rule) => Some(rule),
@@ -332,27 +434,203 @@ impl Engine {
         }
     }
 
-    fn forward(&mut self, now: Instant, message: &[u8], reply: ReplyTo, query: &Query<'_>) {
+    /// Sends a query upstream for `asker`; an app is answered SERVFAIL at
+    /// once when too many queries already wait.
+    fn forward(&mut self, now: Instant, message: &[u8], asker: Asker, query: &Query<'_>) {
         let pending = Pending {
-            reply,
+            asker,
             query: message.to_vec(),
             deadline: now + self.config.upstream_timeout,
         };
         match self.pending.insert(pending) {
             Some(handle) => {
                 self.stats.forwarded += 1;
+                let retry_truncated_over_tcp = matches!(asker, Asker::App(ReplyTo::Tcp { .. }));
+                let message = message.to_vec();
                 self.upstream_out
                     .push_back(UpstreamCommand::Send(UpstreamQuery {
                         handle,
-                        message: message.to_vec(),
-                        retry_truncated_over_tcp: matches!(reply, ReplyTo::Tcp { .. }),
+                        message,
+                        retry_truncated_over_tcp,
                     }));
             }
             None => {
-                self.stats.upstream_failures += 1;
-                let answer = query.answer_empty(Rcode::ServFail, None);
-                self.reply(now, reply, &answer);
+                if let Asker::App(reply) = asker {
+                    self.stats.upstream_failures += 1;
+                    let answer = query.answer_empty(Rcode::ServFail, None);
+                    self.reply(now, reply, &answer);
+                }
             }
+        }
+    }
+
+    /// Resolves a blocked name upstream to learn its addresses, once per
+    /// name and type while the last answer's addresses are still kept.
+    fn resolve_in_background(&mut self, now: Instant, message: &[u8], query: &Query<'_>) {
+        if !self.config.learn_addresses
+            || ![dns::TYPE_A, dns::TYPE_AAAA, TYPE_HTTPS].contains(&query.qtype)
+        {
+            return;
+        }
+        let key = (query.name.clone(), query.qtype);
+        if self.background.get(&key).is_some_and(|until| *until > now) {
+            return;
+        }
+        if self.background.len() >= MAX_BACKGROUND_NAMES {
+            self.background.retain(|_, until| *until > now);
+            if self.background.len() >= MAX_BACKGROUND_NAMES {
+                return;
+            }
+        }
+        self.background
+            .insert(key, now + self.config.learned.ttl_floor);
+        self.stats.background_queries += 1;
+        self.forward(now, message, Asker::Background, query);
+    }
+
+    /// The first name an allowed answer leads to that a block rule
+    /// matches, with the rule.
+    fn cloaked(&self, now: Instant, facts: &AnswerFacts) -> Option<(String, RuleRef)> {
+        if self.is_paused(now) {
+            return None;
+        }
+        facts
+            .aliases
+            .iter()
+            .find_map(|alias| match self.rules.lookup(alias) {
+                Verdict::Blocked(rule) => Some((alias.clone(), rule)),
+                _ => None,
+            })
+    }
+
+    fn learn_blocked(&mut self, now: Instant, name: &str, facts: &AnswerFacts) {
+        for &(addr, ttl) in &facts.addresses {
+            if addr.is_unspecified() || addr.is_loopback() {
+                continue;
+            }
+            match self.learned.learn_blocked(now, addr, name, ttl) {
+                Learned::Blocked { new: true } => self.routes_changed(now),
+                Learned::Blocked { new: false } => {}
+                Learned::Shared { allowed_name } => self.shared(now, addr, name, allowed_name),
+            }
+        }
+    }
+
+    fn learn_allowed(&mut self, now: Instant, name: &str, facts: &AnswerFacts) {
+        for &(addr, ttl) in &facts.addresses {
+            if let Some(blocked_name) = self.learned.learn_allowed(now, addr, name, ttl) {
+                self.routes_changed(now);
+                self.shared(now, addr, &blocked_name, name.to_owned());
+            }
+        }
+    }
+
+    fn shared(&mut self, now: Instant, addr: IpAddr, blocked_name: &str, allowed_name: String) {
+        self.stats.shared_addresses += 1;
+        self.push_event(Event::SharedAddress {
+            at: now,
+            addr,
+            blocked_name: blocked_name.to_owned(),
+            allowed_name,
+        });
+    }
+
+    fn routes_changed(&mut self, now: Instant) {
+        self.routes_dirty_since.get_or_insert(now);
+    }
+
+    /// Why a packet to `addr` must be rejected, and the name it belongs to.
+    fn blocked_address(&self, now: Instant, addr: IpAddr) -> Option<(String, RejectReason)> {
+        if self.is_paused(now) {
+            return None;
+        }
+        if let Some(name) = self.learned.lookup(addr) {
+            return Some((name.to_owned(), RejectReason::LearnedAddress));
+        }
+        match self.rules.lookup_addr(addr) {
+            Verdict::Blocked(rule) => Some((addr.to_string(), RejectReason::AddressRule(rule))),
+            _ => None,
+        }
+    }
+
+    fn reject_tcp(&mut self, now: Instant, segment: &Segment) {
+        let Some((name, reason)) = self.blocked_address(now, segment.destination.ip()) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        // Only a connection attempt is an attempt; the resets answering
+        // the rest of a flow that started before the block are not.
+        if segment.syn {
+            self.count_reject(
+                now,
+                segment.source,
+                segment.destination,
+                Protocol::Tcp,
+                name,
+                reason,
+            );
+        }
+        if let Some(packet) = reject::tcp_reset(segment) {
+            self.tun_out.push_back(packet);
+        }
+    }
+
+    fn reject_udp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        packet: &[u8],
+    ) {
+        let Some((name, reason)) = self.blocked_address(now, destination.ip()) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        self.count_reject(now, source, destination, Protocol::Udp, name, reason);
+        if !self.take_icmp_token(now) {
+            self.stats.rejects_rate_limited += 1;
+            return;
+        }
+        if let Some(error) = reject::prohibited(source.ip(), destination.ip(), packet) {
+            self.tun_out.push_back(error);
+        }
+    }
+
+    fn count_reject(
+        &mut self,
+        now: Instant,
+        client: SocketAddr,
+        destination: SocketAddr,
+        protocol: Protocol,
+        name: String,
+        reason: RejectReason,
+    ) {
+        self.stats.blocked += 1;
+        self.stats.rejected += 1;
+        self.count_unique(&name);
+        self.push_event(Event::Rejected {
+            at: now,
+            client,
+            destination,
+            protocol,
+            name,
+            reason,
+        });
+    }
+
+    /// A token bucket: `icmp_per_second` a second, bursts of as many.
+    fn take_icmp_token(&mut self, now: Instant) -> bool {
+        let rate = f64::from(self.config.icmp_per_second);
+        let elapsed = self
+            .icmp_refilled
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        self.icmp_tokens = (self.icmp_tokens + elapsed.as_secs_f64() * rate).min(rate);
+        self.icmp_refilled = Some(now);
+        if self.icmp_tokens >= 1.0 {
+            self.icmp_tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -373,15 +651,18 @@ impl Engine {
         }
     }
 
-    /// Answers SERVFAIL to a query whose upstream failed.
+    /// Answers SERVFAIL to an app whose query's upstream failed.
     fn fail(&mut self, now: Instant, pending: &Pending) {
+        let Asker::App(reply) = pending.asker else {
+            return;
+        };
         self.stats.upstream_failures += 1;
         match Query::parse(&pending.query) {
             Ok(query) => {
                 let answer = query.answer_empty(Rcode::ServFail, None);
-                self.reply(now, pending.reply, &answer);
+                self.reply(now, reply, &answer);
             }
-            Err(_) => self.tcp_done(pending.reply),
+            Err(_) => self.tcp_done(reply),
         }
     }
 

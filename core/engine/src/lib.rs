@@ -16,6 +16,8 @@
 //! - [`dns`]: the question of a query, and the answers the firewall writes;
 //! - [`tcp`]: DNS over TCP, served by smoltcp over an in-memory device;
 //! - [`pending`]: queries waiting for the upstream, bounded, with deadlines;
+//! - [`learned`]: the addresses blocked names resolve to, bounded, with TTLs;
+//! - [`reject`]: TCP resets and ICMP errors built from offending packets;
 //! - [`engine`]: the [`Engine`] that ties them together;
 //! - [`config`], [`stats`], [`event`]: its settings, counters and reports.
 
@@ -23,7 +25,9 @@ pub mod config;
 pub mod dns;
 pub mod engine;
 pub mod event;
+pub mod learned;
 pub mod pending;
+pub mod reject;
 pub mod stats;
 pub mod tcp;
 pub mod wire;
@@ -32,7 +36,8 @@ pub use config::{BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_R
 pub use engine::{
     Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
 };
-pub use event::{BlockReason, Event};
+pub use event::{BlockReason, Event, Protocol, RejectReason};
+pub use learned::LearnedLimits;
 pub use pending::QueryHandle;
 pub use stats::Stats;
 pub use tacet_rules::{ListId, RuleRef, RuleSet, Verdict};

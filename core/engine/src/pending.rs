@@ -48,11 +48,21 @@ impl ReplyTo {
     }
 }
 
+/// Who waits for an upstream answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asker {
+    /// An app, answered as its query came.
+    App(ReplyTo),
+    /// Nobody: a blocked name resolved in the background to learn its
+    /// addresses (the app already has its block answer).
+    Background,
+}
+
 /// A query waiting for its upstream answer.
 #[derive(Clone, Debug)]
 pub struct Pending {
-    /// Where its answer goes.
-    pub reply: ReplyTo,
+    /// Who waits for the answer.
+    pub asker: Asker,
     /// The query as the app sent it: its ID and question, for the answer.
     pub query: Vec<u8>,
     /// When the app is answered SERVFAIL if the upstream has not answered.
@@ -149,10 +159,7 @@ mod tests {
 
     fn pending(deadline: Instant) -> Pending {
         Pending {
-            reply: ReplyTo::Udp {
-                client: "10.0.0.1:1000".parse().unwrap(),
-                server: "10.0.0.53:53".parse().unwrap(),
-            },
+            asker: Asker::Background,
             query: vec![],
             deadline,
         }

@@ -3,7 +3,7 @@
 /// Counters since the engine was created. Every DNS query is counted once in
 /// `queries` and then exactly once in `blocked` or `allowed` (a malformed
 /// one is counted in `malformed` instead).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// DNS queries received from the phone.
     pub queries: u64,
@@ -29,6 +29,20 @@ pub struct Stats {
     pub bypass_attempts: u64,
     /// Queries that came over TCP.
     pub tcp_queries: u64,
+    /// Blocked attempts that were packets to blocked addresses, rejected
+    /// (counted in `blocked` too).
+    pub rejected: u64,
+    /// Rejects not sent because ICMP errors were over their rate.
+    pub rejects_rate_limited: u64,
+    /// Queries blocked because their answer led to a blocked name (counted
+    /// in `blocked` too).
+    pub cname_blocked: u64,
+    /// Blocked names resolved in the background to learn their addresses.
+    pub background_queries: u64,
+    /// Addresses an allowed and a blocked name share, left reachable.
+    pub shared_addresses: u64,
+    /// Addresses rejected right now.
+    pub learned_addresses: u64,
     /// Well-formed packets that are not DNS for the firewall (for example
     /// IPv6 router solicitations the kernel sends into every new tunnel).
     pub ignored: u64,

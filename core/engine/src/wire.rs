@@ -33,6 +33,14 @@ pub struct Segment {
     pub syn: bool,
     /// Whether it is a reset (never answered with another).
     pub rst: bool,
+    /// Whether it closes its side (FIN).
+    pub fin: bool,
+    /// Its sequence number.
+    pub seq: u32,
+    /// Its acknowledgment number, when the ACK flag is set.
+    pub ack: Option<u32>,
+    /// How many bytes of data it carries.
+    pub payload_len: u32,
 }
 
 /// What a packet from the tunnel turned out to be.
@@ -77,6 +85,10 @@ pub fn parse(packet: &[u8]) -> Result<Packet<'_>, WireError> {
             destination: SocketAddr::new(destination, tcp.destination_port()),
             syn: tcp.syn() && !tcp.ack(),
             rst: tcp.rst(),
+            fin: tcp.fin(),
+            seq: tcp.sequence_number(),
+            ack: tcp.ack().then(|| tcp.acknowledgment_number()),
+            payload_len: u32::try_from(tcp.payload().len()).unwrap_or(u32::MAX),
         }));
     }
     let (Some(net), Some(TransportSlice::Udp(udp))) = (sliced.net, sliced.transport) else {

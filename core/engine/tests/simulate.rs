@@ -14,7 +14,8 @@ use simple_dns::{
     Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE,
 };
 use tacet_engine::{
-    wire, BlockMode, BlockReason, Config, Engine, Event, UpstreamCommand, UpstreamQuery,
+    wire, BlockMode, BlockReason, Config, Engine, Event, Protocol, RejectReason, TimerReason,
+    UpstreamCommand, UpstreamQuery,
 };
 use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
 
@@ -35,11 +36,25 @@ fn rules(text: &str) -> Arc<RuleSet> {
     Arc::new(builder.build())
 }
 
+const RULES: &str = "huami.com
+iotcplatform.com
+0.0.0.0 exact.example
+@@||ok.huami.com^
+blocked.example
+203.0.113.128/25
+";
+
 fn engine(config: Config) -> Engine {
-    Engine::new(
-        config,
-        rules("huami.com\niotcplatform.com\n0.0.0.0 exact.example\n@@||ok.huami.com^\n"),
-    )
+    Engine::new(config, rules(RULES))
+}
+
+/// An engine that does not resolve blocked names in the background, for
+/// tests about what the app sees.
+fn quiet(config: Config) -> Engine {
+    engine(Config {
+        learn_addresses: false,
+        ..config
+    })
 }
 
 fn query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
@@ -87,7 +102,7 @@ fn ask(engine: &mut Engine, now: Instant, from: &str, to: &str, message: &[u8]) 
 
 #[test]
 fn blocked_names_get_null_addresses_and_nodata() {
-    let mut e = engine(Config::default());
+    let mut e = quiet(Config::default());
     let now = Instant::now();
     let a = ask(
         &mut e,
@@ -185,7 +200,7 @@ fn each_block_mode_answers_every_type_alike() {
 
 #[test]
 fn exact_rules_leave_subdomains_alone_and_allow_beats_block() {
-    let mut e = engine(Config::default());
+    let mut e = quiet(Config::default());
     let now = Instant::now();
     assert!(ask(
         &mut e,
@@ -375,7 +390,7 @@ fn rules_swap_atomically_and_pause_lets_everything_through() {
         &query(3, "api-mifit.huami.com", TYPE::A)
     )
     .is_none());
-    e.pause(Some(now + Duration::from_secs(300)));
+    e.pause(now, Some(now + Duration::from_secs(300)));
     assert!(ask(
         &mut e,
         now + Duration::from_secs(1),
@@ -521,7 +536,7 @@ fn canary_names_get_nxdomain_unless_switched_off() {
 
 #[test]
 fn dns_to_a_hard_coded_resolver_is_answered_as_ours_and_counted() {
-    let mut e = engine(Config::default());
+    let mut e = quiet(Config::default());
     let now = Instant::now();
     let answer = ask(
         &mut e,
@@ -553,4 +568,295 @@ fn dns_to_a_hard_coded_resolver_is_answered_as_ours_and_counted() {
         "the answer comes from the address asked"
     );
     assert_eq!(e.stats().bypass_attempts, 2);
+}
+
+/// The upstream's answer to `query`, with these A records.
+fn answer_with(query: &[u8], records: &[(&str, RData<'static>)]) -> Vec<u8> {
+    let mut reply = Packet::parse(query).unwrap().into_reply();
+    for (name, rdata) in records {
+        reply.answers.push(ResourceRecord::new(
+            Name::new_unchecked(name).into_owned(),
+            CLASS::IN,
+            60,
+            rdata.clone(),
+        ));
+    }
+    reply.build_bytes_vec().unwrap()
+}
+
+fn a(addr: &str) -> RData<'static> {
+    RData::A(simple_dns::rdata::A {
+        address: u32::from(addr.parse::<std::net::Ipv4Addr>().unwrap()),
+    })
+}
+
+fn tcp_syn(from: &str, to: &str) -> Vec<u8> {
+    let (from, to): (SocketAddr, SocketAddr) = (from.parse().unwrap(), to.parse().unwrap());
+    let (IpAddr::V4(f), IpAddr::V4(t)) = (from.ip(), to.ip()) else {
+        panic!()
+    };
+    let builder = etherparse::PacketBuilder::ipv4(f.octets(), t.octets(), 64)
+        .tcp(from.port(), to.port(), 4242, 64240)
+        .syn();
+    let mut packet = Vec::new();
+    builder.write(&mut packet, &[]).unwrap();
+    packet
+}
+
+/// Resolves blocked `name` in the background with these addresses, and
+/// lets the routes debounce pass; returns the time after.
+fn learn(e: &mut Engine, now: Instant, name: &str, addrs: &[&str]) -> Instant {
+    let q = query(77, name, TYPE::A);
+    let answer = ask(e, now, APP_V4, RESOLVER_V4, &q).unwrap();
+    assert_eq!(
+        Packet::parse(&answer).unwrap().answers.len(),
+        1,
+        "the app gets the block answer"
+    );
+    let sent = take_send(e);
+    let records: Vec<_> = addrs.iter().map(|ip| (name, a(ip))).collect();
+    e.handle_upstream_response(now, sent.handle, &answer_with(&q, &records));
+    assert!(
+        e.poll_tun_packet().is_none(),
+        "the background answer never reaches the app"
+    );
+    now + Duration::from_secs(1)
+}
+
+fn events(e: &mut Engine) -> Vec<Event> {
+    std::iter::from_fn(|| e.poll_event()).collect()
+}
+
+#[test]
+fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    let later = learn(
+        &mut e,
+        t0,
+        "tracker.blocked.example",
+        &["203.0.113.9", "203.0.113.10"],
+    );
+    // A retry storm costs one background query.
+    ask(
+        &mut e,
+        t0,
+        APP_V4,
+        RESOLVER_V4,
+        &query(78, "tracker.blocked.example", TYPE::A),
+    )
+    .unwrap();
+    assert!(e.poll_upstream().is_none());
+    let timeout = e.poll_timeout().unwrap();
+    assert_eq!(
+        (timeout.at, timeout.reason),
+        (later, TimerReason::RoutesDebounce)
+    );
+    events(&mut e);
+    e.handle_timeout(later);
+    let routes: Vec<_> = events(&mut e)
+        .into_iter()
+        .filter(|ev| matches!(ev, Event::RoutesChanged { .. }))
+        .collect();
+    assert_eq!(
+        routes,
+        vec![Event::RoutesChanged {
+            addrs: vec![
+                "203.0.113.9".parse().unwrap(),
+                "203.0.113.10".parse().unwrap()
+            ]
+        }]
+    );
+    assert_eq!(e.stats().learned_addresses, 2);
+    assert_eq!(e.stats().background_queries, 1);
+    // The addresses expire after the TTL floor (5 min), and their routes go.
+    let expiry = e.poll_timeout().unwrap();
+    assert_eq!(
+        (expiry.at, expiry.reason),
+        (t0 + Duration::from_secs(300), TimerReason::LearnedExpiry)
+    );
+    e.handle_timeout(expiry.at);
+    e.handle_timeout(expiry.at + Duration::from_secs(1));
+    assert!(events(&mut e).contains(&Event::RoutesChanged { addrs: vec![] }));
+    assert_eq!(e.poll_timeout(), None, "nothing left to wake for");
+}
+
+#[test]
+fn connections_to_learned_addresses_are_refused_not_dropped() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    events(&mut e);
+    let before = e.stats().blocked;
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.9:443"));
+    let rst = e.poll_tun_packet().expect("a reset");
+    let sliced = etherparse::SlicedPacket::from_ip(&rst).unwrap();
+    let Some(etherparse::TransportSlice::Tcp(tcp)) = sliced.transport else {
+        panic!("not TCP")
+    };
+    assert!(tcp.rst() && tcp.ack());
+    assert_eq!(
+        (
+            tcp.source_port(),
+            tcp.destination_port(),
+            tcp.acknowledgment_number()
+        ),
+        (443, 50000, 4243)
+    );
+    // UDP gets ICMP "administratively prohibited".
+    e.handle_tun_packet(
+        now,
+        &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"stun"),
+    );
+    let icmp = e.poll_tun_packet().expect("an ICMP error");
+    assert_eq!(
+        (icmp[9], icmp[20], icmp[21]),
+        (1, 3, 13),
+        "ICMP type 3 code 13"
+    );
+    let stats = e.stats();
+    assert_eq!(
+        (stats.blocked - before, stats.rejected),
+        (2, 2),
+        "each a blocked attempt"
+    );
+    let rejected = events(&mut e);
+    assert!(
+        matches!(&rejected[0], Event::Rejected { name, protocol: Protocol::Tcp, reason: RejectReason::LearnedAddress, .. } if name == "tracker.blocked.example")
+    );
+    // Other addresses are none of the firewall's business.
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50001", "198.51.100.1:443"));
+    assert!(e.poll_tun_packet().is_none());
+}
+
+#[test]
+fn icmp_errors_are_rate_limited_but_every_attempt_counts() {
+    let mut e = engine(Config {
+        icmp_per_second: 5,
+        ..Config::default()
+    });
+    let t0 = Instant::now();
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    for _ in 0..50 {
+        e.handle_tun_packet(
+            now,
+            &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"stun"),
+        );
+    }
+    let sent = std::iter::from_fn(|| e.poll_tun_packet()).count();
+    assert_eq!(sent, 5);
+    assert_eq!(
+        (e.stats().rejected, e.stats().rejects_rate_limited),
+        (50, 45)
+    );
+    e.handle_tun_packet(
+        now + Duration::from_secs(1),
+        &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"x"),
+    );
+    assert!(e.poll_tun_packet().is_some(), "the bucket refills");
+}
+
+#[test]
+fn address_and_cidr_rules_are_enforced_like_learned_addresses() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.200:443"));
+    assert!(e.poll_tun_packet().is_some(), "203.0.113.128/25 is listed");
+    assert!(matches!(
+        e.poll_event(),
+        Some(Event::Rejected {
+            reason: RejectReason::AddressRule(_),
+            ..
+        })
+    ));
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.100:443"));
+    assert!(e.poll_tun_packet().is_none(), "outside the range");
+}
+
+#[test]
+fn a_tracker_cloaked_behind_a_cname_is_blocked() {
+    let mut e = engine(Config::default());
+    let now = Instant::now();
+    let q = query(5, "metrics.shop.example", TYPE::A);
+    assert!(
+        ask(&mut e, now, APP_V4, RESOLVER_V4, &q).is_none(),
+        "the name itself is allowed"
+    );
+    let sent = take_send(&mut e);
+    let cname = RData::CNAME(simple_dns::rdata::CNAME(
+        Name::new_unchecked("tracker.blocked.example").into_owned(),
+    ));
+    let upstream = answer_with(
+        &q,
+        &[
+            ("metrics.shop.example", cname),
+            ("tracker.blocked.example", a("203.0.113.7")),
+        ],
+    );
+    e.handle_upstream_response(now, sent.handle, &upstream);
+    let (_, _, answer) = unwrap_answer(&e.poll_tun_packet().unwrap());
+    let p = Packet::parse(&answer).unwrap();
+    assert_eq!((p.id(), p.answers.len()), (5, 1));
+    assert_eq!(
+        p.answers[0].rdata,
+        a("0.0.0.0"),
+        "the block answer, not the tracker's address"
+    );
+    let ev = events(&mut e);
+    assert!(ev.iter().any(|ev| matches!(ev, Event::Blocked { name, reason: BlockReason::Cname { via, .. }, .. } if name == "metrics.shop.example" && via == "tracker.blocked.example")));
+    let stats = e.stats();
+    assert_eq!(
+        (
+            stats.queries,
+            stats.blocked,
+            stats.allowed,
+            stats.cname_blocked
+        ),
+        (1, 1, 0, 1)
+    );
+    assert_eq!(
+        stats.learned_addresses, 1,
+        "the tracker's address is learned too"
+    );
+}
+
+#[test]
+fn an_address_an_allowed_name_shares_stays_reachable() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["198.51.100.1"]);
+    let q = query(6, "cdn.shop.example", TYPE::A);
+    ask(&mut e, now, APP_V4, RESOLVER_V4, &q);
+    let sent = take_send(&mut e);
+    e.handle_upstream_response(
+        now,
+        sent.handle,
+        &answer_with(&q, &[("cdn.shop.example", a("198.51.100.1"))]),
+    );
+    assert!(e.poll_tun_packet().is_some(), "the app gets its answer");
+    let ev = events(&mut e);
+    assert!(ev.iter().any(|ev| matches!(ev, Event::SharedAddress { blocked_name, allowed_name, .. } if blocked_name == "tracker.blocked.example" && allowed_name == "cdn.shop.example")));
+    assert_eq!(e.stats().shared_addresses, 1);
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "198.51.100.1:443"));
+    assert!(e.poll_tun_packet().is_none(), "not rejected");
+}
+
+#[test]
+fn a_pause_withdraws_the_routes_and_its_end_restores_them() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    e.handle_timeout(now);
+    events(&mut e);
+    // A minute's pause, well within the address's five minutes.
+    let end = now + Duration::from_secs(60);
+    e.pause(now, Some(end));
+    e.handle_timeout(now + Duration::from_secs(1));
+    assert_eq!(events(&mut e), vec![Event::RoutesChanged { addrs: vec![] }]);
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.9:443"));
+    e.handle_timeout(end);
+    e.handle_timeout(end + Duration::from_secs(1));
+    assert!(events(&mut e).contains(&Event::RoutesChanged {
+        addrs: vec!["203.0.113.9".parse().unwrap()]
+    }));
 }

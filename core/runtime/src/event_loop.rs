@@ -8,7 +8,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use tacet_engine::{BlockReason, Engine, Event, RuleSet, Stats, UpstreamCommand};
+use std::net::SocketAddr;
+
+use tacet_engine::{
+    BlockReason, Engine, Event, RejectReason, RuleRef, RuleSet, Stats, UpstreamCommand,
+};
 use tacet_store::{Action, JournalEntry, Reason, Store};
 
 use crate::tun::{Tun, MAX_PACKET};
@@ -184,8 +188,9 @@ impl EventLoop {
             }
             while let Some(event) = self.engine.poll_event() {
                 if let Some(store) = &mut self.store {
-                    let entry = journal_entry(&event, self.engine.rules(), unix_ms());
-                    store.record(entry.time_unix_ms, &entry);
+                    if let Some(entry) = journal_entry(&event, self.engine.rules(), unix_ms()) {
+                        store.record(entry.time_unix_ms, &entry);
+                    }
                 }
                 self.observer.on_event(event, self.engine.rules());
             }
@@ -204,7 +209,7 @@ impl EventLoop {
             match self.commands.try_recv() {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Ok(Command::SetRules(rules)) => self.engine.set_rules(rules),
-                Ok(Command::Pause(duration)) => self.engine.pause(duration.map(|d| now + d)),
+                Ok(Command::Pause(duration)) => self.engine.pause(now, duration.map(|d| now + d)),
                 Ok(Command::SetDiscovery(on)) => {
                     self.engine.set_report_allowed(on);
                     if let Some(store) = &mut self.store {
@@ -264,15 +269,29 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// What the journal keeps of an engine event.
-fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> JournalEntry {
-    let rule_reason = |rule: tacet_engine::RuleRef| Reason::Rule {
-        list_id: rules
+/// What the journal keeps of an engine event; routes and shared-address
+/// notices are for the shells, not the journal.
+fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<JournalEntry> {
+    let list_id = |rule: &RuleRef| {
+        rules
             .list(rule.list)
-            .map_or_else(|| "?".to_owned(), |l| l.id.clone()),
+            .map_or_else(|| "?".to_owned(), |l| l.id.clone())
+    };
+    let rule_reason = |rule: &RuleRef| Reason::Rule {
+        list_id: list_id(rule),
         line: rule.line,
     };
-    let (name, qtype, action, reason, client) = match event {
+    let entry = |name: &str, qtype, action, reason, client: &SocketAddr| JournalEntry {
+        time_unix_ms,
+        name: name.to_owned(),
+        qtype,
+        action,
+        reason,
+        client: client.ip(),
+        app: None,
+        count: 1,
+    };
+    Some(match event {
         Event::Blocked {
             name,
             qtype,
@@ -281,10 +300,30 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> JournalEn
             ..
         } => {
             let reason = match reason {
-                BlockReason::Rule(rule) => rule_reason(*rule),
+                BlockReason::Rule(rule) => rule_reason(rule),
                 BlockReason::Canary => Reason::Canary,
+                BlockReason::Cname { via, rule } => Reason::Cname {
+                    via: via.clone(),
+                    list_id: list_id(rule),
+                    line: rule.line,
+                },
             };
-            (name, *qtype, Action::Blocked, reason, client)
+            entry(name, *qtype, Action::Blocked, reason, client)
+        }
+        Event::Rejected {
+            name,
+            reason,
+            client,
+            destination,
+            ..
+        } => {
+            let reason = match reason {
+                RejectReason::LearnedAddress => Reason::LearnedAddress {
+                    addr: destination.ip(),
+                },
+                RejectReason::AddressRule(rule) => rule_reason(rule),
+            };
+            entry(name, 0, Action::Blocked, reason, client)
         }
         Event::Allowed {
             name,
@@ -292,22 +331,13 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> JournalEn
             rule,
             client,
             ..
-        } => (
+        } => entry(
             name,
             *qtype,
             Action::Allowed,
-            rule.map_or(Reason::NoRule, rule_reason),
+            rule.as_ref().map_or(Reason::NoRule, rule_reason),
             client,
         ),
-    };
-    JournalEntry {
-        time_unix_ms,
-        name: name.clone(),
-        qtype,
-        action,
-        reason,
-        client: client.ip(),
-        app: None,
-        count: 1,
-    }
+        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => return None,
+    })
 }
