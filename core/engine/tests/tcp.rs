@@ -161,7 +161,11 @@ fn engine() -> Engine {
     Engine::new(
         // Blocked names are not resolved in the background here: the
         // tests follow what the app sees.
-        Config { seed: 7, learn_addresses: false, ..Config::default() },
+        Config {
+            seed: 7,
+            learn_addresses: false,
+            ..Config::default()
+        },
         Arc::new(builder.build()),
     )
 }

@@ -5,20 +5,29 @@ use std::collections::HashSet;
 use std::io::{self, BufRead};
 use std::net::IpAddr;
 
-use crate::compiled::{self, class_of, pack, AddrRecord, ALLOW, IMPORTANT, SHARED, SUBTREE};
+use std::collections::HashMap;
+
+use crate::compiled::{
+    self, class_of, pack, AddrRecord, NamesSection, ALLOW, IMPORTANT, LAST, SUBTREE,
+};
 use crate::name::{normalize_into, push_reversed};
 use crate::parse::{is_hosts_header_name, parse_line, Line, LineReader, MAX_LINE_BYTES};
 use crate::report::{LineKind, ParseReport, Problem};
+use crate::table::{self, Shape, RECORD_PAD};
 use crate::{ListId, ListInfo, RuleRef, RuleSet};
 
 /// The flags a `$badfilter` compares (everything but list and line).
 const FLAG_BITS: u64 = SUBTREE | ALLOW | IMPORTANT;
+/// The line bits of an entry.
+const LINE: u64 = 0xffff_ffff;
+/// List and line: the order rules of one name are considered in.
+const ORDER: u64 = 0xffff_ffff_ffff;
 
 /// One name rule: where its reversed key sits in the key arena, and its entry.
 #[derive(Clone, Copy)]
 struct NameRecord {
-    /// The key's first 8 bytes, big-endian: most sort comparisons end here.
-    prefix: u64,
+    /// The key's hash (see `table`), filled in by `compile`.
+    hash: u64,
     start: u32,
     len: u8,
     entry: u64,
@@ -26,7 +35,7 @@ struct NameRecord {
 
 /// Collects lists and builds a [`RuleSet`].
 ///
-/// Memory while building is about 16 bytes per rule plus the names
+/// Memory while building is about 24 bytes per rule plus the names
 /// themselves, in two flat buffers (no `String` per name), so millions of
 /// names can be compiled on a phone.
 #[derive(Default)]
@@ -192,15 +201,8 @@ impl RuleSetBuilder {
             self.keys.truncate(start);
             return;
         };
-        let mut head = [0u8; 8];
-        for (h, k) in head
-            .iter_mut()
-            .zip(self.keys.get(start as usize..).unwrap_or_default())
-        {
-            *h = *k;
-        }
         self.names.push(NameRecord {
-            prefix: u64::from_be_bytes(head),
+            hash: 0,
             start,
             len,
             entry,
@@ -216,14 +218,14 @@ impl RuleSetBuilder {
 
     /// Compiles the rules read so far into an immutable [`RuleSet`].
     pub fn build(self) -> RuleSet {
-        // Unreachable: keys are sorted and deduplicated before they reach
-        // fst, the only part that can fail. An empty set beats a panic inside
+        // Unreachable short of more than 2^32 names or lines: the only
+        // failures are sizes the format cannot address. An empty set beats a panic inside
         // the firewall; `try_build` reports the error instead.
         self.try_build().unwrap_or_default()
     }
 
     /// Compiles the rules, reporting the (never expected) failure of the
-    /// underlying `fst` builder instead of returning an empty set.
+    /// format (more than 2^32 names) instead of returning an empty set.
     pub fn try_build(self) -> Result<RuleSet, BuildError> {
         RuleSet::from_vec(self.compile()?).map_err(BuildError::Load)
     }
@@ -240,28 +242,73 @@ impl RuleSetBuilder {
                     .contains(&(self.key(r).to_vec(), r.entry & FLAG_BITS))
             });
         }
-        // Sort by key, then by list and line so the first rule of each class wins.
-        let order = |e: u64| e & 0xffff_ffff_ffff;
-        names.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| self.key(a).cmp(self.key(b)))
-                .then(order(a.entry).cmp(&order(b.entry)))
-        });
+        // A seed whose hashes collide (two different names, one 64-bit
+        // hash: about n² / 2^65, 3e-8 for a million names) is replaced.
+        let mut seed = 0u64;
+        let built = loop {
+            if let Some(built) = self.name_table(&mut names, seed)? {
+                break built;
+            }
+            seed += 1;
+        };
+        let (section, kinds, shared) = built;
 
-        let mut fst = fst::MapBuilder::memory();
+        let mut addrs = std::mem::take(&mut self.addrs);
+        if !self.badfilters.is_empty() {
+            addrs.retain(|a| {
+                let key = format!("{}/{}", a.net, a.len).into_bytes();
+                !self.badfilters.contains(&(key, a.entry & FLAG_BITS))
+            });
+        }
+        addrs.sort_by_key(|a| (a.len, a.net, a.entry & ORDER));
+        let (v4, v6): (Vec<AddrRecord>, Vec<AddrRecord>) = addrs
+            .into_iter()
+            .partition(|a| matches!(a.net, IpAddr::V4(_)));
+        Ok(compiled::encode(
+            &self.lists,
+            &section,
+            &kinds,
+            &shared,
+            &v4,
+            &v6,
+        ))
+    }
+
+    /// Builds the name table with `seed`, or `None` when two different
+    /// names hash alike. Returns the section, the kinds and the shared
+    /// entries.
+    #[allow(clippy::type_complexity)]
+    fn name_table(
+        &self,
+        names: &mut [NameRecord],
+        seed: u64,
+    ) -> Result<Option<(NamesSection, Vec<u64>, Vec<u64>)>, BuildError> {
+        for r in names.iter_mut() {
+            r.hash = table::hash_reversed(seed, self.key(r));
+        }
+        // By hash, then by list and line so the first rule of each class wins.
+        names.sort_unstable_by_key(|r| (r.hash, r.entry & ORDER));
+
+        // (hash, kind index or SHARED_KIND, value) per distinct name.
+        const SHARED_KIND: u64 = u64::MAX;
+        let mut rows: Vec<(u64, u64, u64)> = Vec::new();
+        let mut kinds: Vec<u64> = Vec::new();
+        let mut kind_of: HashMap<u64, u64> = HashMap::new();
         let mut shared: Vec<u64> = Vec::new();
+        let mut max_value = 0u64;
         let mut i = 0;
-        while i < names.len() {
-            let Some(first) = names.get(i) else { break };
+        while let Some(first) = names.get(i) {
             let key = self.key(first);
             let mut j = i;
             // Per class (block, allow, important block, important allow):
             // a subtree rule covers an exact one, so it is kept over it.
             let mut best: [Option<u64>; 4] = [None; 4];
             while let Some(r) = names.get(j) {
-                if self.key(r) != key {
+                if r.hash != first.hash {
                     break;
+                }
+                if self.key(r) != key {
+                    return Ok(None);
                 }
                 if let Some(slot) = best.get_mut(class_of(r.entry)) {
                     match slot {
@@ -274,49 +321,85 @@ impl RuleSetBuilder {
                 }
                 j += 1;
             }
-            let kept: Vec<u64> = best.iter().flatten().copied().collect();
-            let value = match kept.as_slice() {
-                [one] => *one,
-                many => {
-                    let index = u64::try_from(shared.len()).map_err(|_| BuildError::TooLarge)?;
-                    if index > u64::from(u32::MAX) {
-                        return Err(BuildError::TooLarge);
-                    }
-                    shared.extend_from_slice(many);
-                    SHARED | (many.len() as u64) << 32 | index
+            let mut kept = best.iter().flatten().copied().peekable();
+            let Some(one) = kept.next() else { break };
+            let row = if kept.peek().is_none() {
+                let kind_entry = one & !LINE;
+                let next = kinds.len() as u64;
+                let kind = *kind_of.entry(kind_entry).or_insert_with(|| {
+                    kinds.push(kind_entry);
+                    next
+                });
+                (first.hash, kind, one & LINE)
+            } else {
+                let index = shared.len() as u64;
+                if index > u64::from(u32::MAX) {
+                    return Err(BuildError::TooLarge);
                 }
+                shared.push(one);
+                shared.extend(kept);
+                if let Some(last) = shared.last_mut() {
+                    *last |= LAST;
+                }
+                (first.hash, SHARED_KIND, index)
             };
-            fst.insert(key, value)
-                .map_err(|e| BuildError::Fst(e.to_string()))?;
+            max_value = max_value.max(row.2);
+            rows.push(row);
             i = j;
         }
-        let fst_bytes = if names.is_empty() {
-            Vec::new()
-        } else {
-            fst.into_inner()
-                .map_err(|e| BuildError::Fst(e.to_string()))?
-        };
 
-        let mut addrs = std::mem::take(&mut self.addrs);
-        if !self.badfilters.is_empty() {
-            addrs.retain(|a| {
-                let key = format!("{}/{}", a.net, a.len).into_bytes();
-                !self.badfilters.contains(&(key, a.entry & FLAG_BITS))
-            });
+        let count = rows.len();
+        if u32::try_from(count).is_err() {
+            return Err(BuildError::TooLarge);
         }
-        addrs.sort_by_key(|a| (a.len, a.net, order(a.entry)));
-        let (v4, v6): (Vec<AddrRecord>, Vec<AddrRecord>) = addrs
-            .into_iter()
-            .partition(|a| matches!(a.net, IpAddr::V4(_)));
-        Ok(compiled::encode(&self.lists, &fst_bytes, &shared, &v4, &v6))
+        // Kinds index `kinds`; the next index means "shared".
+        let kind_max = (kinds.len() as u64).saturating_sub(u64::from(shared.is_empty()));
+        let shape = Shape {
+            dir_bits: Shape::dir_bits_for(count),
+            kind_bits: table::bits_for(kind_max),
+            value_bits: table::bits_for(max_value),
+        };
+        let bits = shape.record_bits();
+        if bits > table::MAX_RECORD_BITS {
+            return Err(BuildError::TooLarge);
+        }
+        let mut dir = vec![0u32; shape.buckets() + 1];
+        let mut records = vec![0u8; (count * bits as usize).div_ceil(8) + RECORD_PAD];
+        for (n, &(hash, kind, value)) in rows.iter().enumerate() {
+            let kind = if kind == SHARED_KIND {
+                kinds.len() as u64
+            } else {
+                kind
+            };
+            table::write_record(
+                &mut records,
+                n,
+                bits,
+                table::pack_record(shape, hash, kind, value),
+            );
+            if let Some(d) = dir.get_mut(shape.bucket(hash) + 1) {
+                *d += 1;
+            }
+        }
+        let mut total = 0u32;
+        for d in &mut dir {
+            total += *d;
+            *d = total;
+        }
+        let section = NamesSection {
+            seed,
+            count,
+            shape,
+            dir,
+            records,
+        };
+        Ok(Some((section, kinds, shared)))
     }
 }
 
 /// Why compiling failed; not expected in practice.
 #[derive(Debug)]
 pub enum BuildError {
-    /// The `fst` builder refused the keys.
-    Fst(String),
     /// More rules than the format can address.
     TooLarge,
     /// The compiled bytes did not load back.
@@ -326,7 +409,6 @@ pub enum BuildError {
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Fst(e) => write!(f, "building the name index failed: {e}"),
             Self::TooLarge => write!(f, "too many rules for the compiled format"),
             Self::Load(e) => write!(f, "the compiled rules did not load back: {e}"),
         }

@@ -1,31 +1,71 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 1
+//! # File format, version 2
 //!
-//! All integers are little-endian unless said otherwise.
+//! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (1) |
+//! | 4 | format version (2) |
 //! | 4 | reserved, 0 |
-//! | 8 × 5 | lengths of the five sections below, in order |
+//! | 8 × 6 | lengths of the six sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
-//! | … | names: an `fst` map (or nothing, for no names) |
-//! | … | shared entries: `u64` rule entries for names that carry several rules |
+//! | … | names: the name table, below |
+//! | … | kinds: `u64` rule entries without line (list and flags), indexed by a record's kind |
+//! | … | shared entries: `u64` rule entries for names that carry several rules; the last of each name's run has bit 62 set |
 //! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
 //! | … | IPv6 rules: 32-byte records (16 address bytes, prefix length, 7 zero bytes, `u64` entry), same order |
 //! | 4 | CRC-32 (IEEE) of every byte before it |
 //!
-//! The names map is keyed by the name with its labels reversed
-//! (`api.huami.com` → `com.huami.api`), so every parent of a name is a
-//! prefix of its key that ends at a label boundary, and one walk down the
-//! transducer meets them all. Its value is either one rule entry, or (top
-//! bit set) a count and an index into the shared entries.
-//!
 //! A rule entry packs the 1-based line (bits 0–31), the list (bits 32–47),
 //! and flags: subtree (48), allow (49), important (50).
+//!
+//! ## The name table
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | hash seed |
+//! | 8 | record count `n` (distinct names) |
+//! | 1, 1, 1, 5 | directory bits `d` (at most 28), kind bits `k`, value bits `v`, 5 zero bytes |
+//! | 4 × (2^d + 1) | directory: `u32` index of each bucket's first record, then `n` |
+//! | ⌈n·w/8⌉ + 16 | records, `w = (64 − d) + k + v` bits each, packed LSB-first with no gaps, then 16 zero bytes |
+//!
+//! Each distinct rule name is hashed to 64 bits: a chain over its labels
+//! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
+//! for `huami.com`, with a wyhash-style folded multiply; see `table.rs`), so
+//! a lookup gets the hashes of the name and of all its parents from one
+//! right-to-left pass. The top `d` bits of the hash pick a bucket (about 8
+//! names each); the record stores the other `64 − d` bits (so the whole
+//! hash is kept, quotiented), then the payload: a kind (an index into the
+//! kinds; the index just past them means "several rules": the value then
+//! indexes the shared entries) and a value (the line). Records are sorted by
+//! hash, so a bucket is scanned in order and the scan stops early.
+//! `k` and `v` are as small as the data allows: one list with one kind of
+//! line and no name with several rules gives `k = 0`, and `v` is the bit
+//! length of the largest line number.
+//!
+//! ## Exactness
+//!
+//! The table stores hashes, not names: a query name that is in no list but
+//! whose 64-bit hash equals a listed name's would match it. Per hash probed
+//! the chance is `n / 2^64` (5.4e-14 for a million names); a query probes
+//! once per label (3 or 4 for most names), so about 2e-13 per query at a
+//! million names and 4e-13 at two million, for names not chosen to collide.
+//! Two listed names never share a hash: the builder checks every equal hash
+//! against the names themselves and, if two differ, builds again with the
+//! next seed. A name crafted to collide gains nothing a new domain does not
+//! already have: an unlisted name is never blocked anyway, and a collision
+//! with an allowed name needs a 2^64 / n search per target.
+//!
+//! ## Costs
+//!
+//! Per distinct name `w/8` bytes plus 4·2^d/n (0.25–0.5) bytes of directory:
+//! for one list of a million lines, `d = 16`, `k = 0`, `v = 20`, so
+//! 68 bits + 0.26 = 8.8 bytes; the hash bits are 48 of them.
+//! A lookup hashes each label once and reads, per label, two directory words
+//! and a few records from one or two cache lines.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -33,14 +73,16 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
-use fst::raw::{Fst, Output};
-
+use crate::table::{self, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD};
 use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 5;
+pub const FORMAT_VERSION: u32 = 2;
+const SECTIONS: usize = 6;
+const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
+/// Fixed part of the names section: seed, count, shape, padding.
+const NAMES_HEADER: usize = 8 + 8 + 8;
 const CRC_LEN: usize = 4;
 const V4_RECORD: usize = 16;
 const V6_RECORD: usize = 32;
@@ -48,7 +90,8 @@ const V6_RECORD: usize = 32;
 pub(crate) const SUBTREE: u64 = 1 << 48;
 pub(crate) const ALLOW: u64 = 1 << 49;
 pub(crate) const IMPORTANT: u64 = 1 << 50;
-pub(crate) const SHARED: u64 = 1 << 63;
+/// Marks the last shared entry of a name.
+pub(crate) const LAST: u64 = 1 << 62;
 
 /// Packs a rule entry; see the module docs.
 pub(crate) fn pack(rule: RuleRef, subtree: bool, allow: bool, important: bool) -> u64 {
@@ -135,21 +178,15 @@ impl std::error::Error for LoadError {}
 /// `Vec<u8>` or a `memmap2::Mmap`.
 pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// One section of the shared bytes, handed to `fst` as its data.
-#[derive(Clone)]
-struct Section {
-    owner: Bytes,
-    range: Range<usize>,
-}
-
-impl AsRef<[u8]> for Section {
-    fn as_ref(&self) -> &[u8] {
-        // The range was checked on load; an empty slice is never reached.
-        (*self.owner)
-            .as_ref()
-            .get(self.range.clone())
-            .unwrap_or_default()
-    }
+/// Where the name table sits in the bytes, and its shape.
+#[derive(Clone, Debug, Default)]
+struct NameTable {
+    seed: u64,
+    count: usize,
+    shape: Shape,
+    record_bits: u32,
+    dir: Range<usize>,
+    records: Range<usize>,
 }
 
 /// Address rules of one family: record ranges grouped by prefix length.
@@ -167,7 +204,8 @@ struct AddrTable {
 /// [`RuleSet::from_bytes`] over a memory map costs almost no heap.
 pub struct RuleSet {
     bytes: Bytes,
-    names: Option<Fst<Section>>,
+    names: NameTable,
+    kinds: Range<usize>,
     shared: Range<usize>,
     v4: AddrTable,
     v6: AddrTable,
@@ -224,21 +262,17 @@ impl Matches {
 impl RuleSet {
     /// A rule set that matches nothing.
     pub fn empty() -> Self {
-        let owner: Bytes = Arc::new(encode(&[], &[], &[], &[], &[]));
-        Self {
-            bytes: owner,
-            names: None,
+        let bytes = encode(&[], &NamesSection::empty(), &[], &[], &[], &[]);
+        // The empty encoding always loads; the fallback is never built.
+        Self::from_vec(bytes).unwrap_or_else(|_| Self {
+            bytes: Arc::new(Vec::new()),
+            names: NameTable::default(),
+            kinds: 0..0,
             shared: 0..0,
-            v4: AddrTable {
-                range: 0..0,
-                by_len: Vec::new(),
-            },
-            v6: AddrTable {
-                range: 0..0,
-                by_len: Vec::new(),
-            },
+            v4: AddrTable::default(),
+            v6: AddrTable::default(),
             lists: Vec::new(),
-        }
+        })
     }
 
     /// Reads a compiled rule set in place. `bytes` is typically a
@@ -261,7 +295,7 @@ impl RuleSet {
         if version != FORMAT_VERSION {
             return Err(LoadError::UnsupportedVersion { found: version });
         }
-        let mut sections = [0u64; 5];
+        let mut sections = [0u64; SECTIONS];
         for (i, s) in sections.iter_mut().enumerate() {
             *s = read_u64(data, 16 + 8 * i).ok_or(LoadError::TooShort { len })?;
         }
@@ -282,36 +316,28 @@ impl RuleSet {
             return Err(LoadError::Checksum { stored, computed });
         }
         // Every section length fits: their sum equals the file length.
-        let mut ranges = [0..0, 0..0, 0..0, 0..0, 0..0];
+        let mut ranges: [Range<usize>; SECTIONS] = Default::default();
         let mut at = HEADER_LEN;
         for (range, s) in ranges.iter_mut().zip(sections) {
             let end = at + s as usize;
             *range = at..end;
             at = end;
         }
-        let [lists_r, names_r, shared_r, v4_r, v6_r] = ranges;
+        let [lists_r, names_r, kinds_r, shared_r, v4_r, v6_r] = ranges;
         let lists = decode_lists(data.get(lists_r).unwrap_or_default())?;
+        if kinds_r.len() % 8 != 0 {
+            return Err(LoadError::BadSection("kinds"));
+        }
         if shared_r.len() % 8 != 0 {
             return Err(LoadError::BadSection("shared entries"));
         }
         let v4 = addr_table(data, v4_r, V4_RECORD, 32, "IPv4 rules")?;
         let v6 = addr_table(data, v6_r, V6_RECORD, 128, "IPv6 rules")?;
-        let names = if names_r.is_empty() {
-            None
-        } else {
-            let section = Section {
-                owner: Arc::clone(&bytes),
-                range: names_r,
-            };
-            let fst = Fst::new(section).map_err(|_| LoadError::BadSection("names"))?;
-            // fst's own checksum over its bytes (cheap next to ours) also
-            // catches a names section spliced from another file.
-            fst.verify().map_err(|_| LoadError::BadSection("names"))?;
-            Some(fst)
-        };
+        let names = name_table(data, names_r)?;
         Ok(Self {
             bytes,
             names,
+            kinds: kinds_r,
             shared: shared_r,
             v4,
             v6,
@@ -347,7 +373,7 @@ impl RuleSet {
 
     /// How many distinct names carry rules.
     pub fn name_count(&self) -> usize {
-        self.names.as_ref().map_or(0, Fst::len)
+        self.names.count
     }
 
     /// How many address rules (addresses and ranges) the set holds.
@@ -356,58 +382,105 @@ impl RuleSet {
     }
 
     /// Looks `name` up: lowercase ASCII (punycode), no trailing dot, as
-    /// [`crate::normalize_name`] gives. Walks the reversed name once, meeting
-    /// the name and every parent at label boundaries. Allocates nothing.
+    /// [`crate::normalize_name`] gives. One pass over the name from its last
+    /// label to its first hashes the name and every parent; each hash is
+    /// looked up in the name table (one bucket each). Allocates nothing.
     ///
     /// Decision, from strongest to weakest: an `$important` allow, an
     /// `$important` block, an allow, a block; within a class, the rule on the
     /// longest matching name is reported.
     pub fn lookup(&self, name: &str) -> Verdict {
-        let Some(fst) = &self.names else {
+        let t = &self.names;
+        if t.count == 0 {
             return Verdict::Unlisted;
-        };
+        }
+        let data = self.as_bytes();
+        let dir = data.get(t.dir.clone()).unwrap_or_default();
+        let records = data.get(t.records.clone()).unwrap_or_default();
+        let shape = t.shape;
+        let bits = t.record_bits;
         let mut found = Matches::default();
-        let mut node = fst.root();
-        let mut out = Output::zero();
-        let mut labels = name.rsplit('.').peekable();
-        while let Some(label) = labels.next() {
-            for &b in label.as_bytes() {
-                let Some(i) = node.find_input(b) else {
-                    return found.verdict();
+        // Hashes of the name's suffixes, TLD first. Most names have a few
+        // labels; longer ones are looked up in chunks of `BATCH`.
+        const BATCH: usize = 16;
+        let mut hashes = [0u64; BATCH];
+        let mut spans = [(0usize, 0usize); BATCH];
+        let mut hash = table::start(t.seed);
+        let mut rest = Some(name.as_bytes());
+        while rest.is_some() {
+            // 1. Hash up to BATCH labels, right to left: no memory reads.
+            let mut n = 0;
+            while let (Some(r), Some(slot)) = (rest, hashes.get_mut(n)) {
+                let (label, parent) = match r.iter().rposition(|&b| b == b'.') {
+                    Some(dot) => (
+                        r.get(dot + 1..).unwrap_or_default(),
+                        Some(r.get(..dot).unwrap_or_default()),
+                    ),
+                    None => (r, None),
                 };
-                let t = node.transition(i);
-                out = out.cat(t.out);
-                node = fst.node(t.addr);
+                hash = table::absorb(hash, label);
+                *slot = hash;
+                rest = parent;
+                n += 1;
             }
-            let last = labels.peek().is_none();
-            if node.is_final() {
-                self.add_value(&mut found, out.cat(node.final_output()).value(), last);
+            // 2. Read every bucket's bounds and touch its first record, with
+            // no branch on what is read, so the cache misses of all labels
+            // overlap instead of following each other.
+            let mut touched = 0u8;
+            for (h, span) in hashes.iter().zip(spans.iter_mut()).take(n) {
+                let b = shape.bucket(*h);
+                let lo = read_u32(dir, b * 4).unwrap_or(0) as usize;
+                let hi = read_u32(dir, b * 4 + 4).unwrap_or(0) as usize;
+                *span = (lo, hi);
+                touched ^= records
+                    .get(lo.wrapping_mul(bits as usize) / 8)
+                    .copied()
+                    .unwrap_or(0);
             }
-            if last {
-                break;
+            std::hint::black_box(touched);
+            // 3. Scan the buckets.
+            let rem_mask = u128::from(shape.rem(u64::MAX));
+            for (k, (h, &(lo, hi))) in hashes.iter().zip(&spans).take(n).enumerate() {
+                let rem = u128::from(shape.rem(*h));
+                for i in lo..hi {
+                    let record = table::read_record(records, i, bits);
+                    let r = record & rem_mask;
+                    if r >= rem {
+                        if r == rem {
+                            let (kind, value) = table::payload(shape, record);
+                            let exact = rest.is_none() && k + 1 == n;
+                            self.add_payload(&mut found, kind, value, exact);
+                        }
+                        break;
+                    }
+                }
             }
-            let Some(i) = node.find_input(b'.') else {
-                return found.verdict();
-            };
-            let t = node.transition(i);
-            out = out.cat(t.out);
-            node = fst.node(t.addr);
         }
         found.verdict()
     }
 
-    fn add_value(&self, found: &mut Matches, value: u64, exact_query: bool) {
-        if value & SHARED == 0 {
-            found.add(value, exact_query);
+    /// Adds the rules of one table record: kind `k` is `kinds[k]` with
+    /// line `value`; the kind after the last is a run of shared entries
+    /// starting at index `value` (see `builder`).
+    fn add_payload(&self, found: &mut Matches, kind: u64, value: u64, exact_query: bool) {
+        let data = self.as_bytes();
+        let kinds = data.get(self.kinds.clone()).unwrap_or_default();
+        let at = usize::try_from(kind).unwrap_or(usize::MAX);
+        if let Some(entry) = read_u64(kinds, at.saturating_mul(8)) {
+            found.add(entry | (value & 0xffff_ffff), exact_query);
             return;
         }
-        // Index in bits 0-31, count in bits 32-35 (see `builder`).
-        let index = (value & 0xffff_ffff) as usize;
-        let count = ((value >> 32) & 0xf) as usize;
-        let shared = self.as_bytes().get(self.shared.clone()).unwrap_or_default();
-        for i in index..index.saturating_add(count) {
-            if let Some(entry) = read_u64(shared, i.saturating_mul(8)) {
-                found.add(entry, exact_query);
+        // A run of shared entries ends with the one marked `LAST`; a run
+        // holds at most one entry per class.
+        let shared = data.get(self.shared.clone()).unwrap_or_default();
+        let index = usize::try_from(value).unwrap_or(usize::MAX);
+        for i in index..index.saturating_add(4) {
+            let Some(entry) = read_u64(shared, i.saturating_mul(8)) else {
+                break;
+            };
+            found.add(entry & !LAST, exact_query);
+            if entry & LAST != 0 {
+                break;
             }
         }
     }
@@ -525,6 +598,107 @@ fn decode_lists(mut data: &[u8]) -> Result<Vec<ListInfo>, LoadError> {
     Ok(lists)
 }
 
+/// A built name table, ready to be written (see `builder`).
+pub(crate) struct NamesSection {
+    pub seed: u64,
+    pub count: usize,
+    pub shape: Shape,
+    /// `buckets + 1` record offsets: bucket `b` holds `dir[b]..dir[b + 1]`.
+    pub dir: Vec<u32>,
+    /// Bit-packed records, with [`RECORD_PAD`] zero bytes after them.
+    pub records: Vec<u8>,
+}
+
+impl NamesSection {
+    pub fn empty() -> Self {
+        Self {
+            seed: 0,
+            count: 0,
+            shape: Shape::default(),
+            dir: vec![0, 0],
+            records: vec![0; RECORD_PAD],
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        NAMES_HEADER + self.dir.len() * 4 + self.records.len()
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.seed.to_le_bytes());
+        out.extend_from_slice(&(self.count as u64).to_le_bytes());
+        let s = self.shape;
+        for b in [s.dir_bits, s.kind_bits, s.value_bits] {
+            out.push(u8::try_from(b).unwrap_or(u8::MAX));
+        }
+        out.extend_from_slice(&[0; 5]);
+        for d in &self.dir {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        out.extend_from_slice(&self.records);
+    }
+}
+
+fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> {
+    const BAD: LoadError = LoadError::BadSection("names");
+    let section = data.get(range.clone()).ok_or(BAD)?;
+    let seed = read_u64(section, 0).ok_or(BAD)?;
+    let count = read_u64(section, 8).ok_or(BAD)?;
+    let count = u32::try_from(count).map_err(|_| BAD)? as usize;
+    let shape_bytes = section.get(16..24).ok_or(BAD)?;
+    let [dir_bits, kind_bits, value_bits, ..] = *shape_bytes else {
+        return Err(BAD);
+    };
+    if u32::from(dir_bits) > MAX_DIR_BITS {
+        return Err(BAD);
+    }
+    let shape = Shape {
+        dir_bits: u32::from(dir_bits),
+        kind_bits: u32::from(kind_bits),
+        value_bits: u32::from(value_bits),
+    };
+    let record_bits = shape.record_bits();
+    if record_bits > MAX_RECORD_BITS {
+        return Err(BAD);
+    }
+    let dir_len = shape
+        .buckets()
+        .checked_add(1)
+        .and_then(|b| b.checked_mul(4))
+        .ok_or(BAD)?;
+    let records_len = count
+        .checked_mul(record_bits as usize)
+        .map(|b| b.div_ceil(8))
+        .and_then(|b| b.checked_add(RECORD_PAD))
+        .ok_or(BAD)?;
+    let dir_start = NAMES_HEADER;
+    let records_start = dir_start.checked_add(dir_len).ok_or(BAD)?;
+    if records_start.checked_add(records_len) != Some(section.len()) {
+        return Err(BAD);
+    }
+    // Buckets must be in order and cover exactly the records.
+    let dir = section.get(dir_start..records_start).ok_or(BAD)?;
+    let mut prev = 0u32;
+    for (i, d) in dir.chunks_exact(4).enumerate() {
+        let d = read_u32(d, 0).ok_or(BAD)?;
+        if d < prev || (i == 0 && d != 0) {
+            return Err(BAD);
+        }
+        prev = d;
+    }
+    if prev as usize != count {
+        return Err(BAD);
+    }
+    Ok(NameTable {
+        seed,
+        count,
+        shape,
+        record_bits,
+        dir: range.start + dir_start..range.start + records_start,
+        records: range.start + records_start..range.end,
+    })
+}
+
 fn addr_table(
     data: &[u8],
     range: Range<usize>,
@@ -571,7 +745,8 @@ pub(crate) struct AddrRecord {
 /// (length, network).
 pub(crate) fn encode(
     lists: &[ListInfo],
-    names_fst: &[u8],
+    names: &NamesSection,
+    kinds: &[u64],
     shared: &[u64],
     v4: &[AddrRecord],
     v6: &[AddrRecord],
@@ -600,11 +775,11 @@ pub(crate) fn encode(
             v6_bytes.extend_from_slice(&r.entry.to_le_bytes());
         }
     }
-    let shared_len = shared.len() * 8;
     let sections = [
         list_bytes.len(),
-        names_fst.len(),
-        shared_len,
+        names.encoded_len(),
+        kinds.len() * 8,
+        shared.len() * 8,
         v4_bytes.len(),
         v6_bytes.len(),
     ];
@@ -617,8 +792,8 @@ pub(crate) fn encode(
         out.extend_from_slice(&(s as u64).to_le_bytes());
     }
     out.extend_from_slice(&list_bytes);
-    out.extend_from_slice(names_fst);
-    for e in shared {
+    names.encode_into(&mut out);
+    for e in kinds.iter().chain(shared) {
         out.extend_from_slice(&e.to_le_bytes());
     }
     out.extend_from_slice(&v4_bytes);

@@ -311,3 +311,23 @@ fn rule_set_is_send_sync_static() {
     fn check<T: Send + Sync + 'static>() {}
     check::<RuleSet>();
 }
+
+#[test]
+fn names_with_many_labels_see_every_parent() {
+    // Lookups hash labels in batches of 16: rules on both sides of a batch
+    // boundary, and on the exact name, must all be seen.
+    let labels: Vec<String> = (0..40).map(|i| format!("l{i}")).collect();
+    let suffix = |n: usize| labels[labels.len() - n..].join(".");
+    let (set, _) = build(&[
+        &format!("{}\n{}\n|{}^\n", suffix(3), suffix(17), suffix(40)),
+        &format!("@@||{}^\n", suffix(30)),
+    ]);
+    assert_eq!(set.lookup(&suffix(16)), blocked(0, 1));
+    assert_eq!(set.lookup(&suffix(29)), blocked(0, 2));
+    assert_eq!(set.lookup(&suffix(35)), allowed(1, 1));
+    assert_eq!(set.lookup(&suffix(40)), allowed(1, 1));
+    let (set, _) = build(&[&format!("|{}^\n{}\n", suffix(33), suffix(2))]);
+    assert_eq!(set.lookup(&suffix(33)), blocked(0, 1));
+    assert_eq!(set.lookup(&suffix(34)), blocked(0, 2));
+    assert_eq!(set.lookup(&suffix(32)), blocked(0, 2));
+}

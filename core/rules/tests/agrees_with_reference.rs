@@ -1,0 +1,115 @@
+//! Property: the compiled lookup gives the same verdict as a naive reference
+//! that applies the documented semantics rule by rule.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use tacet_rules::{ListId, ListInfo, RuleRef, RuleSet, RuleSetBuilder, Verdict};
+
+#[derive(Clone, Debug)]
+struct Rule {
+    name: String,
+    subtree: bool,
+    allow: bool,
+    important: bool,
+}
+
+impl Rule {
+    fn line(&self) -> String {
+        match (self.subtree, self.allow, self.important) {
+            (false, false, _) => format!("0.0.0.0 {}", self.name),
+            (true, false, false) => format!("*.{}", self.name),
+            (true, false, true) => format!("||{}^$important", self.name),
+            (_, true, false) => format!("@@||{}^", self.name),
+            (_, true, true) => format!("@@||{}^$important", self.name),
+        }
+    }
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec!["a", "b", "ab", "c-d", "x1", "com"]),
+        1..5,
+    )
+    .prop_map(|l| l.join("."))
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    (
+        name(),
+        any::<bool>(),
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(name, subtree, allow, important)| {
+            // Allow and important rules are written in adblock syntax, always a
+            // subtree; hosts lines carry no modifiers.
+            let subtree = subtree || allow || important;
+            Rule {
+                name,
+                subtree,
+                allow,
+                important,
+            }
+        })
+}
+
+/// (name length, subtree, earlier first): the larger wins within a class.
+type Rank = (usize, bool, std::cmp::Reverse<(u16, u32)>);
+
+fn reference(lists: &[Vec<Rule>], query: &str) -> Verdict {
+    let mut best: [Option<Rank>; 4] = [None; 4];
+    for (l, rules) in lists.iter().enumerate() {
+        for (i, r) in rules.iter().enumerate() {
+            let matches =
+                query == r.name || (r.subtree && query.ends_with(&format!(".{}", r.name)));
+            if !matches {
+                continue;
+            }
+            let class = usize::from(r.allow) | usize::from(r.important) << 1;
+            let key = (
+                r.name.len(),
+                r.subtree,
+                std::cmp::Reverse((l as u16, i as u32 + 1)),
+            );
+            if best[class].is_none_or(|b| key > b) {
+                best[class] = Some(key);
+            }
+        }
+    }
+    let rule = |k: Rank| RuleRef {
+        list: ListId(k.2 .0 .0),
+        line: k.2 .0 .1,
+    };
+    match best {
+        [_, _, _, Some(k)] => Verdict::Allowed(rule(k)),
+        [_, _, Some(k), None] => Verdict::Blocked(rule(k)),
+        [_, Some(k), None, None] => Verdict::Allowed(rule(k)),
+        [Some(k), None, None, None] => Verdict::Blocked(rule(k)),
+        _ => Verdict::Unlisted,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn compiled_lookup_agrees_with_reference(
+        lists in prop::collection::vec(prop::collection::vec(rule(), 0..12), 1..4),
+        queries in prop::collection::vec(name(), 1..30),
+    ) {
+        let mut b = RuleSetBuilder::new();
+        for (i, rules) in lists.iter().enumerate() {
+            let text: String = rules.iter().map(|r| r.line() + "\n").collect();
+            let report = b.add_list(ListInfo { id: i.to_string(), title: String::new() }, text.as_bytes()).unwrap();
+            prop_assert!(report.is_clean());
+        }
+        let set = b.build();
+        let loaded = RuleSet::from_vec(set.as_bytes().to_vec()).unwrap();
+        for q in queries.iter().chain(lists.iter().flatten().map(|r| &r.name)) {
+            let want = reference(&lists, q);
+            prop_assert_eq!(set.lookup(q), want, "query {}", q);
+            prop_assert_eq!(loaded.lookup(q), want, "query {}", q);
+        }
+    }
+}
