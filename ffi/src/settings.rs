@@ -1,0 +1,214 @@
+//! The shell's configuration, checked and turned into what the runtime
+//! takes: upstream socket addresses, the engine's settings, and the rule set
+//! (curated lists that are on, the user's per-name rules from the store, the
+//! pasted list).
+//!
+//! Composing the rule set from settings is logic the core does not have yet
+//! (an adapter): it belongs in the runtime (the Linux shell has its own copy
+//! in `linux/src/rule_sources.rs`), and moves there when the runtime owns
+//! settings.
+
+use std::io::BufReader;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use tacet_rules::curated::{self, CuratedList};
+use tacet_rules::{ListInfo, ParseReport, RuleSet, RuleSetBuilder};
+
+use crate::error::Error;
+use crate::records::FirewallConfig;
+
+/// The id under which the pasted list's rules are reported.
+pub(crate) const PASTED_LIST_ID: &str = "pasted";
+/// The id under which the per-name rules of the store are reported.
+pub(crate) const CUSTOM_RULES_ID: &str = "custom";
+
+/// A configuration that has been checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// As the shell gave it (returned by `Firewall.config()`).
+    pub config: FirewallConfig,
+    /// The upstream resolvers.
+    pub upstreams: Vec<SocketAddr>,
+    /// The curated lists that are on, in catalog order.
+    pub lists: Vec<&'static CuratedList>,
+    /// The store directory, if any.
+    pub store_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Checks every field; fails on the first that cannot be used.
+    pub fn parse(config: FirewallConfig) -> Result<Self, Error> {
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|text| parse_upstream(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in &config.enabled_lists {
+            if curated::find(id).is_none() {
+                return Err(Error::Config(format!(
+                    "enabledLists: '{}' is not a curated list id",
+                    id.chars().take(64).collect::<String>()
+                )));
+            }
+        }
+        let lists = curated::catalog()
+            .iter()
+            .filter(|l| config.enabled_lists.iter().any(|id| id == l.id))
+            .collect();
+        let store_dir = match config.store_dir.as_deref() {
+            Some("") => return Err(Error::Config("storeDir is empty".into())),
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => None,
+        };
+        Ok(Self {
+            config,
+            upstreams,
+            lists,
+            store_dir,
+        })
+    }
+
+    /// The engine's settings (discovery mode is `report_allowed`).
+    pub fn engine_config(&self) -> tacet_engine::Config {
+        tacet_engine::Config {
+            block_mode: self.config.block_mode.into(),
+            block_ttl: self.config.block_ttl_secs,
+            report_allowed: self.config.discovery,
+            ..tacet_engine::Config::default()
+        }
+    }
+
+    /// Where the runtime keeps the journal and counters, if anywhere.
+    pub fn store_location(&self) -> Option<tacet_runtime::StoreLocation> {
+        self.store_dir
+            .clone()
+            .map(|dir| tacet_runtime::StoreLocation {
+                dir,
+                config: self.store_config(),
+            })
+    }
+
+    /// The store's settings.
+    pub fn store_config(&self) -> tacet_store::StoreConfig {
+        tacet_store::StoreConfig {
+            discovery: self.config.discovery,
+            ..tacet_store::StoreConfig::default()
+        }
+    }
+
+    /// Compiles the rule set, and reports how the pasted list was read.
+    pub fn build_rules(&self) -> Result<(RuleSet, ParseReport), Error> {
+        let rules_error = |e: std::io::Error| Error::Rules(format!("reading a list: {e}"));
+        let mut builder = RuleSetBuilder::new();
+        for list in &self.lists {
+            list.add_to(&mut builder).map_err(rules_error)?;
+        }
+        if let Some(dir) = &self.store_dir {
+            let path = dir.join(tacet_store::custom::CUSTOM_FILE);
+            match std::fs::File::open(&path) {
+                Ok(file) => {
+                    let info = ListInfo {
+                        id: CUSTOM_RULES_ID.into(),
+                        title: "Your blocked and allowed names".into(),
+                    };
+                    builder
+                        .add_list(info, BufReader::new(file))
+                        .map_err(rules_error)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Store(tacet_store::StoreError::Io {
+                        path,
+                        source: e,
+                    }))
+                }
+            }
+        }
+        let info = ListInfo {
+            id: PASTED_LIST_ID.into(),
+            title: "Your pasted list".into(),
+        };
+        let report = builder
+            .add_list(info, self.config.custom_list.as_bytes())
+            .map_err(rules_error)?;
+        let rules = builder
+            .try_build()
+            .map_err(|e| Error::Rules(format!("compiling the rules: {e}")))?;
+        Ok((rules, report))
+    }
+}
+
+/// An upstream as `IP` (port 53) or `IP:port`.
+fn parse_upstream(text: &str) -> Result<SocketAddr, Error> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        Error::Config(format!(
+            "upstream '{}' is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)",
+            text.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
+/// How a list would be read, without using it.
+pub(crate) fn parse_report(text: &str) -> ParseReport {
+    let mut builder = RuleSetBuilder::new();
+    let info = ListInfo {
+        id: PASTED_LIST_ID.into(),
+        title: String::new(),
+    };
+    // Reading from memory cannot fail.
+    builder.add_list(info, text.as_bytes()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_parse_with_and_without_port() {
+        assert_eq!(
+            parse_upstream("192.0.2.1").unwrap(),
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("[2001:db8::1]:5353").unwrap(),
+            "[2001:db8::1]:5353".parse().unwrap()
+        );
+        assert!(matches!(
+            parse_upstream("dns.google"),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_list_ids_are_refused() {
+        let config = FirewallConfig {
+            enabled_lists: vec!["no-such-list".into()],
+            ..FirewallConfig::default()
+        };
+        assert!(matches!(Settings::parse(config), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn default_config_blocks_curated_defaults_and_the_pasted_list() {
+        let config = FirewallConfig {
+            custom_list: "ads.example\n/regex/\n".into(),
+            ..FirewallConfig::default()
+        };
+        let (rules, report) = Settings::parse(config).unwrap().build_rules().unwrap();
+        assert_eq!(report.rules, 1);
+        assert_eq!(report.counts.unused, 1);
+        assert!(matches!(
+            rules.lookup("x.ads.example"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+        assert!(matches!(
+            rules.lookup("api-mifit.huami.com"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+    }
+}
