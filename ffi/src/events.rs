@@ -122,6 +122,15 @@ struct Forward {
     shared: Arc<Shared>,
 }
 
+impl Forward {
+    /// Wakes the dispatcher for a (throttled) stats event, once per burst.
+    fn activity(&self) {
+        if !self.shared.activity.swap(true, Ordering::AcqRel) {
+            let _ = self.tx.send(Message::Activity);
+        }
+    }
+}
+
 impl Observer for Forward {
     fn on_event(&mut self, event: Event, _rules: &RuleSet) {
         if let Event::RoutesChanged { addrs } = event {
@@ -129,9 +138,11 @@ impl Observer for Forward {
             let _ = self.tx.send(Message::Routes(routes));
             return;
         }
-        if !self.shared.activity.swap(true, Ordering::AcqRel) {
-            let _ = self.tx.send(Message::Activity);
-        }
+        self.activity();
+    }
+
+    fn on_stats(&mut self, _stats: &tacet_engine::Stats) {
+        self.activity();
     }
 
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {

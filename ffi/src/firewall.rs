@@ -274,13 +274,10 @@ impl Firewall {
         drop(current);
         if let Some(shared) = self.shared() {
             if let Some(runtime) = shared.runtime.lock().as_ref() {
-                runtime.set_rules(rules);
                 runtime.set_discovery(discovery);
-                // Commands are handled in order, so once the counters come
-                // back the rules are in force: "applies at once" holds for
-                // the very next query. (A runtime acknowledgement of
-                // `set_rules` would make this barrier unnecessary.)
-                let _ = runtime.stats();
+                // Returns once the I/O thread has the rules: "applies at
+                // once" holds for the very next query.
+                runtime.set_rules(rules);
             }
         }
         Ok((&report).into())
@@ -312,13 +309,7 @@ impl Firewall {
             runtime
                 .as_ref()
                 .filter(|r| r.is_running())
-                .map(|r| match kind {
-                    Some(kind) => r.edit_custom_list(name, kind).map_err(Error::from),
-                    // The runtime cannot remove a rule yet.
-                    None => Err(Error::Store(tacet_store::StoreError::Locked {
-                        path: dir.join(tacet_store::LOCK_FILE),
-                    })),
-                })
+                .map(|r| r.edit_custom_list(name, kind).map_err(Error::from))
         });
         let changed = match running {
             Some(changed) => changed?,

@@ -1,27 +1,17 @@
 //! The shell's configuration, checked and turned into what the runtime
-//! takes: upstream socket addresses, the engine's settings, and the rule set
-//! (curated lists that are on, the user's per-name rules from the store, the
-//! pasted list).
-//!
-//! Composing the rule set from settings is logic the core does not have yet
-//! (an adapter): it belongs in the runtime (the Linux shell has its own copy
-//! in `linux/src/rule_sources.rs`), and moves there when the runtime owns
-//! settings.
+//! takes: upstream socket addresses, the engine's settings, and the list
+//! sources the runtime composes the rules from (curated lists that are on,
+//! the store's custom list, the pasted list).
 
-use std::io::BufReader;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use tacet_rules::curated::{self, CuratedList};
 use tacet_rules::{ListInfo, ParseReport, RuleSet, RuleSetBuilder};
+use tacet_runtime::rule_sources::{self, Composed, ListSource, PASTED_LIST_ID};
 
 use crate::error::Error;
 use crate::records::FirewallConfig;
-
-/// The id under which the pasted list's rules are reported.
-pub(crate) const PASTED_LIST_ID: &str = "pasted";
-/// The id under which the per-name rules of the store are reported.
-pub(crate) const CUSTOM_RULES_ID: &str = "custom";
 
 /// A configuration that has been checked.
 #[derive(Debug, Clone)]
@@ -99,42 +89,19 @@ impl Settings {
 
     /// Compiles the rule set, and reports how the pasted list was read.
     pub fn build_rules(&self) -> Result<(RuleSet, ParseReport), Error> {
-        let rules_error = |e: std::io::Error| Error::Rules(format!("reading a list: {e}"));
-        let mut builder = RuleSetBuilder::new();
-        for list in &self.lists {
-            list.add_to(&mut builder).map_err(rules_error)?;
-        }
+        let mut sources: Vec<ListSource> = self
+            .lists
+            .iter()
+            .copied()
+            .map(ListSource::Curated)
+            .collect();
         if let Some(dir) = &self.store_dir {
-            let path = dir.join(tacet_store::custom::CUSTOM_FILE);
-            match std::fs::File::open(&path) {
-                Ok(file) => {
-                    let info = ListInfo {
-                        id: CUSTOM_RULES_ID.into(),
-                        title: "Your blocked and allowed names".into(),
-                    };
-                    builder
-                        .add_list(info, BufReader::new(file))
-                        .map_err(rules_error)?;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::Store(tacet_store::StoreError::Io {
-                        path,
-                        source: e,
-                    }))
-                }
-            }
+            sources.push(ListSource::StoreCustom(dir.clone()));
         }
-        let info = ListInfo {
-            id: PASTED_LIST_ID.into(),
-            title: "Your pasted list".into(),
-        };
-        let report = builder
-            .add_list(info, self.config.custom_list.as_bytes())
-            .map_err(rules_error)?;
-        let rules = builder
-            .try_build()
-            .map_err(|e| Error::Rules(format!("compiling the rules: {e}")))?;
+        sources.push(ListSource::Pasted(self.config.custom_list.clone()));
+        let Composed { rules, mut reports } =
+            rule_sources::compose(&sources).map_err(|e| Error::Rules(e.to_string()))?;
+        let report = reports.pop().map(|(_, report)| report).unwrap_or_default();
         Ok((rules, report))
     }
 }

@@ -33,6 +33,8 @@ pub struct EventLoop {
     observer: Box<dyn Observer>,
     commands: Receiver<Command>,
     store: Option<Store>,
+    /// The counters the observer last heard.
+    last_stats: Stats,
     /// Packets the TUN refused to take (it never should).
     tun_write_errors: u64,
 }
@@ -72,6 +74,7 @@ impl EventLoop {
             observer,
             commands,
             store,
+            last_stats: Stats::default(),
             tun_write_errors: 0,
         })
     }
@@ -128,6 +131,11 @@ impl EventLoop {
                     store.tick(now_ms);
                 }
             }
+            let stats = self.engine.stats();
+            if stats != self.last_stats {
+                self.last_stats = stats;
+                self.observer.on_stats(&stats);
+            }
             if !self.handle_commands(now) {
                 let mut stats = self.engine.stats();
                 stats.malformed += self.tun_write_errors;
@@ -140,6 +148,9 @@ impl EventLoop {
     fn read_tun(&mut self, buf: &mut [u8]) -> Result<(), RuntimeError> {
         loop {
             match self.tun.recv(buf) {
+                // A TUN never reads empty; an fd that does (a socket or pipe
+                // standing in for one) has been closed by its other end.
+                Ok(0) => return Err(RuntimeError::Tun("the tunnel was closed".into())),
                 Ok(n) => {
                     let now = Instant::now();
                     self.engine
@@ -208,7 +219,10 @@ impl EventLoop {
         loop {
             match self.commands.try_recv() {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
-                Ok(Command::SetRules(rules)) => self.engine.set_rules(rules),
+                Ok(Command::SetRules(rules, applied)) => {
+                    self.engine.set_rules(rules);
+                    let _ = applied.try_send(());
+                }
                 Ok(Command::Pause(duration)) => self.engine.pause(now, duration.map(|d| now + d)),
                 Ok(Command::SetDiscovery(on)) => {
                     self.engine.set_report_allowed(on);
@@ -218,9 +232,11 @@ impl EventLoop {
                 }
                 Ok(Command::EditCustom(name, kind, reply)) => {
                     let result = match &mut self.store {
-                        Some(store) => store
-                            .add_custom_rule(&name, kind)
-                            .map_err(RuntimeError::Store),
+                        Some(store) => match kind {
+                            Some(kind) => store.add_custom_rule(&name, kind),
+                            None => store.remove_custom_rule(&name),
+                        }
+                        .map_err(RuntimeError::Store),
                         None => Err(RuntimeError::NoStore),
                     };
                     let _ = reply.try_send(result);

@@ -12,10 +12,12 @@
 //! platform's UI: shells talk to it through [`Firewall`].
 //!
 //! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
-//! [`event_loop`] (the thread), [`resolv_conf`] (the system's resolvers).
+//! [`event_loop`] (the thread), [`resolv_conf`] (the system's resolvers),
+//! [`rule_sources`] (composing the rules from lists, for every shell).
 
 pub mod event_loop;
 pub mod resolv_conf;
+pub mod rule_sources;
 pub mod tun;
 pub mod upstream;
 
@@ -59,6 +61,11 @@ pub trait Observer: Send {
     /// An event, with the rule set that produced it (to name the list of a
     /// rule).
     fn on_event(&mut self, event: Event, rules: &RuleSet);
+    /// The counters changed: called at most once per wake of the I/O
+    /// thread, after its packets were handled (never while idle).
+    fn on_stats(&mut self, stats: &Stats) {
+        let _ = stats;
+    }
     /// The I/O thread is about to end: told to stop (`None`) or failed.
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
         let _ = error;
@@ -120,13 +127,13 @@ impl std::error::Error for RuntimeError {}
 #[derive(Debug)]
 pub(crate) enum Command {
     Stop,
-    SetRules(Arc<RuleSet>),
+    SetRules(Arc<RuleSet>, mpsc::SyncSender<()>),
     Stats(mpsc::SyncSender<Stats>),
     Pause(Option<Duration>),
     SetDiscovery(bool),
     EditCustom(
         String,
-        CustomRuleKind,
+        Option<CustomRuleKind>,
         mpsc::SyncSender<Result<bool, RuntimeError>>,
     ),
     ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
@@ -174,9 +181,12 @@ impl Firewall {
         })
     }
 
-    /// Replaces the rules; the next query sees the whole new set.
+    /// Replaces the rules, and returns once the I/O thread has them: every
+    /// packet it reads afterwards sees the whole new set.
     pub fn set_rules(&self, rules: Arc<RuleSet>) {
-        self.send(Command::SetRules(rules));
+        let (applied, done) = mpsc::sync_channel(1);
+        self.send(Command::SetRules(rules, applied));
+        let _ = done.recv_timeout(Duration::from_secs(5));
     }
 
     /// Lets every query through for `duration`; `None` resumes filtering.
@@ -189,10 +199,14 @@ impl Firewall {
         self.send(Command::SetDiscovery(on));
     }
 
-    /// Adds `name` to the store's custom list as a block or allow rule
-    /// (true if the list changed). The caller rebuilds the rules and calls
-    /// [`set_rules`](Self::set_rules) to apply it.
-    pub fn edit_custom_list(&self, name: &str, kind: CustomRuleKind) -> Result<bool, RuntimeError> {
+    /// Sets `name` in the store's custom list as a block or allow rule, or
+    /// removes it (`None`); true if the list changed. The caller rebuilds
+    /// the rules and calls [`set_rules`](Self::set_rules) to apply it.
+    pub fn edit_custom_list(
+        &self,
+        name: &str,
+        kind: Option<CustomRuleKind>,
+    ) -> Result<bool, RuntimeError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Command::EditCustom(name.to_owned(), kind, reply));
         answer

@@ -1,0 +1,197 @@
+//! The rule set a firewall runs with, composed from where rules come from:
+//! the curated lists that are on, list files, the store's custom list
+//! (what "block this name" and "allow this name" edit), and text the user
+//! pasted. Every shell composes its rules here, so a name is blocked for
+//! the same reasons on Linux, Android and iOS.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use tacet_rules::curated::CuratedList;
+use tacet_rules::{ListInfo, ParseReport, RuleSet, RuleSetBuilder};
+
+/// The list id of the store's custom list.
+pub const CUSTOM_LIST_ID: &str = "custom";
+/// The list id of a pasted list.
+pub const PASTED_LIST_ID: &str = "pasted";
+
+/// One place rules come from.
+#[derive(Debug, Clone)]
+pub enum ListSource {
+    /// A list built into tacet.
+    Curated(&'static CuratedList),
+    /// A list file; with `allow`, every name in it stays reachable. Its id
+    /// is the file's stem and its title the path.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Whether it is an allowlist.
+        allow: bool,
+    },
+    /// The custom list in a store directory, if it has one.
+    StoreCustom(PathBuf),
+    /// A list the user pasted.
+    Pasted(String),
+}
+
+/// The composed rules, with a report for every list read.
+#[derive(Debug)]
+pub struct Composed {
+    /// The rule set.
+    pub rules: RuleSet,
+    /// How each list's lines were used, in the order given.
+    pub reports: Vec<(ListInfo, ParseReport)>,
+}
+
+/// Why rules could not be composed.
+#[derive(Debug)]
+pub enum ComposeError {
+    /// A list file could not be read.
+    Read(PathBuf, io::Error),
+    /// The lists could not be compiled.
+    Build(String),
+}
+
+impl fmt::Display for ComposeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "cannot read list {}: {e}", path.display()),
+            Self::Build(why) => write!(f, "cannot compile the rules: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ComposeError {}
+
+/// Reads every source into one rule set. A missing store custom list is
+/// an empty one; a missing list file is an error.
+pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
+    let mut builder = RuleSetBuilder::new();
+    let mut reports = Vec::with_capacity(sources.len());
+    for source in sources {
+        let (info, report) = match source {
+            ListSource::Curated(list) => {
+                let report = list
+                    .add_to(&mut builder)
+                    .map_err(|e| ComposeError::Build(e.to_string()))?;
+                (list.info(), report)
+            }
+            ListSource::File { path, allow } => {
+                let reader = BufReader::new(
+                    File::open(path).map_err(|e| ComposeError::Read(path.clone(), e))?,
+                );
+                let info = ListInfo {
+                    id: file_id(path),
+                    title: path.display().to_string(),
+                };
+                let report = if *allow {
+                    builder.add_allow_list(info.clone(), reader)
+                } else {
+                    builder.add_list(info.clone(), reader)
+                }
+                .map_err(|e| ComposeError::Read(path.clone(), e))?;
+                (info, report)
+            }
+            ListSource::StoreCustom(dir) => {
+                let path = dir.join(tacet_store::CUSTOM_FILE);
+                let file = match File::open(&path) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(ComposeError::Read(path, e)),
+                };
+                let info = ListInfo {
+                    id: CUSTOM_LIST_ID.into(),
+                    title: "Your custom list".into(),
+                };
+                let report = builder
+                    .add_list(info.clone(), BufReader::new(file))
+                    .map_err(|e| ComposeError::Read(path, e))?;
+                (info, report)
+            }
+            ListSource::Pasted(text) => {
+                let info = ListInfo {
+                    id: PASTED_LIST_ID.into(),
+                    title: "Your pasted list".into(),
+                };
+                let report = builder
+                    .add_list(info.clone(), text.as_bytes())
+                    .map_err(|e| ComposeError::Build(e.to_string()))?;
+                (info, report)
+            }
+        };
+        reports.push((info, report));
+    }
+    let rules = builder
+        .try_build()
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(Composed { rules, reports })
+}
+
+/// The curated lists that are on in a new install.
+pub fn curated_defaults() -> Vec<ListSource> {
+    tacet_rules::curated::catalog()
+        .iter()
+        .filter(|l| l.default_on)
+        .map(ListSource::Curated)
+        .collect()
+}
+
+fn file_id(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "list".into(), |s| s.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tacet_rules::Verdict;
+
+    #[test]
+    fn curated_custom_and_pasted_lists_compose_and_report() {
+        let dir = std::env::temp_dir().join(format!("tacet-compose-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        tacet_store::set_custom_rule(
+            &dir,
+            "ot.io.mi.com",
+            Some(tacet_store::CustomRuleKind::Block),
+        )
+        .unwrap();
+        let mut sources = curated_defaults();
+        sources.push(ListSource::StoreCustom(dir.clone()));
+        sources.push(ListSource::Pasted("tracker.example\n##.ad\n".into()));
+        let composed = compose(&sources).unwrap();
+        // The keep-working allowlist beats the custom block: allow wins.
+        assert!(matches!(
+            composed.rules.lookup("ot.io.mi.com"),
+            Verdict::Allowed(_)
+        ));
+        assert!(matches!(
+            composed.rules.lookup("api-mifit.huami.com"),
+            Verdict::Blocked(_)
+        ));
+        let (info, report) = composed.reports.last().unwrap();
+        assert_eq!(
+            (
+                info.id.as_str(),
+                report.rules,
+                report.problems.values().sum::<u64>()
+            ),
+            ("pasted", 1, 1)
+        );
+        assert!(composed.reports.iter().any(|(i, _)| i.id == CUSTOM_LIST_ID));
+        // No custom list yet is no error.
+        let empty =
+            std::env::temp_dir().join(format!("tacet-compose-empty-{}", std::process::id()));
+        assert!(compose(&[ListSource::StoreCustom(empty)]).is_ok());
+        assert!(matches!(
+            compose(&[ListSource::File {
+                path: dir.join("missing.txt"),
+                allow: false
+            }]),
+            Err(ComposeError::Read(..))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
