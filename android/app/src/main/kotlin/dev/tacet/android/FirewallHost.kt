@@ -1,0 +1,184 @@
+package dev.tacet.android
+
+import android.content.Context
+import android.content.Intent
+import android.net.ConnectivityManager
+import android.os.Build
+import android.os.Handler
+import android.os.Looper
+import android.util.Log
+import dev.tacet.android.tunnel.PauseTimer
+import dev.tacet.android.tunnel.PrivateDnsMode
+import dev.tacet.android.tunnel.TunnelInput
+import dev.tacet.android.tunnel.TunnelState
+import dev.tacet.android.tunnel.next
+import dev.tacet.ffi.Firewall
+import dev.tacet.ffi.FirewallEvent
+import dev.tacet.ffi.FirewallException
+import dev.tacet.ffi.FirewallListener
+import dev.tacet.ffi.ListInfo
+import dev.tacet.ffi.StoreReader
+import dev.tacet.ffi.curatedLists
+import dev.tacet.ffi.defaultConfig
+import java.io.File
+import java.util.concurrent.ExecutorService
+import java.util.concurrent.Executors
+
+/**
+ * What the app's process shares between the VPN service, the screens, the
+ * tile and the boot receiver: the one [Firewall] object (its configuration
+ * lives as long as the process, whether the tunnel runs or not), the saved
+ * settings, the tunnel's state and the pause.
+ *
+ * Only the service moves [state] while a tunnel exists; everyone else
+ * observes it. Observers are called on the main thread.
+ */
+class FirewallHost(private val app: Context) {
+    /** The saved settings. */
+    val settings = SettingsStore(app)
+
+    /**
+     * The store (journal, counters, the user's names): in no-backup storage,
+     * because it is the user's browsing history.
+     */
+    val storeDir: File = File(app.noBackupFilesDir, "tacet").apply { mkdirs() }
+
+    /** The curated lists of the core in this build. */
+    val lists: List<ListInfo> by lazy { curatedLists() }
+
+    /** The pause the user chose, restored from the settings. */
+    val pause = PauseTimer(WallClock).apply { restore(settings.load().pausedUntilMs) }
+
+    /** For store reads and firewall calls the screens make (never the main thread). */
+    val io: ExecutorService = Executors.newSingleThreadExecutor { Thread(it, "tacet-ui-io") }
+
+    private val main = Handler(Looper.getMainLooper())
+    private val observers = mutableListOf<() -> Unit>()
+    private val configLock = Any()
+
+    /** The tunnel's real state (see [TunnelState]). */
+    @Volatile
+    var state: TunnelState = TunnelState.Off
+        private set
+
+    /** Private DNS on the underlying network, as last seen. */
+    @Volatile
+    var privateDns: PrivateDnsMode = PrivateDnsMode.Off
+        private set
+
+    /** The running service's controls, while it exists. */
+    @Volatile
+    var tunnel: TunnelControl? = null
+
+    /** Where the service hears routes and stops; set while it runs. */
+    @Volatile
+    var serviceEvents: ((FirewallEvent) -> Unit)? = null
+
+    // Called on tacet-ffi's event thread: hand over and return at once.
+    private val listener = object : FirewallListener {
+        override fun onEvent(event: FirewallEvent) {
+            when (event) {
+                is FirewallEvent.StatsChanged -> main.post { notifyObservers() }
+                is FirewallEvent.RoutesChanged, is FirewallEvent.Stopped -> serviceEvents?.invoke(event)
+            }
+        }
+    }
+
+    /**
+     * The one firewall of the process. Built with the saved settings and
+     * no upstream yet: the service adds the network's resolvers before each
+     * start.
+     */
+    val firewall: Firewall by lazy {
+        val known = lists.map { it.id }.toSet()
+        Firewall(settings.load().toConfig(defaultConfig(), known, storeDir.path, emptyList()), listener)
+    }
+
+    /** Runs [change] on the firewall's configuration, one change at a time. */
+    fun <T> configure(change: (Firewall) -> T): T = synchronized(configLock) { change(firewall) }
+
+    /** Moves the state; observers hear it on the main thread. */
+    fun update(input: TunnelInput) {
+        synchronized(this) { state = state.next(input) }
+        main.post { notifyObservers() }
+    }
+
+    /** Records Private DNS as read from the network's `LinkProperties`. */
+    fun setPrivateDns(mode: PrivateDnsMode) {
+        if (mode == privateDns) return
+        privateDns = mode
+        main.post { notifyObservers() }
+    }
+
+    /** Reads Private DNS from the default network now (the service may not run). */
+    fun refreshPrivateDns() {
+        if (Build.VERSION.SDK_INT < Build.VERSION_CODES.P) return
+        val cm = app.getSystemService(ConnectivityManager::class.java) ?: return
+        val lp = cm.getLinkProperties(cm.activeNetwork) ?: return
+        setPrivateDns(PrivateDnsMode.of(lp.isPrivateDnsActive, lp.privateDnsServerName))
+    }
+
+    /** Calls [observer] on the main thread when the state or the counters change. */
+    fun observe(observer: () -> Unit) {
+        observers += observer
+    }
+
+    /** Stops calling [observer]. */
+    fun unobserve(observer: () -> Unit) {
+        observers -= observer
+    }
+
+    private fun notifyObservers() = observers.toList().forEach { it() }
+
+    /**
+     * Starts the VPN service (the permission must have been granted:
+     * `VpnService.prepare` returned null).
+     */
+    fun switchOn(context: Context) {
+        settings.update { it.copy(wantOn = true) }
+        update(TunnelInput.SwitchedOn)
+        context.startForegroundService(Intent(context, TacetVpnService::class.java).setAction(TacetVpnService.ACTION_START))
+    }
+
+    /** Stops the tunnel, and keeps it off after a reboot. */
+    fun switchOff() {
+        settings.update { it.copy(wantOn = false) }
+        val control = tunnel
+        if (control != null) control.stop() else update(TunnelInput.SwitchedOff)
+    }
+
+    /** Opens the store for reading, or null before the first run wrote it. */
+    fun openStore(): StoreReader? = try {
+        StoreReader.open(storeDir.path)
+    } catch (e: FirewallException) {
+        Log.i(TAG, "store not readable yet: ${reasonOf(e)}")
+        null
+    }
+
+    companion object {
+        /** The log tag of the app. Never log a name or address above DEBUG. */
+        const val TAG = "tacet"
+
+        /** The plain sentence of a firewall error, for the user. */
+        fun reasonOf(e: FirewallException): String = when (e) {
+            is FirewallException.BadFileDescriptor -> e.reason
+            is FirewallException.InvalidConfig -> e.reason
+            is FirewallException.InvalidInput -> e.reason
+            is FirewallException.UpstreamUnreachable -> e.reason
+            is FirewallException.StoreUnavailable -> e.reason
+            is FirewallException.Internal -> e.reason
+        }
+    }
+}
+
+/** What the screens and the tile ask of the running VPN service. */
+interface TunnelControl {
+    /** Stops the tunnel and the service. */
+    fun stop()
+
+    /** Lets everything through for [minutes]. */
+    fun pause(minutes: Int)
+
+    /** Filters again now. */
+    fun resume()
+}

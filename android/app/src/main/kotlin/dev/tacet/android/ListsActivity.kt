@@ -1,0 +1,184 @@
+package dev.tacet.android
+
+import android.app.Activity
+import android.os.Bundle
+import android.os.Handler
+import android.os.Looper
+import android.text.Editable
+import android.text.InputType
+import android.text.TextWatcher
+import android.view.Gravity
+import android.widget.EditText
+import android.widget.LinearLayout
+import android.widget.ScrollView
+import android.widget.Switch
+import android.widget.Toast
+import dev.tacet.android.present.ListReportText
+import dev.tacet.ffi.CustomRuleKind
+import dev.tacet.ffi.FirewallException
+import dev.tacet.ffi.ListInfo
+import dev.tacet.ffi.parseList
+
+/**
+ * The lists: every curated list with its description and a switch; the
+ * "keep working" allowlists and the user's own block/allow names, editable;
+ * and the paste box, with a live report of which lines are used and which
+ * are not, and why.
+ */
+class ListsActivity : Activity() {
+    private val main = Handler(Looper.getMainLooper())
+    private lateinit var userNames: LinearLayout
+    private lateinit var report: LinearLayout
+    private lateinit var paste: EditText
+    private val preview = Runnable { showReport(paste.text.toString(), use = false) }
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        val page = column()
+        val enabled = host.configure { it.config().enabledLists }.toSet()
+        val (allow, block) = host.lists.partition { it.isAllowlist }
+
+        page.addWide(heading("Block lists"))
+        block.forEach { page.addWide(listSwitch(it, it.id in enabled)) }
+
+        page.addWide(heading("Keep working"))
+        page.addWide(text("Names that stay reachable whatever a block list says.", 13f))
+        allow.forEach { page.addWide(listSwitch(it, it.id in enabled)) }
+        val nameBox = EditText(this).apply {
+            hint = "a name, e.g. login.example.com"
+            isSingleLine = true
+            inputType = InputType.TYPE_TEXT_VARIATION_URI
+        }
+        page.addWide(nameBox)
+        page.addWide(row().apply {
+            addWeighted(button("Keep working") { setName(nameBox.text.toString(), CustomRuleKind.ALLOW) })
+            addWeighted(button("Block") { setName(nameBox.text.toString(), CustomRuleKind.BLOCK) })
+        })
+        userNames = column(0)
+        page.addWide(userNames)
+
+        page.addWide(heading("Your list"))
+        page.addWide(text("Paste a hosts file, domains, or adblock rules. Lines that cannot be used are listed below, with why.", 13f))
+        paste = EditText(this).apply {
+            setText(host.settings.load().customList)
+            minLines = 6
+            gravity = Gravity.TOP
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_MULTI_LINE or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+            addTextChangedListener(object : TextWatcher {
+                override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) {}
+                override fun onTextChanged(s: CharSequence?, start: Int, before: Int, count: Int) {}
+                override fun afterTextChanged(s: Editable?) {
+                    main.removeCallbacks(preview)
+                    main.postDelayed(preview, PREVIEW_DELAY_MS)
+                }
+            })
+        }
+        page.addWide(paste)
+        page.addWide(button("Use this list") { showReport(paste.text.toString(), use = true) })
+        report = column(0)
+        page.addWide(report)
+        setContentView(ScrollView(this).apply { addView(page) })
+        showReport(paste.text.toString(), use = false)
+    }
+
+    override fun onStart() {
+        super.onStart()
+        loadUserNames()
+    }
+
+    private fun listSwitch(list: ListInfo, on: Boolean) = column(0).apply {
+        addWide(Switch(this@ListsActivity).apply {
+            text = list.title
+            textSize = 16f
+            isChecked = on
+            setOnCheckedChangeListener { _, checked -> setList(list.id, checked) }
+        })
+        addWide(text(list.description, 13f))
+    }
+
+    private fun setList(id: String, on: Boolean) = host.io.execute {
+        try {
+            val lists = host.configure { fw ->
+                fw.setListEnabled(id, on)
+                fw.config().enabledLists
+            }
+            host.settings.update { it.copy(enabledLists = lists) }
+        } catch (e: FirewallException) {
+            toast(FirewallHost.reasonOf(e))
+        }
+    }
+
+    private fun setName(name: String, kind: CustomRuleKind?) {
+        val trimmed = name.trim()
+        if (trimmed.isEmpty()) return
+        host.io.execute {
+            try {
+                host.configure {
+                    when (kind) {
+                        CustomRuleKind.ALLOW -> it.allowName(trimmed)
+                        CustomRuleKind.BLOCK -> it.blockName(trimmed)
+                        null -> it.forgetName(trimmed)
+                    }
+                }
+                loadUserNames()
+            } catch (e: FirewallException) {
+                toast(FirewallHost.reasonOf(e))
+            }
+        }
+    }
+
+    /** The user's own names, each with a button to remove it. */
+    private fun loadUserNames() = host.io.execute {
+        val rules = try {
+            host.openStore()?.use { it.customRules() }.orEmpty()
+        } catch (e: FirewallException) {
+            toast(FirewallHost.reasonOf(e))
+            emptyList()
+        }
+        runOnUiThread {
+            userNames.removeAllViews()
+            if (rules.isEmpty()) userNames.addWide(text("No names of your own yet.", 13f))
+            rules.forEach { rule ->
+                val what = if (rule.kind == CustomRuleKind.ALLOW) "keeps working" else "blocked"
+                userNames.addWide(row().apply {
+                    addWeighted(text("${rule.name} ($what)"))
+                    addView(button("Remove") { setName(rule.name, null) })
+                })
+            }
+        }
+    }
+
+    /** Reads the paste off the main thread (a long list takes a moment); [use] makes it the list. */
+    private fun showReport(pasted: String, use: Boolean) = host.io.execute {
+        val result = try {
+            if (use) {
+                host.configure { it.setCustomList(pasted) }.also {
+                    host.settings.update { s -> s.copy(customList = pasted) }
+                }
+            } else {
+                parseList(pasted)
+            }
+        } catch (e: FirewallException) {
+            toast(FirewallHost.reasonOf(e))
+            return@execute
+        }
+        val shown = ListReportText.of(result)
+        runOnUiThread {
+            if (use) toast("Your list is in use")
+            report.removeAllViews()
+            report.addWide(text(shown.summary, bold = true))
+            shown.used.forEach { report.addWide(text("✓ $it", 13f)) }
+            shown.unused.forEach { group ->
+                report.addWide(text("✗ ${group.count} not used: ${group.kind}", 14f, bold = true))
+                group.examples.forEach { report.addWide(text("   $it", 13f)) }
+                if (group.more > 0) report.addWide(text("   and ${group.more} more", 13f))
+            }
+        }
+    }
+
+    private fun toast(message: String) = runOnUiThread { Toast.makeText(this, message, Toast.LENGTH_SHORT).show() }
+
+    private companion object {
+        const val PREVIEW_DELAY_MS = 400L
+    }
+}

@@ -1,0 +1,350 @@
+package dev.tacet.android
+
+import android.app.Notification
+import android.app.NotificationChannel
+import android.app.NotificationManager
+import android.app.PendingIntent
+import android.content.Intent
+import android.content.pm.ServiceInfo
+import android.net.ConnectivityManager
+import android.net.LinkProperties
+import android.net.Network
+import android.net.VpnService
+import android.os.Build
+import android.os.Handler
+import android.os.HandlerThread
+import android.os.ParcelFileDescriptor
+import android.util.Log
+import dev.tacet.android.present.CounterText
+import dev.tacet.android.tunnel.Cancellable
+import dev.tacet.android.tunnel.LearnedRoutes
+import dev.tacet.android.tunnel.PrivateDnsMode
+import dev.tacet.android.tunnel.SettledChange
+import dev.tacet.android.tunnel.Throttle
+import dev.tacet.android.tunnel.TunnelInput
+import dev.tacet.android.tunnel.TunnelSpec
+import dev.tacet.android.tunnel.Upstreams
+import dev.tacet.android.tunnel.describe
+import dev.tacet.ffi.FirewallEvent
+import dev.tacet.ffi.FirewallException
+import java.net.InetAddress
+import java.time.ZoneId
+
+/**
+ * The VPN service: builds the tunnel interface that carries only DNS (and
+ * the addresses of blocked names), hands its descriptor to the firewall,
+ * and rebuilds it when the firewall learns new addresses or the network's
+ * resolvers change. A foreground service whose notification shows the
+ * blocked count; it is what Android's Always-on VPN starts.
+ *
+ * All tunnel work runs on one worker thread ("tacet-tunnel"), so builds,
+ * stops and debounced rebuilds never race each other.
+ *
+ * Rebuilding the tunnel gives a new descriptor, and the bindings take a new
+ * descriptor only through `Firewall.start`, which replaces the running
+ * engine: its configuration and the store (journal, counters, the user's
+ * names) carry over, but the addresses it learned, queries in flight and
+ * its in-memory counters do not; the pause is re-applied by the shell.
+ * Hence the debouncing (2 s quiet, 10 s at most, 30 s between rebuilds)
+ * and the routes taken as the firewall gives them: routing an address the
+ * new engine does not know would silently drop its traffic.
+ */
+class TacetVpnService : VpnService(), TunnelControl {
+    private lateinit var worker: HandlerThread
+    private lateinit var handler: Handler
+    private lateinit var routes: SettledChange<Set<InetAddress>>
+    private lateinit var upstreams: SettledChange<List<String>>
+    private lateinit var notificationUpdates: Throttle<Unit>
+    private val host get() = application.host
+    private var networkCallback: ConnectivityManager.NetworkCallback? = null
+    private var running = false
+    private var pauseEnd: Cancellable? = null
+    private val statsObserver: () -> Unit = { handler.post { notificationUpdates.submit(Unit) } }
+
+    override fun onCreate() {
+        super.onCreate()
+        worker = HandlerThread("tacet-tunnel").apply { start() }
+        handler = Handler(worker.looper)
+        val scheduler = HandlerScheduler(handler)
+        routes = SettledChange(scheduler, ElapsedClock, 2_000, 10_000, 30_000, emptySet()) { r ->
+            rebuild(r, upstreams.applied)
+        }
+        upstreams = SettledChange(scheduler, ElapsedClock, 1_500, 5_000, 0, emptyList()) { u ->
+            rebuild(routes.applied, u)
+        }
+        notificationUpdates = Throttle(scheduler, ElapsedClock, NOTIFICATION_INTERVAL_MS) { showNotification() }
+        getSystemService(NotificationManager::class.java).createNotificationChannel(
+            NotificationChannel(CHANNEL, "Firewall status", NotificationManager.IMPORTANCE_LOW).apply {
+                description = "Shows that tacet runs, and how many attempts it blocked today"
+                setShowBadge(false)
+            },
+        )
+        host.tunnel = this
+        host.serviceEvents = { event -> handler.post { onFirewallEvent(event) } }
+        host.observe(statsObserver)
+    }
+
+    override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
+        if (intent?.action == ACTION_STOP) {
+            stop()
+            return START_NOT_STICKY
+        }
+        // ACTION_START, Always-on (SERVICE_INTERFACE), or a restart after the
+        // system killed the process (null intent): all mean "run".
+        goForeground()
+        host.settings.update { it.copy(wantOn = true) }
+        host.update(TunnelInput.SwitchedOn)
+        handler.post { startTunnel() }
+        return START_STICKY
+    }
+
+    private fun goForeground() {
+        val notification = buildNotification()
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.UPSIDE_DOWN_CAKE) {
+            // Android 14+: a type is required; VPN apps are "system exempted".
+            startForeground(NOTIFICATION_ID, notification, ServiceInfo.FOREGROUND_SERVICE_TYPE_SYSTEM_EXEMPTED)
+        } else {
+            startForeground(NOTIFICATION_ID, notification)
+        }
+    }
+
+    /** Worker thread: first start, once the resolvers are known. */
+    private fun startTunnel() {
+        if (running) return
+        if (prepare(this) != null) {
+            fail("tacet needs the VPN permission: open tacet and switch it on")
+            return
+        }
+        val cm = getSystemService(ConnectivityManager::class.java)
+        if (networkCallback == null) {
+            val callback = object : ConnectivityManager.NetworkCallback() {
+                override fun onLinkPropertiesChanged(network: Network, lp: LinkProperties) = onNetwork(lp)
+            }
+            // The app is excluded from its own VPN, so its default network is
+            // the real one, also while the tunnel is up.
+            cm.registerDefaultNetworkCallback(callback, handler)
+            networkCallback = callback
+        }
+        val now = cm.getLinkProperties(cm.activeNetwork)?.let { Upstreams.fromResolvers(it.dnsServers) }.orEmpty()
+        if (now.isEmpty()) {
+            host.update(TunnelInput.Waiting("a network"))
+            return // the network callback starts it
+        }
+        if (rebuild(routes.applied, now)) upstreams.markApplied(now)
+    }
+
+    /** Worker thread: the default network's properties changed. */
+    private fun onNetwork(lp: LinkProperties) {
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.P) {
+            host.setPrivateDns(PrivateDnsMode.of(lp.isPrivateDnsActive, lp.privateDnsServerName))
+        }
+        val resolvers = Upstreams.fromResolvers(lp.dnsServers)
+        Log.d(FirewallHost.TAG, "network resolvers: $resolvers")
+        // No resolver: the network is going away; keep the old ones until the next.
+        if (resolvers.isNotEmpty()) upstreams.submit(resolvers)
+    }
+
+    /** Worker thread: an event of the firewall. */
+    private fun onFirewallEvent(event: FirewallEvent) {
+        when (event) {
+            is FirewallEvent.RoutesChanged -> if (running) {
+                Log.d(FirewallHost.TAG, "routes changed: ${event.routes.size} addresses")
+                routes.submit(LearnedRoutes.parse(event.routes))
+            }
+            // `error == null` follows our own stop() or a replacing start().
+            is FirewallEvent.Stopped -> event.error?.let { error ->
+                if (running) {
+                    Log.w(FirewallHost.TAG, "the firewall stopped on its own: $error")
+                    host.update(TunnelInput.Died(error))
+                    teardown()
+                    stopSelf()
+                }
+            }
+            is FirewallEvent.StatsChanged -> {}
+        }
+    }
+
+    /**
+     * Worker thread: builds the tunnel with [learned] routed in and starts
+     * (or restarts) the firewall on it with [resolvers] as upstreams.
+     * Returns whether it runs.
+     */
+    private fun rebuild(learned: Set<InetAddress>, resolvers: List<String>): Boolean {
+        if (resolvers.isEmpty()) return false
+        val spec = TunnelSpec.build(learned)
+        try {
+            host.configure { it.setConfig(it.config().copy(upstreams = resolvers)) }
+        } catch (e: FirewallException) {
+            return fail(FirewallHost.reasonOf(e))
+        }
+        val builder = Builder()
+            .setSession("tacet")
+            .setConfigureIntent(openAppIntent())
+            // The core's upstream sockets must not loop back into the tunnel.
+            .addDisallowedApplication(packageName)
+        // The core makes the descriptor non-blocking itself (Tun::from_fd).
+        spec.addresses.forEach { builder.addAddress(it.address, it.length) }
+        spec.dnsServers.forEach { builder.addDnsServer(it) }
+        spec.routes.forEach { builder.addRoute(it.address, it.length) }
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
+            // Metered-ness follows the real network: tacet carries no traffic.
+            builder.setMetered(false)
+        }
+        val tun: ParcelFileDescriptor = try {
+            builder.establish()
+        } catch (e: RuntimeException) {
+            // IllegalStateException / SecurityException: not prepared any more.
+            Log.w(FirewallHost.TAG, "establish failed", e)
+            null
+        } ?: return fail("Android refused to build the VPN interface (is another VPN app on?)")
+        val fd = tun.detachFd()
+        try {
+            host.firewall.start(fd) // owns fd from here, also when it fails...
+        } catch (e: FirewallException) {
+            // ...except for a bad descriptor, which is still ours to close.
+            if (e is FirewallException.BadFileDescriptor) ParcelFileDescriptor.adoptFd(fd).close()
+            return fail(FirewallHost.reasonOf(e))
+        }
+        running = true
+        host.update(TunnelInput.Running)
+        // The new engine knows nothing of a pause: give it the rest (also
+        // after the process restarted during a pause, from the settings).
+        val minutes = host.pause.minutesForFirewall()
+        if (minutes > 0) {
+            host.firewall.pause(minutes.toUInt())
+            host.pause.untilMs?.let { host.update(TunnelInput.PausedUntil(it)) }
+            if (pauseEnd == null) schedulePauseEnd()
+        }
+        Log.i(FirewallHost.TAG, "tunnel up: ${learned.size} learned routes, ${resolvers.size} upstreams")
+        notificationUpdates.submit(Unit)
+        return true
+    }
+
+    private fun fail(reason: String): Boolean {
+        Log.w(FirewallHost.TAG, "cannot run: $reason")
+        host.update(TunnelInput.StartFailed(reason))
+        teardown()
+        stopSelf()
+        return false
+    }
+
+    /** Worker thread: stops the firewall and forgets the network. */
+    private fun teardown() {
+        routes.cancel()
+        upstreams.cancel()
+        notificationUpdates.cancel()
+        pauseEnd?.cancel()
+        pauseEnd = null
+        networkCallback?.let { getSystemService(ConnectivityManager::class.java).unregisterNetworkCallback(it) }
+        networkCallback = null
+        running = false
+        host.firewall.stop() // closes the tunnel's descriptor
+    }
+
+    override fun stop() {
+        handler.post {
+            host.update(TunnelInput.SwitchedOff)
+            teardown()
+            stopForeground(STOP_FOREGROUND_REMOVE)
+            stopSelf()
+        }
+    }
+
+    override fun pause(minutes: Int) {
+        handler.post {
+            if (!running) return@post
+            val until = host.pause.start(minutes)
+            host.settings.update { it.copy(pausedUntilMs = until) }
+            host.firewall.pause(minutes.toUInt())
+            host.update(TunnelInput.PausedUntil(until))
+            schedulePauseEnd()
+            notificationUpdates.submit(Unit)
+        }
+    }
+
+    /** The shell ends the pause on time (the firewall's unit is the minute). */
+    private fun schedulePauseEnd() {
+        pauseEnd?.cancel()
+        pauseEnd = HandlerScheduler(handler).schedule(host.pause.remainingMs()) { resumeNow() }
+    }
+
+    override fun resume() {
+        handler.post { resumeNow() }
+    }
+
+    private fun resumeNow() {
+        pauseEnd?.cancel()
+        pauseEnd = null
+        host.pause.cancel()
+        host.settings.update { it.copy(pausedUntilMs = null) }
+        if (running) host.firewall.resume()
+        host.update(TunnelInput.Resumed)
+        notificationUpdates.submit(Unit)
+    }
+
+    /** The OS took the VPN away: another VPN app, or the user in Settings. */
+    override fun onRevoke() {
+        handler.post {
+            host.update(TunnelInput.Revoked)
+            teardown()
+            stopSelf()
+        }
+    }
+
+    override fun onDestroy() {
+        host.unobserve(statsObserver)
+        host.serviceEvents = null
+        host.tunnel = null
+        handler.post {
+            // Destroyed while running: Android stopped us, not the user.
+            if (running) {
+                host.update(TunnelInput.Died("Android stopped the VPN service"))
+                teardown()
+            }
+        }
+        worker.quitSafely()
+        super.onDestroy()
+    }
+
+    /** Worker thread: the notification with today's count. */
+    private fun showNotification() {
+        getSystemService(NotificationManager::class.java).notify(NOTIFICATION_ID, buildNotification())
+    }
+
+    private fun buildNotification(): Notification {
+        val now = System.currentTimeMillis()
+        val zone = ZoneId.systemDefault()
+        val today = try {
+            host.openStore()?.use { it.blockedToday(now.toULong(), CounterText.utcOffsetMinutes(now, zone)).toLong() }
+        } catch (e: FirewallException) {
+            Log.d(FirewallHost.TAG, "counters unreadable: ${FirewallHost.reasonOf(e)}")
+            null
+        }
+        return Notification.Builder(this, CHANNEL)
+            .setSmallIcon(applicationInfo.icon)
+            .setContentTitle(host.state.describe(now))
+            .setContentText(today?.let { CounterText.notification(it) } ?: "Starting")
+            .setContentIntent(openAppIntent())
+            .setOngoing(true)
+            .setOnlyAlertOnce(true)
+            .setShowWhen(false)
+            .setCategory(Notification.CATEGORY_SERVICE)
+            .build()
+    }
+
+    private fun openAppIntent(): PendingIntent = PendingIntent.getActivity(
+        this, 0, Intent(this, MainActivity::class.java), PendingIntent.FLAG_IMMUTABLE or PendingIntent.FLAG_UPDATE_CURRENT,
+    )
+
+    companion object {
+        /** Start (or keep) the tunnel running. */
+        const val ACTION_START = "dev.tacet.android.START"
+
+        /** Stop the tunnel (when the service is not reachable through [FirewallHost.tunnel]). */
+        const val ACTION_STOP = "dev.tacet.android.STOP"
+
+        private const val CHANNEL = "status"
+        private const val NOTIFICATION_ID = 1
+        private const val NOTIFICATION_INTERVAL_MS = 5_000L
+    }
+}

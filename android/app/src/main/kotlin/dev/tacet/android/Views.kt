@@ -1,0 +1,56 @@
+package dev.tacet.android
+
+import android.content.Context
+import android.graphics.Typeface
+import android.view.View
+import android.view.ViewGroup
+import android.widget.Button
+import android.widget.LinearLayout
+import android.widget.TextView
+
+// The screens are built in code with framework views only (no layouts, no
+// androidx): every line is then checked by the compiler against the
+// framework, also where no Android SDK is installed (android/test-jvm.sh).
+
+/** A vertical column with padding. */
+fun Context.column(padDp: Int = 16): LinearLayout = LinearLayout(this).apply {
+    orientation = LinearLayout.VERTICAL
+    val pad = dp(padDp)
+    setPadding(pad, pad, pad, pad)
+}
+
+/** A horizontal row. */
+fun Context.row(): LinearLayout = LinearLayout(this).apply { orientation = LinearLayout.HORIZONTAL }
+
+/** A text view; [size] in sp. */
+fun Context.text(value: CharSequence = "", size: Float = 15f, bold: Boolean = false): TextView =
+    TextView(this).apply {
+        text = value
+        textSize = size
+        if (bold) setTypeface(typeface, Typeface.BOLD)
+        setPadding(0, dp(4), 0, dp(4))
+    }
+
+/** A section title. */
+fun Context.heading(value: CharSequence): TextView = text(value, 18f, bold = true).apply {
+    setPadding(0, dp(16), 0, dp(4))
+}
+
+/** A button running [onClick]. */
+fun Context.button(label: CharSequence, onClick: () -> Unit): Button = Button(this).apply {
+    text = label
+    setOnClickListener { onClick() }
+}
+
+/** Adds [child] filling the width. */
+fun LinearLayout.addWide(child: View): LinearLayout = apply {
+    addView(child, LinearLayout.LayoutParams(ViewGroup.LayoutParams.MATCH_PARENT, ViewGroup.LayoutParams.WRAP_CONTENT))
+}
+
+/** Adds [child] sharing the row's width equally. */
+fun LinearLayout.addWeighted(child: View): LinearLayout = apply {
+    addView(child, LinearLayout.LayoutParams(0, ViewGroup.LayoutParams.WRAP_CONTENT, 1f))
+}
+
+/** Density-independent pixels to pixels. */
+fun Context.dp(value: Int): Int = (value * resources.displayMetrics.density).toInt()
