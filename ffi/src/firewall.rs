@@ -66,8 +66,10 @@ impl Firewall {
     /// `VpnService.Builder.establish()`, detached; iOS: the utun). The
     /// firewall owns the descriptor from this call on and closes it when it
     /// stops, also when starting fails (except with `BadFileDescriptor`).
-    /// Starting while running replaces the running firewall (a new tunnel
-    /// after a network change). Fails with `BadFileDescriptor`,
+    /// Starting while running swaps in the new tunnel (Android re-establishes
+    /// its interface to change routes) and keeps the firewall's state:
+    /// learned addresses, queries in flight, counters, a pause. Fails with
+    /// `BadFileDescriptor`,
     /// `InvalidConfig` (no upstream), `UpstreamUnreachable` or
     /// `StoreUnavailable` (the store is locked by another process).
     pub fn start(&self, tun_fd: i32) -> Result<()> {
@@ -208,6 +210,11 @@ impl Firewall {
         // The descriptor is checked (and owned) before a running session is
         // touched, so a bad one leaves the old tunnel working.
         let tun = Tun::from_fd(tun_fd)?;
+        if let Some(shared) = self.shared() {
+            if let Some(runtime) = shared.runtime.lock().as_ref().filter(|r| r.is_running()) {
+                return Ok(runtime.replace_tunnel(tun)?);
+            }
+        }
         self.stop_session();
         let (settings, rules) = {
             let current = self.current.lock();
@@ -269,11 +276,13 @@ impl Firewall {
         let (rules, report) = settings.build_rules()?;
         let rules = Arc::new(rules);
         let discovery = settings.config.discovery;
+        let upstreams = settings.upstreams.clone();
         current.settings = settings;
         current.rules = Arc::clone(&rules);
         drop(current);
         if let Some(shared) = self.shared() {
             if let Some(runtime) = shared.runtime.lock().as_ref() {
+                runtime.set_upstreams(upstreams)?;
                 runtime.set_discovery(discovery);
                 // Returns once the I/O thread has the rules: "applies at
                 // once" holds for the very next query.

@@ -102,7 +102,7 @@ fn stats_events_are_throttled_and_the_last_one_is_current() {
 }
 
 #[test]
-fn starting_again_replaces_the_running_firewall() {
+fn starting_again_swaps_the_tunnel_and_keeps_the_state() {
     let firewall = Firewall::new(common::config(None), None).expect("new");
     let (old_phone, old_fd) = common::tunnel();
     firewall.start(old_fd).expect("start");
@@ -111,6 +111,8 @@ fn starting_again_replaces_the_running_firewall() {
     firewall.start(fd).expect("start again");
     assert!(firewall.is_running());
     assert_eq!(phone.resolve(2, "api-mifit.huami.com"), null());
+    // The same engine answers on the new tunnel: its counters go on.
+    assert_eq!(firewall.stats().blocked, 2);
     // The old tunnel's descriptor was closed.
     assert!(old_phone.socket.send(b"x").is_err());
     // A bad descriptor leaves the running firewall alone.

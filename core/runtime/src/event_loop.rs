@@ -248,6 +248,10 @@ impl EventLoop {
                     };
                     let _ = reply.try_send(result);
                 }
+                Ok(Command::ReplaceTun(tun, reply)) => {
+                    let _ = reply.try_send(self.replace_tun(tun));
+                }
+                Ok(Command::SetUpstreams(servers)) => self.upstreams.set_servers(servers),
                 Ok(Command::StoreStatus(reply)) => {
                     let _ = reply.try_send(self.store.as_ref().map(Store::status));
                 }
@@ -263,6 +267,17 @@ impl EventLoop {
 }
 
 impl EventLoop {
+    /// Watches `tun` instead of the current tunnel, which is closed.
+    fn replace_tun(&mut self, tun: Tun) -> Result<(), RuntimeError> {
+        let registry = self.poll.registry();
+        registry
+            .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
+            .map_err(|e| RuntimeError::Tun(e.to_string()))?;
+        let _ = registry.deregister(&mut SourceFd(&self.tun.raw_fd()));
+        self.tun = tun;
+        Ok(())
+    }
+
     /// The earliest of the engine's and the store's deadlines; `None` when
     /// neither waits on time, so the thread sleeps until something arrives.
     fn next_wake(&mut self) -> Option<Instant> {

@@ -137,6 +137,8 @@ pub(crate) enum Command {
         mpsc::SyncSender<Result<bool, RuntimeError>>,
     ),
     ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
+    ReplaceTun(Tun, mpsc::SyncSender<Result<(), RuntimeError>>),
+    SetUpstreams(Vec<SocketAddr>),
     StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
 
@@ -187,6 +189,29 @@ impl Firewall {
         let (applied, done) = mpsc::sync_channel(1);
         self.send(Command::SetRules(rules, applied));
         let _ = done.recv_timeout(Duration::from_secs(5));
+    }
+
+    /// Swaps in a new tunnel (Android re-establishes its VPN interface to
+    /// change routes; iOS may hand over a new utun), keeping everything the
+    /// engine knows: learned addresses, queries in flight, counters, a pause.
+    /// The old descriptor is closed.
+    pub fn replace_tunnel(&self, tun: Tun) -> Result<(), RuntimeError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::ReplaceTun(tun, reply));
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| RuntimeError::ThreadLost)?
+    }
+
+    /// Sends queries to these upstream resolvers from now on (the network
+    /// changed); queries already sent finish where they went.
+    pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) -> Result<(), RuntimeError> {
+        upstream::Upstreams::check_routes(&upstreams)?;
+        if upstreams.is_empty() {
+            return Err(RuntimeError::NoUpstream);
+        }
+        self.send(Command::SetUpstreams(upstreams));
+        Ok(())
     }
 
     /// Lets every query through for `duration`; `None` resumes filtering.

@@ -100,6 +100,15 @@ impl Upstreams {
         Ok(())
     }
 
+    /// Uses these servers for new queries; queries in flight finish (or
+    /// fail) where they went.
+    pub fn set_servers(&mut self, servers: Vec<SocketAddr>) {
+        if !servers.is_empty() {
+            self.servers = servers;
+            self.preferred = 0;
+        }
+    }
+
     /// How many queries are in flight.
     pub fn len(&self) -> usize {
         self.by_handle.len()

@@ -40,14 +40,12 @@ import java.time.ZoneId
  * All tunnel work runs on one worker thread ("tacet-tunnel"), so builds,
  * stops and debounced rebuilds never race each other.
  *
- * Rebuilding the tunnel gives a new descriptor, and the bindings take a new
- * descriptor only through `Firewall.start`, which replaces the running
- * engine: its configuration and the store (journal, counters, the user's
- * names) carry over, but the addresses it learned, queries in flight and
- * its in-memory counters do not; the pause is re-applied by the shell.
- * Hence the debouncing (2 s quiet, 10 s at most, 30 s between rebuilds)
- * and the routes taken as the firewall gives them: routing an address the
- * new engine does not know would silently drop its traffic.
+ * Rebuilding the tunnel gives a new descriptor; `Firewall.start` on a
+ * running firewall swaps it under the same engine, so learned addresses,
+ * queries in flight, counters and a pause carry over. Re-establishing still
+ * costs Android a new interface, hence the debouncing (2 s quiet, 10 s at
+ * most, 30 s between rebuilds), and the routes are taken exactly as the
+ * firewall gives them.
  */
 class TacetVpnService : VpnService(), TunnelControl {
     private lateinit var worker: HandlerThread
