@@ -9,6 +9,8 @@ use std::process::Command;
 /// The tunnel's own IPv4 address and prefix; the default IPv4 resolver
 /// (10.111.222.53) lies inside it.
 pub const TUN_V4: &str = "10.111.222.1/24";
+/// Packets the kernel may queue on the TUN for the firewall.
+const TX_QUEUE_LEN: &str = "4096";
 /// The tunnel's own IPv6 address and prefix.
 pub const TUN_V6: &str = "fd74:6163:6574::1/64";
 
@@ -16,6 +18,10 @@ pub const TUN_V6: &str = "fd74:6163:6574::1/64";
 /// virtual resolvers. IPv6 is skipped with a warning where it is disabled.
 pub fn configure(name: &str, resolver_v4: Ipv4Addr, resolver_v6: Ipv6Addr) -> Result<(), String> {
     ip(&["addr", "add", TUN_V4, "dev", name])?;
+    // The kernel queues packets for the firewall to read here; at the
+    // default 500 a burst of a thousand queries sent at once (an app
+    // starting, a test) overflows it before the firewall drains it.
+    ip(&["link", "set", "dev", name, "txqueuelen", TX_QUEUE_LEN])?;
     ip(&["link", "set", "dev", name, "up"])?;
     ip(&[
         "route",

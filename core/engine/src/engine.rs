@@ -444,7 +444,9 @@ impl Engine {
         };
         match self.pending.insert(pending) {
             Some(handle) => {
-                self.stats.forwarded += 1;
+                if let Asker::App(_) = asker {
+                    self.stats.forwarded += 1;
+                }
                 let retry_truncated_over_tcp = matches!(asker, Asker::App(ReplyTo::Tcp { .. }));
                 let message = message.to_vec();
                 self.upstream_out

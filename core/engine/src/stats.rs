@@ -14,7 +14,8 @@ pub struct Stats {
     pub unique_blocked: u64,
     /// Queries let through: not listed, allowed by a rule, or while paused.
     pub allowed: u64,
-    /// Allowed queries sent to the upstream resolver.
+    /// Allowed queries sent to the upstream resolver (background lookups
+    /// of blocked names are counted in `background_queries` instead).
     pub forwarded: u64,
     /// Upstream answers relayed back to the phone.
     pub answered: u64,

@@ -669,6 +669,11 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
     );
     assert_eq!(e.stats().learned_addresses, 2);
     assert_eq!(e.stats().background_queries, 1);
+    assert_eq!(
+        e.stats().forwarded,
+        0,
+        "a background lookup is not a forwarded query"
+    );
     // The addresses expire after the TTL floor (5 min), and their routes go.
     let expiry = e.poll_timeout().unwrap();
     assert_eq!(

@@ -1,0 +1,112 @@
+# bench/lib.sh: the benchmark network, shared by dnsperf.sh and idle.sh.
+#
+#   phone ns (tacet0 TUN, 10.111.222.53)  --veth--  upstream ns (dnsmasq 10.200.0.2)
+#
+# Everything runs in namespaces this script creates (named tb-*-PID) and is
+# removed on exit, Ctrl-C included. No packet leaves them: dnsmasq answers
+# bench.example itself and refuses everything else (no upstream of its own).
+
+set -euo pipefail
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PHONE_NS=tb-ph-$$
+UPSTREAM_NS=tb-up-$$
+UPSTREAM=10.200.0.2
+RESOLVER=10.111.222.53
+WORK=$(mktemp -d /tmp/tacet-bench.XXXXXX)
+TACET_PID=
+DNSMASQ_PID=
+
+die() { echo "error: $*" >&2; exit 1; }
+
+bench_preflight() {
+    [ "$(id -u)" = 0 ] || die "needs root (network namespaces and a TUN device): sudo $0"
+    local tool
+    for tool in ip dnsmasq dnsperf taskset; do
+        command -v "$tool" >/dev/null || die "missing $tool (apt-get install iproute2 dnsmasq-base dnsperf util-linux)"
+    done
+    TACET=${TACET_BIN:-$BENCH_ROOT/target/release/tacet}
+    if [ ! -x "$TACET" ]; then
+        echo "building the release binary…" >&2
+        (cd "$BENCH_ROOT" && cargo build --release -p tacet)
+    fi
+    [ -x "$TACET" ] || die "no tacet binary at $TACET"
+    CORES=$(nproc)
+    # The firewall (and dnsmasq) get core 0, the load generator the last
+    # core, so neither steals the other's CPU on a 2-core machine.
+    FW_CPU=0
+    LOAD_CPU=$((CORES - 1))
+}
+
+bench_cleanup() {
+    set +e
+    [ -n "$TACET_PID" ] && kill "$TACET_PID" 2>/dev/null && wait "$TACET_PID" 2>/dev/null
+    [ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
+    ip netns del "$PHONE_NS" 2>/dev/null
+    ip netns del "$UPSTREAM_NS" 2>/dev/null
+    rm -rf "$WORK"
+}
+
+bench_network() {
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    ip netns add "$PHONE_NS"
+    ip netns add "$UPSTREAM_NS"
+    ip -n "$PHONE_NS" link set lo up
+    ip -n "$UPSTREAM_NS" link set lo up
+    ip link add ph0 netns "$PHONE_NS" type veth peer name up0 netns "$UPSTREAM_NS"
+    ip -n "$PHONE_NS" addr add 10.200.0.1/24 dev ph0
+    ip -n "$UPSTREAM_NS" addr add "$UPSTREAM/24" dev up0
+    ip -n "$PHONE_NS" link set ph0 up
+    ip -n "$UPSTREAM_NS" link set up0 up
+}
+
+# dnsmasq answers every nN.bench.example with 192.0.2.1 from its own config.
+bench_dnsmasq() {
+    taskset -c "$FW_CPU" ip netns exec "$UPSTREAM_NS" dnsmasq --no-daemon \
+        --no-resolv --no-hosts --conf-file=/dev/null --bind-interfaces \
+        --listen-address="$UPSTREAM" --user=root --log-facility=/dev/null \
+        --local=/example/ --address=/bench.example/192.0.2.1 \
+        >"$WORK/dnsmasq.log" 2>&1 &
+    DNSMASQ_PID=$!
+    local i
+    for i in $(seq 100); do
+        if ip netns exec "$PHONE_NS" dnsperf -s "$UPSTREAM" -d <(echo "n0.bench.example A") \
+            -n 1 -t 1 2>/dev/null | grep -q 'Queries completed: *1 '; then
+            return
+        fi
+        sleep 0.1
+    done
+    die "dnsmasq did not answer: $(cat "$WORK/dnsmasq.log")"
+}
+
+# Starts `tacet run` on a TUN in the phone namespace, pinned to FW_CPU, with
+# extra arguments "$@", and waits for `tacet: ready`.
+bench_tacet() {
+    # Its own store (journal and counters, as on a phone), not the
+    # machine's /var/lib/tacet.
+    taskset -c "$FW_CPU" ip netns exec "$PHONE_NS" "$TACET" run --tun tacet0 \
+        --upstream "$UPSTREAM" --store "$WORK/store" "$@" \
+        >"$WORK/tacet.out" 2>"$WORK/tacet.err" &
+    TACET_PID=$!
+    local i
+    for i in $(seq 150); do
+        grep -q '^tacet: ready' "$WORK/tacet.out" && return
+        kill -0 "$TACET_PID" 2>/dev/null || die "tacet exited: $(cat "$WORK/tacet.err")"
+        sleep 0.1
+    done
+    die "tacet not ready after 15 s: $(cat "$WORK/tacet.err")"
+}
+
+# Stops tacet with SIGTERM and prints its final stats line.
+bench_tacet_stop() {
+    kill -TERM "$TACET_PID"
+    wait "$TACET_PID" || true
+    TACET_PID=
+    grep '^tacet: stats' "$WORK/tacet.out" || echo "(no stats line)"
+}
+
+# Total CPU time (utime + stime, clock ticks) of process $1.
+cpu_ticks() {
+    awk '{ split($0, a, ") "); split(a[2], f, " "); print f[12] + f[13] }' "/proc/$1/stat"
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test of tacet: unit, property and end-to-end.
+#
+#   sudo ./test.sh
+#
+# The end-to-end tests (crate tests/, tacet-e2e) build network namespaces,
+# veth pairs and TUN devices, so they need root. Without root they are
+# skipped with a message, except when CI=true, where a skip is a failure.
+# They never send traffic beyond loopback and the namespaces they create.
+# Exits non-zero if anything fails.
+
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Under sudo, root's PATH usually lacks the invoking user's rustup toolchain.
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -f "$HOME/.cargo/env" ]; then
+        . "$HOME/.cargo/env"
+    elif [ -n "${SUDO_USER:-}" ]; then
+        user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+        export CARGO_HOME="${CARGO_HOME:-$user_home/.cargo}"
+        export RUSTUP_HOME="${RUSTUP_HOME:-$user_home/.rustup}"
+        export PATH="$CARGO_HOME/bin:$PATH"
+    fi
+fi
+command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo not found on PATH" >&2; exit 1; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: not root: the end-to-end tests will be skipped (run: sudo ./test.sh)" >&2
+fi
+
+# Namespaces left by an earlier run that was killed (te-ROLE-PID-N, PID gone).
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1; then
+    ip netns list 2>/dev/null | awk '{ print $1 }' | while read -r ns; do
+        case "$ns" in
+            te-*-*-*)
+                pid=$(echo "$ns" | awk -F- '{ print $(NF-1) }')
+                if [ ! -d "/proc/$pid" ]; then
+                    echo "test.sh: removing stale namespace $ns" >&2
+                    ip netns del "$ns" || true
+                    rm -rf "/etc/netns/$ns"
+                fi
+                ;;
+        esac
+    done
+fi
+
+echo "== build (release)"
+cargo build --release --workspace
+
+echo "== Rust tests: unit, property, end-to-end"
+# The end-to-end tests run the release binary just built.
+export TACET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tacet"
+cargo test --workspace --release --no-fail-fast
+
+echo "== Kotlin: the bindings on the JVM against the cdylib (JUnit, JNA)"
+bindings/test-kotlin.sh
+
+echo "== Kotlin: the Android app compiled against the framework, its logic tested on the JVM"
+android/test-jvm.sh
+
+echo "== all tests passed"
