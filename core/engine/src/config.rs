@@ -80,6 +80,10 @@ pub struct Config {
     /// ICMP errors sent per second at most, after a burst of as many
     /// (RFC 1812 §4.3.2.8 asks routers to rate-limit them).
     pub icmp_per_second: u32,
+    /// Addresses never learned as blocked, whatever a blocked name resolves
+    /// to: the upstream resolvers (routing them into the tunnel would cut
+    /// the firewall off from its own upstream).
+    pub never_block: Vec<std::net::IpAddr>,
 }
 
 /// Names whose NXDOMAIN tells Firefox to keep its DNS-over-HTTPS off
@@ -107,6 +111,7 @@ impl Default for Config {
             learned: LearnedLimits::default(),
             routes_debounce: Duration::from_secs(1),
             icmp_per_second: 20,
+            never_block: Vec::new(),
         }
     }
 }

@@ -182,6 +182,12 @@ impl Engine {
         self.config.report_allowed = on;
     }
 
+    /// Replaces the addresses never learned as blocked (the upstreams,
+    /// when they change with the network).
+    pub fn set_never_block(&mut self, addrs: Vec<IpAddr>) {
+        self.config.never_block = addrs;
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -507,7 +513,10 @@ impl Engine {
 
     fn learn_blocked(&mut self, now: Instant, name: &str, facts: &AnswerFacts) {
         for &(addr, ttl) in &facts.addresses {
-            if addr.is_unspecified() || addr.is_loopback() {
+            if addr.is_unspecified()
+                || addr.is_loopback()
+                || self.config.never_block.contains(&addr)
+            {
                 continue;
             }
             match self.learned.learn_blocked(now, addr, name, ttl) {

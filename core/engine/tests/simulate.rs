@@ -865,3 +865,19 @@ fn a_pause_withdraws_the_routes_and_its_end_restores_them() {
         addrs: vec!["203.0.113.9".parse().unwrap()]
     }));
 }
+
+#[test]
+fn the_upstreams_own_addresses_are_never_learned() {
+    let upstream: IpAddr = "198.51.100.53".parse().unwrap();
+    let mut e = engine(Config {
+        never_block: vec![upstream],
+        ..Config::default()
+    });
+    learn(
+        &mut e,
+        Instant::now(),
+        "tracker.blocked.example",
+        &["198.51.100.53", "203.0.113.9"],
+    );
+    assert_eq!(e.stats().learned_addresses, 1, "only the other address");
+}

@@ -51,6 +51,10 @@ impl EventLoop {
         let mut config = config;
         // The engine's only randomness: TCP initial sequence numbers.
         config.engine.seed = rand::random();
+        config
+            .engine
+            .never_block
+            .extend(config.upstreams.iter().map(|u| u.ip()));
         let poll = Poll::new().map_err(RuntimeError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(RuntimeError::Io)?);
         poll.registry()
@@ -251,7 +255,11 @@ impl EventLoop {
                 Ok(Command::ReplaceTun(tun, reply)) => {
                     let _ = reply.try_send(self.replace_tun(tun));
                 }
-                Ok(Command::SetUpstreams(servers)) => self.upstreams.set_servers(servers),
+                Ok(Command::SetUpstreams(servers)) => {
+                    self.engine
+                        .set_never_block(servers.iter().map(|s| s.ip()).collect());
+                    self.upstreams.set_servers(servers);
+                }
                 Ok(Command::StoreStatus(reply)) => {
                     let _ = reply.try_send(self.store.as_ref().map(Store::status));
                 }
