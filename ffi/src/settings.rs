@@ -3,7 +3,7 @@
 //! sources the runtime composes the rules from (curated lists that are on,
 //! the store's custom list, the pasted list).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tacet_rules::curated::{self, CuratedList};
@@ -108,16 +108,7 @@ impl Settings {
 
 /// An upstream as `IP` (port 53) or `IP:port`.
 fn parse_upstream(text: &str) -> Result<SocketAddr, Error> {
-    let text = text.trim();
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    text.parse::<SocketAddr>().map_err(|_| {
-        Error::Config(format!(
-            "upstream '{}' is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)",
-            text.chars().take(64).collect::<String>()
-        ))
-    })
+    tacet_runtime::upstream::parse_upstream(text).map_err(Error::Config)
 }
 
 /// How a list would be read, without using it.

@@ -253,27 +253,13 @@ fn open(path: &Path, bar: &ProgressBar) -> Result<(Box<dyn BufRead>, ProgressBar
 }
 
 fn print_report(path: &Path, report: &ParseReport, show: usize) {
-    let c = &report.counts;
     println!(
         "{}: {} lines, {} rules",
         path.display(),
         report.lines,
         report.rules
     );
-    let rows = [
-        ("hosts lines (block the exact name)", c.hosts),
-        ("plain domains (block name and subdomains)", c.domain),
-        ("adblock ||name^", c.adblock),
-        ("adblock @@ allow", c.adblock_allow),
-        ("wildcards *.name", c.wildcard),
-        ("addresses and ranges", c.address),
-        ("$badfilter", c.badfilter),
-        ("comments", c.comment),
-        ("blank", c.blank),
-        ("headers (localhost etc.)", c.header),
-        ("not used", c.unused),
-    ];
-    for (label, n) in rows.iter().filter(|(_, n)| *n > 0) {
+    for (label, n) in report.count_rows() {
         println!("  {n:>10}  {label}");
     }
     for (kind, n) in &report.problems {

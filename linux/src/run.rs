@@ -83,14 +83,7 @@ pub struct RunArgs {
 }
 
 fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    text.parse::<SocketAddr>().map_err(|_| {
-        format!(
-            "`{text}` is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)"
-        )
-    })
+    tacet_runtime::upstream::parse_upstream(text)
 }
 
 fn parse_block_mode(text: &str) -> Result<BlockMode, String> {

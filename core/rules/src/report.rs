@@ -259,13 +259,14 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-impl fmt::Display for ParseReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ParseReport {
+    /// The line counts worth showing, each with what that kind of line
+    /// does, in a fixed order; kinds with no line are left out.
+    pub fn count_rows(&self) -> impl Iterator<Item = (&'static str, u64)> {
         let c = &self.counts;
-        writeln!(f, "{} lines, {} rules", self.lines, self.rules)?;
-        let rows: [(&str, u64); 11] = [
-            ("hosts lines", c.hosts),
-            ("plain domains", c.domain),
+        [
+            ("hosts lines (block the exact name)", c.hosts),
+            ("plain domains (block name and subdomains)", c.domain),
             ("adblock ||name^", c.adblock),
             ("adblock @@ allow", c.adblock_allow),
             ("wildcards *.name", c.wildcard),
@@ -275,8 +276,16 @@ impl fmt::Display for ParseReport {
             ("blank", c.blank),
             ("headers (localhost etc.)", c.header),
             ("not used", c.unused),
-        ];
-        for (label, n) in rows.iter().filter(|(_, n)| *n > 0) {
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+    }
+}
+
+impl fmt::Display for ParseReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} lines, {} rules", self.lines, self.rules)?;
+        for (label, n) in self.count_rows() {
             writeln!(f, "  {n:>10}  {label}")?;
         }
         for (kind, n) in &self.problems {

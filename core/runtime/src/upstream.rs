@@ -354,6 +354,20 @@ fn tcp_step(
     }
 }
 
+/// Reads an upstream resolver as a user writes it: an IP address (port 53)
+/// or an IP address and port (`192.0.2.1:5353`, `[2001:db8::1]:53`). The
+/// error says what is expected, for a shell to show as it is.
+pub fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        let shown: String = text.chars().take(64).collect();
+        format!("upstream `{shown}` is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)")
+    })
+}
+
 fn unspecified(server: SocketAddr) -> SocketAddr {
     match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
