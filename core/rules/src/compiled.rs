@@ -485,6 +485,59 @@ impl RuleSet {
         }
     }
 
+    /// The networks of the block rules among the address rules, as
+    /// (network address, prefix length), IPv4 first, shortest prefix first: what a shell routes into
+    /// the tunnel so that traffic to them reaches the firewall and is
+    /// rejected. A block network that an allow rule overlaps and would win
+    /// over (see [`RuleSet::lookup_addr`]) is left out: routing it in would
+    /// make the allowed addresses unreachable, since the tunnel only carries
+    /// DNS out. Packets to it that reach the tunnel anyway are still judged
+    /// address by address.
+    pub fn blocked_networks(&self) -> Vec<(IpAddr, u8)> {
+        let mut blocks = Vec::new();
+        let mut allows = Vec::new();
+        for (table, record) in [(&self.v4, V4_RECORD), (&self.v6, V6_RECORD)] {
+            let records = self.as_bytes().get(table.range.clone()).unwrap_or_default();
+            let addr_len = if record == V4_RECORD { 4 } else { 16 };
+            for rec in records.chunks_exact(record) {
+                let (Some(&len), Some(entry)) = (rec.get(addr_len), read_u64(rec, record - 8))
+                else {
+                    continue;
+                };
+                let addr = if record == V4_RECORD {
+                    let octets: [u8; 4] = rec
+                        .get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default();
+                    IpAddr::from(octets)
+                } else {
+                    let octets: [u8; 16] = rec
+                        .get(..16)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default();
+                    IpAddr::from(octets)
+                };
+                let important = entry & IMPORTANT != 0;
+                if entry & ALLOW != 0 {
+                    allows.push((addr, len, important));
+                } else {
+                    blocks.push((addr, len, important));
+                }
+            }
+        }
+        let mut out: Vec<(IpAddr, u8)> = blocks
+            .into_iter()
+            .filter(|&(net, len, important)| {
+                !allows.iter().any(|&(a, a_len, a_important)| {
+                    (a_important || !important) && networks_overlap(net, len, a, a_len)
+                })
+            })
+            .map(|(net, len, _)| (net, len))
+            .collect();
+        out.dedup();
+        out
+    }
+
     /// Looks an address up in the address rules (addresses and CIDR ranges).
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is looked up as IPv4.
     /// The same allow/block order as [`RuleSet::lookup`] applies; within a
@@ -536,6 +589,26 @@ impl RuleSet {
         }
         found.verdict()
     }
+}
+
+/// Whether two networks share an address: one contains the other.
+fn networks_overlap(a: IpAddr, a_len: u8, b: IpAddr, b_len: u8) -> bool {
+    let key = |addr: IpAddr| -> ([u8; 16], usize) {
+        match addr {
+            IpAddr::V4(v4) => {
+                let mut key = [0u8; 16];
+                key[..4].copy_from_slice(&v4.octets());
+                (key, 4)
+            }
+            IpAddr::V6(v6) => (v6.octets(), 16),
+        }
+    };
+    let ((ka, la), (kb, lb)) = (key(a), key(b));
+    if la != lb {
+        return false;
+    }
+    let len = a_len.min(b_len);
+    mask_bytes(&ka, la, len) == mask_bytes(&kb, lb, len)
 }
 
 /// Clears the bits of `key[..addr_len]` beyond the first `len` bits.

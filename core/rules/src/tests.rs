@@ -238,6 +238,33 @@ fn address_rules() {
 }
 
 #[test]
+fn blocked_networks_leave_out_what_an_allow_rule_keeps() {
+    let (set, _) = build(&["1.2.3.4
+10.0.0.0/8
+@@10.9.0.0/16
+2001:db8::/32
+192.168.0.0/16$important
+         @@192.168.1.1
+2001:db8::/32
+@@2001:db8::/31
+198.51.100.0/24
+"]);
+    let nets = set.blocked_networks();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        nets,
+        vec![
+            (ip("192.168.0.0"), 16),
+            (ip("198.51.100.0"), 24),
+            (ip("1.2.3.4"), 32)
+        ],
+        "10/8 holds an allowed /16; 2001:db8::/32 lies in an allowed /31; an \
+         $important block beats a plain allow"
+    );
+    assert!(RuleSet::empty().blocked_networks().is_empty());
+}
+
+#[test]
 fn line_kinds_are_counted() {
     let (_, r) = build(&["! c\n# c\n\n[Adblock Plus 2.0]\n0.0.0.0 a.example\nb.example\n||c.example^\n@@||d.example^\n*.e.example\n1.1.1.1\n||f.example^$badfilter\n##.x\n"]);
     let c = &r[0].counts;

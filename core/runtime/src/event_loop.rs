@@ -227,12 +227,16 @@ impl EventLoop {
                     self.engine.set_rules(rules);
                     let _ = applied.try_send(());
                 }
-                Ok(Command::Pause(duration)) => self.engine.pause(now, duration.map(|d| now + d)),
-                Ok(Command::SetDiscovery(on)) => {
+                Ok(Command::Pause(duration, applied)) => {
+                    self.engine.pause(now, duration.map(|d| now + d));
+                    let _ = applied.try_send(());
+                }
+                Ok(Command::SetDiscovery(on, applied)) => {
                     self.engine.set_report_allowed(on);
                     if let Some(store) = &mut self.store {
                         store.set_discovery(on);
                     }
+                    let _ = applied.try_send(());
                 }
                 Ok(Command::EditCustom(name, kind, reply)) => {
                     let result = match &mut self.store {
@@ -255,10 +259,11 @@ impl EventLoop {
                 Ok(Command::ReplaceTun(tun, reply)) => {
                     let _ = reply.try_send(self.replace_tun(tun));
                 }
-                Ok(Command::SetUpstreams(servers)) => {
+                Ok(Command::SetUpstreams(servers, applied)) => {
                     self.engine
                         .set_never_block(servers.iter().map(|s| s.ip()).collect());
                     self.upstreams.set_servers(servers);
+                    let _ = applied.try_send(());
                 }
                 Ok(Command::StoreStatus(reply)) => {
                     let _ = reply.try_send(self.store.as_ref().map(Store::status));

@@ -129,8 +129,8 @@ pub(crate) enum Command {
     Stop,
     SetRules(Arc<RuleSet>, mpsc::SyncSender<()>),
     Stats(mpsc::SyncSender<Stats>),
-    Pause(Option<Duration>),
-    SetDiscovery(bool),
+    Pause(Option<Duration>, mpsc::SyncSender<()>),
+    SetDiscovery(bool, mpsc::SyncSender<()>),
     EditCustom(
         String,
         Option<CustomRuleKind>,
@@ -138,7 +138,7 @@ pub(crate) enum Command {
     ),
     ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
     ReplaceTun(Tun, mpsc::SyncSender<Result<(), RuntimeError>>),
-    SetUpstreams(Vec<SocketAddr>),
+    SetUpstreams(Vec<SocketAddr>, mpsc::SyncSender<()>),
     StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
 
@@ -186,8 +186,14 @@ impl Firewall {
     /// Replaces the rules, and returns once the I/O thread has them: every
     /// packet it reads afterwards sees the whole new set.
     pub fn set_rules(&self, rules: Arc<RuleSet>) {
+        self.send_and_wait(|applied| Command::SetRules(rules, applied));
+    }
+
+    /// Sends a command carrying an acknowledgement, and waits (a bounded
+    /// time: a stopped thread never answers) until the I/O thread applied it.
+    fn send_and_wait(&self, command: impl FnOnce(mpsc::SyncSender<()>) -> Command) {
         let (applied, done) = mpsc::sync_channel(1);
-        self.send(Command::SetRules(rules, applied));
+        self.send(command(applied));
         let _ = done.recv_timeout(Duration::from_secs(5));
     }
 
@@ -210,18 +216,21 @@ impl Firewall {
         if upstreams.is_empty() {
             return Err(RuntimeError::NoUpstream);
         }
-        self.send(Command::SetUpstreams(upstreams));
+        self.send_and_wait(|applied| Command::SetUpstreams(upstreams, applied));
         Ok(())
     }
 
     /// Lets every query through for `duration`; `None` resumes filtering.
+    /// Returns once the I/O thread applied it: the next packet it reads sees
+    /// the change.
     pub fn pause(&self, duration: Option<Duration>) {
-        self.send(Command::Pause(duration));
+        self.send_and_wait(|applied| Command::Pause(duration, applied));
     }
 
     /// Turns discovery mode on or off: allowed queries are journaled too.
+    /// Returns once the I/O thread applied it.
     pub fn set_discovery(&self, on: bool) {
-        self.send(Command::SetDiscovery(on));
+        self.send_and_wait(|applied| Command::SetDiscovery(on, applied));
     }
 
     /// Sets `name` in the store's custom list as a block or allow rule, or
