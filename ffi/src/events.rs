@@ -51,13 +51,14 @@ pub enum FirewallEvent {
         /// The counters now.
         stats: FirewallStats,
     },
-    /// The addresses the tunnel must route changed: every address of a
-    /// blocked name the firewall rejects connections to, given whole (the
-    /// engine gathers changes for about a second first). The shell routes
-    /// them into the tunnel, besides the resolvers (Android: a new tunnel
-    /// interface; iOS: new network settings).
+    /// The networks the tunnel must route changed, given whole: those of
+    /// address and CIDR block rules, and every address of a blocked name
+    /// the firewall rejects connections to (gathered for about a second
+    /// first). The shell routes them into the tunnel, besides the resolvers
+    /// (Android: a new tunnel interface; iOS: new network settings).
     RoutesChanged {
-        /// IPv4 and IPv6 addresses, as text.
+        /// IPv4 and IPv6 networks as `address/prefix-length` text, e.g.
+        /// `198.51.100.0/24` or `203.0.113.9/32`.
         routes: Vec<String>,
     },
     /// The firewall stopped: `error` is `None` after `stop()`, or says why
@@ -133,8 +134,8 @@ impl Forward {
 
 impl Observer for Forward {
     fn on_event(&mut self, event: Event, _rules: &RuleSet) {
-        if let Event::RoutesChanged { addrs } = event {
-            let routes = addrs.iter().map(ToString::to_string).collect();
+        if let Event::RoutesChanged { routes } = event {
+            let routes = routes.iter().map(ToString::to_string).collect();
             let _ = self.tx.send(Message::Routes(routes));
             return;
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use tacet_engine::{BlockMode, BlockReason, Config, Event, RuleSet, Stats};
+use tacet_engine::{BlockMode, BlockReason, Config, Event, Route, RuleSet, Stats};
 use tacet_runtime::{
     resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
 };
@@ -128,7 +128,7 @@ impl RunArgs {
 /// firewall fails on its own.
 struct LogEvents {
     stopped: mpsc::Sender<i32>,
-    routes: Option<mpsc::Sender<Vec<IpAddr>>>,
+    routes: Option<mpsc::Sender<Vec<Route>>>,
 }
 
 impl Observer for LogEvents {
@@ -161,9 +161,9 @@ impl Observer for LogEvents {
             } => {
                 log::debug!("{addr} is shared by blocked {blocked_name} and allowed {allowed_name}: left reachable");
             }
-            Event::RoutesChanged { addrs } => {
-                if let Some(routes) = &self.routes {
-                    let _ = routes.send(addrs);
+            Event::RoutesChanged { routes } => {
+                if let Some(sender) = &self.routes {
+                    let _ = sender.send(routes);
                 }
             }
             Event::Allowed { .. } => {}
@@ -177,39 +177,36 @@ impl Observer for LogEvents {
     }
 }
 
-/// Keeps the TUN's host routes equal to the learned addresses, on its own
-/// thread so `ip` never runs on the I/O thread.
-fn route_thread(tun: String) -> mpsc::Sender<Vec<IpAddr>> {
-    let (sender, receiver) = mpsc::channel::<Vec<IpAddr>>();
+/// Keeps the TUN's routes equal to the announced ones (address rules'
+/// networks and learned addresses), on its own thread so `ip` never runs on
+/// the I/O thread.
+fn route_thread(tun: String) -> mpsc::Sender<Vec<Route>> {
+    let (sender, receiver) = mpsc::channel::<Vec<Route>>();
     std::thread::spawn(move || {
-        let mut routed: Vec<IpAddr> = Vec::new();
+        let mut routed: Vec<Route> = Vec::new();
         while let Ok(mut wanted) = receiver.recv() {
             // Only the latest set matters.
             while let Ok(newer) = receiver.try_recv() {
                 wanted = newer;
             }
-            for addr in routed.iter().filter(|a| !wanted.contains(a)) {
-                let _ = crate::interface::ip(&["route", "del", &host_route(*addr), "dev", &tun]);
+            for route in routed.iter().filter(|r| !wanted.contains(r)) {
+                let _ = crate::interface::ip(&["route", "del", &route.to_string(), "dev", &tun]);
             }
-            for addr in wanted.iter().filter(|a| !routed.contains(a)) {
+            for route in wanted.iter().filter(|r| !routed.contains(r)) {
                 if let Err(e) =
-                    crate::interface::ip(&["route", "replace", &host_route(*addr), "dev", &tun])
+                    crate::interface::ip(&["route", "replace", &route.to_string(), "dev", &tun])
                 {
-                    log::warn!("cannot route a blocked address into {tun}: {e}");
+                    log::warn!("cannot route blocked {route} into {tun}: {e}");
                 }
             }
-            log::info!("{} blocked addresses routed into {tun}", wanted.len());
+            log::info!(
+                "{} blocked networks and addresses routed into {tun}",
+                wanted.len()
+            );
             routed = wanted;
         }
     });
     sender
-}
-
-fn host_route(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}/32"),
-        IpAddr::V6(a) => format!("{a}/128"),
-    }
 }
 
 /// `tacet run`.

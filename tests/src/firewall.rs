@@ -227,6 +227,11 @@ impl Firewall {
         self.process.pid()
     }
 
+    /// Sends `signal` to `tacet run`, e.g. SIGHUP to reload its lists.
+    pub fn signal(&self, signal: libc::c_int) {
+        self.process.signal(signal);
+    }
+
     /// What tacet wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.process.stderr()

@@ -12,9 +12,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tacet_e2e::dnsmasq::TEST_BLOCKLIST;
 use tacet_e2e::firewall::TUN_NAME;
 use tacet_e2e::lab::UPSTREAM_V4;
 use tacet_e2e::process::Spawned;
+use tacet_e2e::scratch::ScratchDir;
 use tacet_e2e::{require_root, Dig, Dnsmasq, FirewallOptions, Lab, Netns, Testbed, RESOLVER_V4};
 
 /// The address the test zone gives `tracker.blocked.test`.
@@ -48,6 +50,48 @@ fn wait_routed(phone: &Netns, addr: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until the phone no longer routes `prefix` into the TUN, or panics.
+fn wait_unrouted(phone: &Netns, prefix: &str) {
+    let start = Instant::now();
+    loop {
+        let (_, routes) = run(phone.command("ip").args(["route", "show", "dev", TUN_NAME]));
+        if !routes
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(prefix))
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{prefix} still routed into the tunnel: {routes}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// curl from the phone to `url`: whether it succeeded, its output, and
+/// curl's own time in seconds (`-w` prints it on the first line).
+fn curl(phone: &Netns, url: &str) -> (bool, String, f64) {
+    let (ok, out) = run(phone.command("curl").args([
+        "-sS",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total}",
+        url,
+    ]));
+    let seconds = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or(f64::MAX);
+    (ok, out, seconds)
 }
 
 /// tcpdump on the upstream side of the veth: what left the phone.
@@ -164,29 +208,12 @@ fn connections_to_a_learned_address_are_refused_at_once_and_never_leave() {
     wait_routed(&bed.lab.phone, TRACKER);
 
     // TCP: curl fails with "connection refused" in well under 50 ms.
-    let (ok, out) = run(bed.lab.phone.command("curl").args([
-        "-sS",
-        "--max-time",
-        "5",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{time_total}",
-        &format!("http://{TRACKER}/"),
-    ]));
+    let (ok, out, seconds) = curl(&bed.lab.phone, &format!("http://{TRACKER}/"));
     assert!(!ok, "curl reached the tracker: {out}");
     assert!(
         out.contains("Couldn't connect") || out.contains("refused"),
         "{out}"
     );
-    // -w prints curl's own time on stdout, the first line.
-    let seconds: f64 = out
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .unwrap_or(f64::MAX);
     assert!(
         seconds < 0.05,
         "refused after {seconds} s, not at once: {out}"
@@ -230,6 +257,67 @@ fn connections_to_a_learned_address_are_refused_at_once_and_never_leave() {
     assert!(
         stats.blocked >= 3,
         "the query and both rejects count as blocked attempts: {}",
+        stats.raw
+    );
+}
+
+#[test]
+fn cidr_rules_are_routed_in_from_the_start_and_follow_a_reload() {
+    if !require_root() {
+        return;
+    }
+    let lists = ScratchDir::new("cidr");
+    let list = lists.write(
+        "cidr.txt",
+        &format!("{TEST_BLOCKLIST}198.51.100.0/24\n@@198.51.100.200\n203.0.113.0/25\n"),
+    );
+    let path = list.display().to_string();
+    let mut opts = FirewallOptions::default().args(&["--blocklist", &path]);
+    opts.blocklist = None;
+    let mut bed = Testbed::start(&opts);
+    bed.lab
+        .phone
+        .ip(&["route", "add", "default", "via", UPSTREAM_V4]);
+    let mut capture = capture_upstream(&bed.lab, "net 203.0.113.0/25");
+
+    // Routed in at start, before any DNS: the network of a rule, not a
+    // learned address. The /24 holds an allowed address, so it stays out.
+    wait_routed(&bed.lab.phone, "203.0.113.0/25");
+    let (_, routes) = run(bed
+        .lab
+        .phone
+        .command("ip")
+        .args(["route", "show", "dev", TUN_NAME]));
+    assert!(!routes.contains("198.51.100.0/24"), "{routes}");
+
+    let (ok, out, seconds) = curl(&bed.lab.phone, "http://203.0.113.77/");
+    assert!(
+        !ok && (out.contains("refused") || out.contains("Couldn't connect")),
+        "{out}"
+    );
+    assert!(
+        seconds < 0.05,
+        "refused after {seconds} s, not at once: {out}"
+    );
+
+    // Edit the list and reload (SIGHUP): the route goes.
+    std::fs::write(&list, TEST_BLOCKLIST).unwrap();
+    bed.firewall.as_ref().unwrap().signal(libc::SIGHUP);
+    wait_unrouted(&bed.lab.phone, "203.0.113.0/25");
+
+    std::thread::sleep(Duration::from_millis(200));
+    capture.signal(libc::SIGINT);
+    let _ = capture.wait_exit(Duration::from_secs(3));
+    let leaked = capture.stdout_lines();
+    let leaked: Vec<&String> = leaked.iter().filter(|l| l.contains("203.0.113.")).collect();
+    assert!(
+        leaked.is_empty(),
+        "packets to the blocked network left the phone: {leaked:?}"
+    );
+    let stats = bed.stop();
+    assert!(
+        stats.raw["rejected"].as_u64().unwrap() >= 1,
+        "{}",
         stats.raw
     );
 }

@@ -13,7 +13,7 @@ use tacet_rules::{RuleRef, RuleSet, Verdict};
 
 use crate::config::{BlockMode, Config, CANARY_NAMES};
 use crate::dns::{self, AnswerFacts, Query, QueryError, Rcode};
-use crate::event::{BlockReason, Event, Protocol, RejectReason};
+use crate::event::{BlockReason, Event, Protocol, RejectReason, Route};
 use crate::learned::{Learned, LearnedAddrs};
 use crate::pending::{Asker, Pending, PendingQueries, QueryHandle, ReplyTo};
 use crate::reject;
@@ -116,6 +116,8 @@ pub struct Engine {
     background: HashMap<(String, u16), Instant>,
     /// When the learned addresses first changed since the last announcement.
     routes_dirty_since: Option<Instant>,
+    /// The networks of the rules' address block rules, routed in whole.
+    rule_routes: Vec<Route>,
     /// ICMP errors that may still be sent, refilled over time.
     icmp_tokens: f64,
     icmp_refilled: Option<Instant>,
@@ -124,8 +126,10 @@ pub struct Engine {
 
 impl Engine {
     /// An engine with these settings and rules.
+    /// If the rules block address networks, the first event says so
+    /// (`RoutesChanged`), so the shell routes them in from the start.
     pub fn new(config: Config, rules: Arc<RuleSet>) -> Self {
-        Self {
+        let mut engine = Self {
             pending: PendingQueries::new(config.max_pending),
             tcp: TcpDns::new(config.resolver_v4, config.resolver_v6, config.seed),
             learned: LearnedAddrs::new(config.learned),
@@ -139,15 +143,56 @@ impl Engine {
             blocked_names: HashSet::new(),
             background: HashMap::new(),
             routes_dirty_since: None,
+            rule_routes: Vec::new(),
             icmp_refilled: None,
             stats: Stats::default(),
-        }
+        };
+        engine.update_rule_routes();
+        engine
     }
 
     /// Replaces the rules. Every query handled after this call sees the
-    /// whole new set; none sees part of one.
+    /// whole new set; none sees part of one. If the networks of address
+    /// rules changed, the routes are announced again at once.
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
         self.rules = rules;
+        self.update_rule_routes();
+    }
+
+    /// Takes the routes of the rules' address block rules; announces the
+    /// routes when they changed (and no pause withdrew them).
+    fn update_rule_routes(&mut self) {
+        let routes: Vec<Route> = self
+            .rules
+            .blocked_networks()
+            .into_iter()
+            .map(|(addr, prefix_len)| Route { addr, prefix_len })
+            .collect();
+        if routes != self.rule_routes {
+            self.rule_routes = routes;
+            if self.paused_until.is_none() {
+                let routes = self.routes();
+                self.push_event(Event::RoutesChanged { routes });
+            }
+        }
+    }
+
+    /// Every network to route in: the rules' networks, then the learned
+    /// addresses they do not cover. (With many rule networks the learned
+    /// addresses are all given: a host route inside a routed network is
+    /// redundant but harmless, and the check would cost more than it saves.)
+    fn routes(&self) -> Vec<Route> {
+        const CHECK_COVERED_UP_TO: usize = 64;
+        let mut routes = self.rule_routes.clone();
+        let check = self.rule_routes.len() <= CHECK_COVERED_UP_TO;
+        routes.extend(
+            self.learned
+                .addresses()
+                .into_iter()
+                .filter(|a| !check || !self.rule_routes.iter().any(|r| r.contains(*a)))
+                .map(Route::host),
+        );
+        routes
     }
 
     /// The rules in force, to name the list of a [`tacet_rules::RuleRef`].
@@ -300,12 +345,12 @@ impl Engine {
             .is_some_and(|since| since + self.config.routes_debounce <= now)
         {
             self.routes_dirty_since = None;
-            let addrs = if self.is_paused(now) {
+            let routes = if self.is_paused(now) {
                 Vec::new()
             } else {
-                self.learned.addresses()
+                self.routes()
             };
-            self.push_event(Event::RoutesChanged { addrs });
+            self.push_event(Event::RoutesChanged { routes });
         }
     }
 

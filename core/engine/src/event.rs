@@ -1,5 +1,6 @@
 //! What the engine reports to the runtime and, through it, to the user.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -88,11 +89,14 @@ pub enum Event {
         /// The allowed name.
         allowed_name: String,
     },
-    /// The set of addresses the tunnel must route in changed; it is given
-    /// whole, gathered over the debounce interval. Shells re-route with it.
+    /// The set of networks the tunnel must route in changed; it is given
+    /// whole. Learned addresses are gathered over the debounce interval; a
+    /// change of address rules is announced at once. Shells re-route with it.
     RoutesChanged {
-        /// Every address to route into the tunnel, besides the resolvers.
-        addrs: Vec<IpAddr>,
+        /// Every network to route into the tunnel, besides the resolvers:
+        /// the networks of address and CIDR block rules, then the learned
+        /// addresses they do not already cover, as host routes.
+        routes: Vec<Route>,
     },
     /// A query was let through (reported only in discovery mode).
     Allowed {
@@ -107,4 +111,73 @@ pub enum Event {
         /// The allow rule that matched, if one did.
         rule: Option<RuleRef>,
     },
+}
+
+/// A network routed into the tunnel so that connections to it reach the
+/// firewall and are rejected: a learned address (a host route) or the
+/// network of an address rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    /// The network's first address (host bits are zero).
+    pub addr: IpAddr,
+    /// The prefix length: 32 or 128 for one address.
+    pub prefix_len: u8,
+}
+
+impl Route {
+    /// The route to one address.
+    pub fn host(addr: IpAddr) -> Self {
+        let prefix_len = if addr.is_ipv4() { 32 } else { 128 };
+        Self { addr, prefix_len }
+    }
+
+    /// Whether `addr` lies in this network.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        match (self.addr, addr) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let keep = u32::MAX.checked_shl(32 - u32::from(self.prefix_len.min(32)));
+                let mask = keep.unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let keep = u128::MAX.checked_shl(128 - u32::from(self.prefix_len.min(128)));
+                let mask = keep.unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `addr/prefix_len`, as `ip route` and the shells take it.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+
+    #[test]
+    fn routes_contain_their_addresses() {
+        let net = |a: &str, len| Route {
+            addr: a.parse().unwrap(),
+            prefix_len: len,
+        };
+        assert!(net("10.0.0.0", 8).contains("10.200.3.4".parse().unwrap()));
+        assert!(!net("10.0.0.0", 8).contains("11.0.0.1".parse().unwrap()));
+        assert!(net("0.0.0.0", 0).contains("11.0.0.1".parse().unwrap()));
+        assert!(!net("0.0.0.0", 0).contains("::1".parse().unwrap()));
+        assert!(net("2001:db8::", 32).contains("2001:db8:5::1".parse().unwrap()));
+        assert!(!net("2001:db8::", 32).contains("2001:db9::1".parse().unwrap()));
+        assert!(Route::host("192.0.2.1".parse().unwrap()).contains("192.0.2.1".parse().unwrap()));
+        assert!(!Route::host("192.0.2.1".parse().unwrap()).contains("192.0.2.2".parse().unwrap()));
+        assert_eq!(net("2001:db8::", 32).to_string(), "2001:db8::/32");
+        assert_eq!(
+            Route::host("192.0.2.1".parse().unwrap()).to_string(),
+            "192.0.2.1/32"
+        );
+    }
 }

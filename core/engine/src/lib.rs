@@ -36,7 +36,7 @@ pub use config::{BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_R
 pub use engine::{
     Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
 };
-pub use event::{BlockReason, Event, Protocol, RejectReason};
+pub use event::{BlockReason, Event, Protocol, RejectReason, Route};
 pub use learned::LearnedLimits;
 pub use pending::QueryHandle;
 pub use stats::Stats;

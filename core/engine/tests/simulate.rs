@@ -14,8 +14,8 @@ use simple_dns::{
     Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE,
 };
 use tacet_engine::{
-    wire, BlockMode, BlockReason, Config, Engine, Event, Protocol, RejectReason, TimerReason,
-    UpstreamCommand, UpstreamQuery,
+    wire, BlockMode, BlockReason, Config, Engine, Event, Protocol, RejectReason, Route,
+    TimerReason, UpstreamCommand, UpstreamQuery,
 };
 use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
 
@@ -44,8 +44,17 @@ blocked.example
 203.0.113.128/25
 ";
 
+/// An engine on [`RULES`], past its first event (the routes of the
+/// `/25`, checked by `address_rules_are_routed_from_the_start...`).
 fn engine(config: Config) -> Engine {
-    Engine::new(config, rules(RULES))
+    let mut e = Engine::new(config, rules(RULES));
+    assert_eq!(
+        e.poll_event(),
+        Some(Event::RoutesChanged {
+            routes: vec![net("203.0.113.128", 25)]
+        })
+    );
+    e
 }
 
 /// An engine that does not resolve blocked names in the background, for
@@ -661,9 +670,10 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
     assert_eq!(
         routes,
         vec![Event::RoutesChanged {
-            addrs: vec![
-                "203.0.113.9".parse().unwrap(),
-                "203.0.113.10".parse().unwrap()
+            routes: vec![
+                net("203.0.113.128", 25),
+                host("203.0.113.9"),
+                host("203.0.113.10")
             ]
         }]
     );
@@ -682,7 +692,9 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
     );
     e.handle_timeout(expiry.at);
     e.handle_timeout(expiry.at + Duration::from_secs(1));
-    assert!(events(&mut e).contains(&Event::RoutesChanged { addrs: vec![] }));
+    assert!(events(&mut e).contains(&Event::RoutesChanged {
+        routes: vec![net("203.0.113.128", 25)]
+    }));
     assert_eq!(e.poll_timeout(), None, "nothing left to wake for");
 }
 
@@ -857,13 +869,92 @@ fn a_pause_withdraws_the_routes_and_its_end_restores_them() {
     let end = now + Duration::from_secs(60);
     e.pause(now, Some(end));
     e.handle_timeout(now + Duration::from_secs(1));
-    assert_eq!(events(&mut e), vec![Event::RoutesChanged { addrs: vec![] }]);
+    assert_eq!(
+        events(&mut e),
+        vec![Event::RoutesChanged { routes: vec![] }]
+    );
     e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.9:443"));
     e.handle_timeout(end);
     e.handle_timeout(end + Duration::from_secs(1));
     assert!(events(&mut e).contains(&Event::RoutesChanged {
-        addrs: vec!["203.0.113.9".parse().unwrap()]
+        routes: vec![net("203.0.113.128", 25), host("203.0.113.9")]
     }));
+}
+
+fn host(addr: &str) -> Route {
+    Route::host(addr.parse().unwrap())
+}
+
+fn net(addr: &str, prefix_len: u8) -> Route {
+    Route {
+        addr: addr.parse().unwrap(),
+        prefix_len,
+    }
+}
+
+#[test]
+fn address_rules_are_routed_from_the_start_and_on_every_change() {
+    let rules = |text: &str| {
+        let mut b = RuleSetBuilder::new();
+        b.add_list(
+            ListInfo {
+                id: "ips".into(),
+                title: "ips".into(),
+            },
+            text.as_bytes(),
+        )
+        .unwrap();
+        Arc::new(b.build())
+    };
+    let mut e = Engine::new(
+        Config::default(),
+        rules("blocked.example\n198.51.100.0/24\n2001:db8::/32\n"),
+    );
+    assert_eq!(
+        events(&mut e),
+        vec![Event::RoutesChanged {
+            routes: vec![net("198.51.100.0", 24), net("2001:db8::", 32)]
+        }],
+        "the first event routes the rules' networks in"
+    );
+    // A connection into a blocked network is refused, as a learned one is.
+    let t0 = Instant::now();
+    e.handle_tun_packet(t0, &tcp_syn("10.111.222.1:50000", "198.51.100.7:443"));
+    assert!(e.poll_tun_packet().is_some(), "a RST answers the SYN");
+    assert_eq!(e.stats().rejected, 1);
+    events(&mut e);
+    // Learned addresses inside a routed network add no route of their own.
+    let now = learn(
+        &mut e,
+        t0,
+        "x.blocked.example",
+        &["198.51.100.9", "203.0.113.9"],
+    );
+    e.handle_timeout(now);
+    assert!(events(&mut e).contains(&Event::RoutesChanged {
+        routes: vec![
+            net("198.51.100.0", 24),
+            net("2001:db8::", 32),
+            host("203.0.113.9")
+        ]
+    }));
+    // Same networks in new rules: nothing to announce.
+    e.set_rules(rules(
+        "blocked.example\n198.51.100.0/24\n2001:db8::/32\nmore.example\n",
+    ));
+    assert!(events(&mut e).is_empty());
+    // An allow rule inside the range takes the range out of the routes.
+    e.set_rules(rules("blocked.example\n198.51.100.0/24\n@@198.51.100.53\n"));
+    let routed = events(&mut e);
+    assert_eq!(
+        routed,
+        vec![Event::RoutesChanged {
+            routes: vec![host("198.51.100.9"), host("203.0.113.9")]
+        }]
+    );
+    // Rules without addresses need no routes at all.
+    let mut plain = Engine::new(Config::default(), rules("blocked.example\n"));
+    assert!(events(&mut plain).is_empty());
 }
 
 #[test]

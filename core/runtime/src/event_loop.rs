@@ -103,6 +103,9 @@ impl EventLoop {
     fn serve(&mut self) -> Result<Stats, RuntimeError> {
         let mut events = Events::with_capacity(256);
         let mut buf = vec![0u8; MAX_PACKET];
+        // The engine may start with something to say (the routes of the
+        // rules' address networks).
+        self.flush(Instant::now());
         loop {
             let timeout = self
                 .next_wake()
@@ -145,6 +148,9 @@ impl EventLoop {
                 stats.malformed += self.tun_write_errors;
                 return Ok(stats);
             }
+            // Commands may have given the engine something to say (new rules:
+            // new routes).
+            self.flush(now);
         }
     }
 

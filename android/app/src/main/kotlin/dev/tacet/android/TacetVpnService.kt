@@ -17,6 +17,7 @@ import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.tacet.android.present.CounterText
 import dev.tacet.android.tunnel.Cancellable
+import dev.tacet.android.tunnel.IpPrefix
 import dev.tacet.android.tunnel.LearnedRoutes
 import dev.tacet.android.tunnel.PrivateDnsMode
 import dev.tacet.android.tunnel.SettledChange
@@ -27,7 +28,6 @@ import dev.tacet.android.tunnel.Upstreams
 import dev.tacet.android.tunnel.describe
 import dev.tacet.ffi.FirewallEvent
 import dev.tacet.ffi.FirewallException
-import java.net.InetAddress
 import java.time.ZoneId
 
 /**
@@ -50,7 +50,7 @@ import java.time.ZoneId
 class TacetVpnService : VpnService(), TunnelControl {
     private lateinit var worker: HandlerThread
     private lateinit var handler: Handler
-    private lateinit var routes: SettledChange<Set<InetAddress>>
+    private lateinit var routes: SettledChange<Set<IpPrefix>>
     private lateinit var upstreams: SettledChange<List<String>>
     private lateinit var notificationUpdates: Throttle<Unit>
     private val host get() = application.host
@@ -146,7 +146,7 @@ class TacetVpnService : VpnService(), TunnelControl {
     private fun onFirewallEvent(event: FirewallEvent) {
         when (event) {
             is FirewallEvent.RoutesChanged -> if (running) {
-                Log.d(FirewallHost.TAG, "routes changed: ${event.routes.size} addresses")
+                Log.d(FirewallHost.TAG, "routes changed: ${event.routes.size} networks")
                 routes.submit(LearnedRoutes.parse(event.routes))
             }
             // `error == null` follows our own stop() or a replacing start().
@@ -167,7 +167,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      * (or restarts) the firewall on it with [resolvers] as upstreams.
      * Returns whether it runs.
      */
-    private fun rebuild(learned: Set<InetAddress>, resolvers: List<String>): Boolean {
+    private fun rebuild(learned: Set<IpPrefix>, resolvers: List<String>): Boolean {
         if (resolvers.isEmpty()) return false
         val spec = TunnelSpec.build(learned)
         try {

@@ -2,6 +2,7 @@ package dev.tacet.android.tunnel
 
 import java.net.Inet4Address
 import java.net.Inet6Address
+import java.math.BigInteger
 import java.net.InetAddress
 
 /** An address and prefix length, as `VpnService.Builder.addAddress` / `addRoute` take them. */
@@ -15,9 +16,10 @@ data class IpPrefix(val address: String, val length: Int) {
  * without Android.
  *
  * Only DNS goes into the tunnel: the virtual resolvers (announced as the
- * network's DNS servers) and the addresses of blocked names the firewall
- * learned (so that a connection that skips DNS is rejected too). Everything
- * else keeps its normal path, so tacet never carries the phone's traffic.
+ * network's DNS servers), plus what the firewall rejects: the networks of
+ * address rules and the addresses of blocked names it learned (so that a
+ * connection that skips DNS is rejected too). Everything else keeps its
+ * normal path, so tacet never carries the phone's traffic.
  */
 data class TunnelSpec(
     /** The interface's own addresses. */
@@ -40,15 +42,14 @@ data class TunnelSpec(
         /** The firewall's virtual IPv6 resolver. */
         const val V6_RESOLVER = "fd74:6163:6574::53"
 
-        /** The most learned addresses routed in; past it, the rest are left out (sorted order). */
+        /** The most firewall routes taken; past it, the rest are left out (sorted order). */
         const val MAX_LEARNED_ROUTES = 2000
 
-        /** The tunnel for a set of learned addresses (from [LearnedRoutes.parse]). */
-        fun build(learned: Set<InetAddress>): TunnelSpec = TunnelSpec(
+        /** The tunnel for the firewall's routes (from [LearnedRoutes.parse]). */
+        fun build(learned: Set<IpPrefix>): TunnelSpec = TunnelSpec(
             addresses = listOf(IpPrefix(V4_ADDRESS, 24), IpPrefix(V6_ADDRESS, 64)),
             dnsServers = listOf(V4_RESOLVER, V6_RESOLVER),
-            routes = listOf(IpPrefix(V4_RESOLVER, 32), IpPrefix(V6_RESOLVER, 128)) +
-                learned.map { IpPrefix(IpLiteral.format(it), if (it is Inet4Address) 32 else 128) },
+            routes = listOf(IpPrefix(V4_RESOLVER, 32), IpPrefix(V6_RESOLVER, 128)) + learned,
         )
 
         /** Whether [address] is inside the tunnel's own prefixes (already ours). */
@@ -65,25 +66,51 @@ data class TunnelSpec(
     }
 }
 
-/** The addresses of a `RoutesChanged` event, checked and in a stable order. */
+/** The networks of a `RoutesChanged` event, checked and in a stable order. */
 object LearnedRoutes {
     /**
-     * Parses the firewall's address strings, dropping what cannot or need
-     * not be routed (not an address, the tunnel's own prefixes, unspecified,
-     * loopback, multicast, link-local), sorted so that the same set compares
-     * equal however it was ordered, and capped at
+     * Parses the firewall's `address/length` strings (a bare address is a
+     * host route), dropping what cannot or need not be routed (not an
+     * address, a bad length, a network whose address is in the tunnel's own
+     * prefixes, unspecified (so never a default route), loopback, multicast
+     * or link-local). Host bits are cleared, as `Builder.addRoute` demands.
+     * Sorted (IPv4 first, then by address and length) so that the same set
+     * compares equal however it was ordered, and capped at
      * [TunnelSpec.MAX_LEARNED_ROUTES].
      */
-    fun parse(routes: List<String>): Set<InetAddress> = routes.asSequence()
-        .mapNotNull(IpLiteral::parse)
-        .filterNot {
-            it.isAnyLocalAddress || it.isLoopbackAddress || it.isMulticastAddress ||
-                it.isLinkLocalAddress || TunnelSpec.isTunnelAddress(it)
+    fun parse(routes: List<String>): Set<IpPrefix> = routes.asSequence()
+        .mapNotNull(::network)
+        .filterNot { (address, _) ->
+            address.isAnyLocalAddress || address.isLoopbackAddress || address.isMulticastAddress ||
+                address.isLinkLocalAddress || TunnelSpec.isTunnelAddress(address)
         }
-        .distinct()
-        .sortedWith(compareBy<InetAddress>({ it.address.size }, { IpLiteral.format(it) }))
+        .distinctBy { (address, length) -> IpLiteral.format(address) to length }
+        .sortedWith(
+            compareBy<Pair<InetAddress, Int>>(
+                { it.first.address.size },
+                { BigInteger(1, it.first.address) }, // numerically, not as text
+                { it.second },
+            ),
+        )
         .take(TunnelSpec.MAX_LEARNED_ROUTES)
+        .map { (address, length) -> IpPrefix(IpLiteral.format(address), length) }
         .toCollection(LinkedHashSet())
+
+    /** `text` as (network address, prefix length), host bits cleared; or null. */
+    private fun network(text: String): Pair<InetAddress, Int>? {
+        val parts = text.trim().split('/')
+        if (parts.size > 2) return null
+        val address = IpLiteral.parse(parts[0]) ?: return null
+        val bits = address.address.size * 8
+        val length = if (parts.size == 2) parts[1].toIntOrNull() ?: return null else bits
+        if (length !in 0..bits) return null
+        val masked = address.address.copyOf()
+        for (i in masked.indices) {
+            val keep = (length - i * 8).coerceIn(0, 8)
+            masked[i] = (masked[i].toInt() and (0xff shl (8 - keep)) and 0xff).toByte()
+        }
+        return InetAddress.getByAddress(masked) to length
+    }
 }
 
 /** IP address literals, parsed without ever asking DNS. */

@@ -32,7 +32,27 @@ class TunnelSpecTest {
             ),
         )
         assertEquals(a, b)
-        assertEquals(listOf("198.51.100.1", "203.0.113.9", "2001:db8:0:0:0:0:0:7"), b.map(IpLiteral::format))
+        assertEquals(
+            listOf("198.51.100.1/32", "203.0.113.9/32", "2001:db8:0:0:0:0:0:7/128"),
+            b.map(IpPrefix::toString),
+        )
+    }
+
+    @Test
+    fun `networks of address rules are routed whole, host bits cleared`() {
+        val routes = LearnedRoutes.parse(
+            listOf(
+                "203.0.113.9/32", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8", "192.0.2.77/24",
+                // Junk and what must never be routed in: a default route, a bad length.
+                "0.0.0.0/0", "::/0", "198.51.100.0/33", "2001:db8::/129", "198.51.100.0/x", "1.2.3.4/8/8",
+                "10.111.222.0/24",
+            ),
+        )
+        assertEquals(
+            listOf("10.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.9/32", "2001:db8:0:0:0:0:0:0/32"),
+            routes.map(IpPrefix::toString),
+        )
+        assertEquals(routes.toList(), TunnelSpec.build(routes).routes.drop(2))
     }
 
     @Test
