@@ -34,8 +34,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tacet_engine::{Event, RuleSet, Stats};
-use tacet_runtime::{Observer, RuntimeError};
+use tacet_runtime::{Connection, Observer, RuntimeError};
 
+use crate::attribution::ResolverCell;
 use crate::error::FirewallError;
 use crate::records::FirewallStats;
 
@@ -117,10 +118,13 @@ impl Shared {
     }
 }
 
-/// The observer on the runtime's I/O thread: never waits, never allocates.
+/// The observer on the runtime's I/O thread: never waits on the listener;
+/// only the shell's app resolver is called from here (see
+/// [`crate::attribution`]).
 struct Forward {
     tx: mpsc::Sender<Message>,
     shared: Arc<Shared>,
+    apps: ResolverCell,
 }
 
 impl Forward {
@@ -140,6 +144,10 @@ impl Observer for Forward {
             return;
         }
         self.activity();
+    }
+
+    fn app_of(&mut self, connection: &Connection) -> Option<String> {
+        self.apps.app_of(connection)
     }
 
     fn on_stats(&mut self, _stats: &tacet_engine::Stats) {
@@ -165,6 +173,7 @@ impl Dispatcher {
     pub(crate) fn start(
         shared: Arc<Shared>,
         listener: Option<Arc<dyn FirewallListener>>,
+        apps: ResolverCell,
     ) -> std::io::Result<(Self, Box<dyn Observer>)> {
         let (tx, rx) = mpsc::channel();
         let worker = Worker {
@@ -182,6 +191,7 @@ impl Dispatcher {
         let observer = Box::new(Forward {
             tx: tx.clone(),
             shared,
+            apps,
         });
         Ok((
             Self {

@@ -21,6 +21,7 @@ use tacet_rules::RuleSet;
 use tacet_runtime::{RuntimeConfig, Tun};
 use tacet_store::CustomRuleKind;
 
+use crate::attribution::{AppResolver, ResolverCell};
 use crate::error::{Error, Result};
 use crate::events::{Dispatcher, FirewallListener, Shared};
 use crate::records::{CheckResult, FirewallConfig, FirewallStats, ParseReport};
@@ -36,6 +37,7 @@ pub struct Firewall {
     /// The counters of the last run, once it stopped.
     last_stats: Mutex<tacet_engine::Stats>,
     listener: Option<Arc<dyn FirewallListener>>,
+    apps: ResolverCell,
 }
 
 /// The settings in force and the rules compiled from them.
@@ -149,6 +151,14 @@ impl Firewall {
         Ok(self.check(&name)?)
     }
 
+    /// Sets who names the app behind each journaled query and rejected
+    /// connection (`null`: nobody; the journal then has no app). Takes
+    /// effect at once, also on a running firewall. See [`AppResolver`]: it
+    /// is called on the firewall's own thread.
+    pub fn set_app_resolver(&self, resolver: Option<Box<dyn AppResolver>>) {
+        self.apps.set(resolver.map(Arc::from));
+    }
+
     /// Blocks `name` and its subdomains (a rule in the store's custom
     /// list), and applies the rules at once. Needs a store directory.
     pub fn block_name(&self, name: String) -> Result<()> {
@@ -183,6 +193,7 @@ impl Firewall {
             session: Mutex::new(None),
             last_stats: Mutex::new(tacet_engine::Stats::default()),
             listener,
+            apps: ResolverCell::default(),
         })
     }
 
@@ -221,8 +232,12 @@ impl Firewall {
             (current.settings.clone(), Arc::clone(&current.rules))
         };
         let shared = Shared::new();
-        let (dispatcher, observer) = Dispatcher::start(Arc::clone(&shared), self.listener.clone())
-            .map_err(|e| Error::Runtime(tacet_runtime::RuntimeError::Io(e)))?;
+        let (dispatcher, observer) = Dispatcher::start(
+            Arc::clone(&shared),
+            self.listener.clone(),
+            self.apps.clone(),
+        )
+        .map_err(|e| Error::Runtime(tacet_runtime::RuntimeError::Io(e)))?;
         let config = RuntimeConfig {
             engine: settings.engine_config(),
             upstreams: settings.upstreams.clone(),

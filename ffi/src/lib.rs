@@ -38,6 +38,7 @@ compile_error!(
      exported call into an exception only when it can unwind"
 );
 
+pub mod attribution;
 pub mod error;
 pub mod events;
 pub mod firewall;
@@ -45,6 +46,7 @@ pub mod records;
 pub mod settings;
 pub mod store_reader;
 
+pub use attribution::{AppResolver, Transport};
 pub use error::FirewallError;
 pub use events::{FirewallEvent, FirewallListener};
 pub use firewall::Firewall;

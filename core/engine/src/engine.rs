@@ -296,13 +296,7 @@ impl Engine {
             let answer = self.block_answer(&query);
             self.reply(now, reply, &answer);
             let reason = BlockReason::Cname { via, rule };
-            self.push_event(Event::Blocked {
-                at: now,
-                client: reply.client(),
-                name: query.name,
-                qtype: query.qtype,
-                reason,
-            });
+            self.push_event(blocked_event(now, reply, query.name, query.qtype, reason));
             return;
         }
         self.learn_allowed(now, &query.name, &facts);
@@ -459,13 +453,7 @@ impl Engine {
             if matches!(reason, BlockReason::Rule(_)) {
                 self.resolve_in_background(now, message, &query);
             }
-            self.push_event(Event::Blocked {
-                at: now,
-                client: reply.client(),
-                name: query.name,
-                qtype: query.qtype,
-                reason,
-            });
+            self.push_event(blocked_event(now, reply, query.name, query.qtype, reason));
             return;
         }
         self.stats.allowed += 1;
@@ -478,6 +466,8 @@ impl Engine {
             self.push_event(Event::Allowed {
                 at: now,
                 client: reply.client(),
+                server: reply.server(),
+                transport: reply.transport(),
                 name: query.name,
                 qtype: query.qtype,
                 rule,
@@ -766,5 +756,24 @@ impl Engine {
             self.events.pop_front();
         }
         self.events.push_back(event);
+    }
+}
+
+/// One blocked attempt by the app behind `reply`.
+fn blocked_event(
+    now: Instant,
+    reply: ReplyTo,
+    name: String,
+    qtype: u16,
+    reason: BlockReason,
+) -> Event {
+    Event::Blocked {
+        at: now,
+        client: reply.client(),
+        server: reply.server(),
+        transport: reply.transport(),
+        name,
+        qtype,
+        reason,
     }
 }

@@ -34,12 +34,13 @@ pub enum RejectReason {
     AddressRule(RuleRef),
 }
 
-/// The transport of a rejected packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A transport: of a query, or of a rejected packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// TCP, answered with a reset.
+    /// TCP (a rejected packet is answered with a reset).
     Tcp,
-    /// UDP, answered with ICMP "administratively prohibited".
+    /// UDP (a rejected packet is answered with ICMP "administratively
+    /// prohibited").
     Udp,
 }
 
@@ -52,6 +53,12 @@ pub enum Event {
         at: Instant,
         /// The app's address and port.
         client: SocketAddr,
+        /// The address and port the query was sent to (a virtual resolver,
+        /// or a hard-coded one routed into the tunnel).
+        server: SocketAddr,
+        /// The query's transport. With `client` and `server`, what a shell
+        /// needs to ask the OS which app sent it.
+        transport: Protocol,
         /// The name asked for, in rule form.
         name: String,
         /// The record type asked for.
@@ -104,6 +111,10 @@ pub enum Event {
         at: Instant,
         /// The app's address and port.
         client: SocketAddr,
+        /// The address and port the query was sent to.
+        server: SocketAddr,
+        /// The query's transport.
+        transport: Protocol,
         /// The name asked for, in rule form.
         name: String,
         /// The record type asked for.

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::event::Protocol;
 use crate::tcp::ConnId;
 
 /// Names one query the engine handed to the runtime for forwarding.
@@ -44,6 +45,14 @@ impl ReplyTo {
     pub fn server(&self) -> SocketAddr {
         match self {
             Self::Udp { server, .. } | Self::Tcp { server, .. } => *server,
+        }
+    }
+
+    /// The transport the query came over.
+    pub fn transport(&self) -> Protocol {
+        match self {
+            Self::Udp { .. } => Protocol::Udp,
+            Self::Tcp { .. } => Protocol::Tcp,
         }
     }
 }

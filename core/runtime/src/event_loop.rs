@@ -15,6 +15,7 @@ use tacet_engine::{
 };
 use tacet_store::{Action, JournalEntry, Reason, Store};
 
+use crate::attribution::{AppCache, Connection};
 use crate::tun::{Tun, MAX_PACKET};
 use crate::upstream::{Outcome, Upstreams};
 use crate::{Command, Observer, RuntimeConfig, RuntimeError};
@@ -37,6 +38,8 @@ pub struct EventLoop {
     last_stats: Stats,
     /// Packets the TUN refused to take (it never should).
     tun_write_errors: u64,
+    /// The shell's recent answers to "which app?".
+    apps: AppCache,
 }
 
 impl EventLoop {
@@ -80,6 +83,7 @@ impl EventLoop {
             store,
             last_stats: Stats::default(),
             tun_write_errors: 0,
+            apps: AppCache::default(),
         })
     }
 
@@ -184,9 +188,34 @@ impl EventLoop {
         self.flush(now);
     }
 
-    /// Carries out everything the engine asked for.
+    /// Writes what `event` tells the user into the journal, with the app
+    /// behind it when the shell can tell.
+    fn journal(&mut self, now: Instant, event: &Event) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        let Some(mut entry) = journal_entry(event, self.engine.rules(), unix_ms()) else {
+            return;
+        };
+        if let Some(connection) = connection_of(event) {
+            let observer = &mut self.observer;
+            entry.app = self
+                .apps
+                .app_of(now, connection, |c| observer.app_of(c))
+                .filter(|app| !app.is_empty());
+        }
+        store.record(entry.time_unix_ms, &entry);
+    }
+
+    /// Carries out everything the engine asked for. Events go first: the
+    /// shell is asked which app sent a query while the app's socket still
+    /// waits for the answer.
     fn flush(&mut self, now: Instant) {
         loop {
+            while let Some(event) = self.engine.poll_event() {
+                self.journal(now, &event);
+                self.observer.on_event(event, self.engine.rules());
+            }
             while let Some(packet) = self.engine.poll_tun_packet() {
                 if self.tun.send(&packet).is_err() {
                     self.tun_write_errors += 1;
@@ -206,14 +235,6 @@ impl EventLoop {
                         self.upstreams.abandon(self.poll.registry(), handle)
                     }
                 }
-            }
-            while let Some(event) = self.engine.poll_event() {
-                if let Some(store) = &mut self.store {
-                    if let Some(entry) = journal_entry(&event, self.engine.rules(), unix_ms()) {
-                        store.record(entry.time_unix_ms, &entry);
-                    }
-                }
-                self.observer.on_event(event, self.engine.rules());
             }
             if failed.is_empty() {
                 return;
@@ -321,6 +342,39 @@ fn unix_ms() -> u64 {
 
 /// What the journal keeps of an engine event; routes and shared-address
 /// notices are for the shells, not the journal.
+/// The connection behind a journaled event, to ask which app made it.
+fn connection_of(event: &Event) -> Option<Connection> {
+    match *event {
+        Event::Blocked {
+            client,
+            server,
+            transport,
+            ..
+        }
+        | Event::Allowed {
+            client,
+            server,
+            transport,
+            ..
+        } => Some(Connection {
+            protocol: transport,
+            local: client,
+            remote: server,
+        }),
+        Event::Rejected {
+            client,
+            destination,
+            protocol,
+            ..
+        } => Some(Connection {
+            protocol,
+            local: client,
+            remote: destination,
+        }),
+        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => None,
+    }
+}
+
 fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<JournalEntry> {
     let list_id = |rule: &RuleRef| {
         rules

@@ -12,9 +12,10 @@
 //! platform's UI: shells talk to it through [`Firewall`].
 //!
 //! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
-//! [`event_loop`] (the thread), [`resolv_conf`] (the system's resolvers),
+//! [`event_loop`] (the thread), [`attribution`] (which app asked), [`resolv_conf`] (the system's resolvers),
 //! [`rule_sources`] (composing the rules from lists, for every shell).
 
+pub mod attribution;
 pub mod event_loop;
 pub mod resolv_conf;
 pub mod rule_sources;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use tacet_engine::{Config, Event, RuleSet, Stats};
 use tacet_store::{CustomRuleKind, StoreConfig, StoreError, StoreStatus};
 
+pub use crate::attribution::Connection;
 pub use crate::tun::Tun;
 
 /// Everything the runtime needs to start.
@@ -69,6 +71,17 @@ pub trait Observer: Send {
     /// The I/O thread is about to end: told to stop (`None`) or failed.
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
         let _ = error;
+    }
+    /// The app behind `connection` (a query, or a rejected connection), for
+    /// the journal: a name the user recognises (Android: the package), or
+    /// `None` when the platform cannot tell. Asked on the I/O thread, only
+    /// for what is journaled, before the answer is sent (the OS only knows
+    /// open sockets), and answers are reused for a few seconds. It must
+    /// return quickly and must not call the firewall. The default: no
+    /// attribution.
+    fn app_of(&mut self, connection: &Connection) -> Option<String> {
+        let _ = connection;
+        None
     }
 }
 

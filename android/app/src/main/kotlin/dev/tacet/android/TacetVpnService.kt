@@ -14,9 +14,11 @@ import android.os.Build
 import android.os.Handler
 import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
+import android.os.Process
 import android.util.Log
 import dev.tacet.android.present.CounterText
 import dev.tacet.android.tunnel.Cancellable
+import dev.tacet.android.tunnel.AppAttribution
 import dev.tacet.android.tunnel.IpPrefix
 import dev.tacet.android.tunnel.LearnedRoutes
 import dev.tacet.android.tunnel.PrivateDnsMode
@@ -80,6 +82,20 @@ class TacetVpnService : VpnService(), TunnelControl {
         host.tunnel = this
         host.serviceEvents = { event -> handler.post { onFirewallEvent(event) } }
         host.observe(statsObserver)
+        // Only the active VPN app may ask who owns a connection: this service.
+        val connectivity = getSystemService(ConnectivityManager::class.java)
+        val attribution = AppAttribution(
+            Build.VERSION.SDK_INT,
+            { protocol, local, remote ->
+                if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
+                    connectivity.getConnectionOwnerUid(protocol, local, remote)
+                } else {
+                    Process.INVALID_UID
+                }
+            },
+            { uid -> packageManager.getNameForUid(uid) },
+        )
+        host.firewall.setAppResolver(attribution.resolver)
     }
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
@@ -290,6 +306,7 @@ class TacetVpnService : VpnService(), TunnelControl {
     }
 
     override fun onDestroy() {
+        host.firewall.setAppResolver(null)
         host.unobserve(statsObserver)
         host.serviceEvents = null
         host.tunnel = null

@@ -1,5 +1,7 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.ffi.AppResolver
+import dev.tacet.ffi.Transport
 import java.net.InetSocketAddress
 
 /**
@@ -11,8 +13,9 @@ import java.net.InetSocketAddress
  * The two Android calls come in as interfaces, so the mapping (version
  * check, failures, shared uids, the cache) is tested on the JVM.
  *
- * Not wired to the journal yet: the firewall would have to ask for the app
- * of each query while its socket is still open (see android/README.md).
+ * The firewall asks through [resolver] (set with `Firewall.setAppResolver`)
+ * for each query and connection it journals, on its own thread, while the
+ * app's socket is still open; it caches the answers for a few seconds.
  */
 class AppAttribution(
     private val sdkInt: Int,
@@ -54,6 +57,15 @@ class AppAttribution(
         }
         if (uid < 0) return null
         return names.getOrPut(uid) { nameOf(uid) }
+    }
+
+    /** This mapping as the firewall's resolver: endpoints come as `address:port` text. */
+    val resolver: AppResolver = object : AppResolver {
+        override fun appFor(transport: Transport, local: String, remote: String): String? {
+            val from = endpoint(local) ?: return null
+            val to = endpoint(remote) ?: return null
+            return appFor(if (transport == Transport.TCP) TCP else UDP, from, to)
+        }
     }
 
     private fun nameOf(uid: Int): String {

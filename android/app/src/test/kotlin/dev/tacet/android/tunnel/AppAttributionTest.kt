@@ -2,6 +2,7 @@ package dev.tacet.android.tunnel
 
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
+import dev.tacet.ffi.Transport
 import org.junit.jupiter.api.Test
 import java.net.InetAddress
 import java.net.InetSocketAddress
@@ -70,5 +71,36 @@ class AppAttributionTest {
         assertNull(AppAttribution.endpoint("fd74::1:53"))
         assertNull(AppAttribution.endpoint("host.example:53"))
         assertNull(AppAttribution.endpoint("10.111.222.1:70000"))
+    }
+
+    @Test
+    fun `the firewall's resolver parses its endpoints and asks with the right protocol`() {
+        val asked = mutableListOf<Triple<Int, InetSocketAddress, InetSocketAddress>>()
+        val apps = AppAttribution(
+            34,
+            { protocol, l, r ->
+                asked += Triple(protocol, l, r)
+                10123
+            },
+            packages,
+        )
+        assertEquals("com.example.fitness", apps.resolver.appFor(Transport.UDP, "10.111.222.1:40000", "10.111.222.53:53"))
+        assertEquals(
+            "com.example.fitness",
+            apps.resolver.appFor(Transport.TCP, "[fd74:6163:6574::1]:40001", "[2001:db8::5]:443"),
+        )
+        assertEquals(
+            listOf(
+                Triple(AppAttribution.UDP, local, resolver),
+                Triple(
+                    AppAttribution.TCP,
+                    InetSocketAddress(InetAddress.getByName("fd74:6163:6574::1"), 40001),
+                    InetSocketAddress(InetAddress.getByName("2001:db8::5"), 443),
+                ),
+            ),
+            asked,
+        )
+        assertNull(apps.resolver.appFor(Transport.UDP, "not an endpoint", "10.111.222.53:53"))
+        assertEquals(2, asked.size, "junk is never asked about")
     }
 }

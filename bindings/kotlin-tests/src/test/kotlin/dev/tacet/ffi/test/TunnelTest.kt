@@ -5,6 +5,7 @@
 // All traffic stays on this machine: the tunnel's own prefix and loopback.
 package dev.tacet.ffi.test
 
+import dev.tacet.ffi.AppResolver
 import dev.tacet.ffi.ExportFormat
 import dev.tacet.ffi.Firewall
 import dev.tacet.ffi.FirewallEvent
@@ -14,9 +15,11 @@ import dev.tacet.ffi.JournalAction
 import dev.tacet.ffi.JournalFilter
 import dev.tacet.ffi.JournalReason
 import dev.tacet.ffi.StoreReader
+import dev.tacet.ffi.Transport
 import dev.tacet.ffi.Verdict
 import dev.tacet.ffi.defaultConfig
 import java.nio.file.Files
+import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -26,6 +29,16 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
+
+/** Names every app "com.example.camera", and remembers what it was asked. */
+class Apps : AppResolver {
+    val asked = ConcurrentLinkedQueue<Triple<Transport, String, String>>()
+
+    override fun appFor(transport: Transport, local: String, remote: String): String? {
+        asked.add(Triple(transport, local, remote))
+        return "com.example.camera"
+    }
+}
 
 /** Collects events, and can throw to show a failing listener is survived. */
 class Events : FirewallListener {
@@ -57,6 +70,7 @@ class TunnelTest {
         Privileged.requireRoot("the TUN test")
         val dir = Files.createTempDirectory("tacet-kt-tun").toString()
         val events = Events()
+        val apps = Apps()
         FakeUpstream().use { upstream ->
             val config = defaultConfig().copy(
                 upstreams = listOf(upstream.address),
@@ -64,6 +78,7 @@ class TunnelTest {
                 customList = "blocked.tacet.test\n",
             )
             Firewall(config, events).use { firewall ->
+                firewall.setAppResolver(apps)
                 firewall.start(Tun.open())
                 Tun.configure()
                 assertTrue(firewall.isRunning())
@@ -126,6 +141,12 @@ class TunnelTest {
             assertEquals("10.111.222.1", huami.client)
             val reason = huami.reason as JournalReason.Rule
             assertEquals("xiaomi-huami-telemetry", reason.listId)
+            // The app, as the shell's resolver named it, asked with the query's socket.
+            assertEquals("com.example.camera", huami.app)
+            val (transport, local, remote) = apps.asked.first()
+            assertEquals(Transport.UDP, transport)
+            assertTrue(local.startsWith("10.111.222.1:"), local)
+            assertEquals("10.111.222.53:53", remote)
 
             // Paging: one entry at a time, newest first, until the end.
             val paged = mutableListOf<ULong>()
