@@ -35,43 +35,12 @@ if [ ! -x "$PROBE" ]; then
 fi
 bench_network
 
-# Generated lists: half plain domains (block subdomains too), half hosts
-# lines, as published lists mix them. Queries ask for subdomains of the
-# plain-domain half and the exact hosts names, spread over the whole list.
-awk -v n="$BLOCKLIST_SIZE" 'BEGIN {
-    for (i = 0; i < n; i++)
-        if (i % 2) print "0.0.0.0 t" i ".hosts.bench-block.example";
-        else print "t" i ".ads.bench-block.example";
-}' >"$WORK/blocklist.txt"
-awk -v n="$BLOCKLIST_SIZE" 'BEGIN {
-    for (i = 0; i < 20000; i++) {
-        j = (i * 7919) % n;
-        if (j % 2) print "t" j ".hosts.bench-block.example A";
-        else print "x.t" j ".ads.bench-block.example A";
-    }
-}' >"$WORK/blocked.txt"
-awk 'BEGIN { for (i = 0; i < 20000; i++) print "n" i ".bench.example A" }' >"$WORK/forwarded.txt"
-
+bench_lists
 bench_dnsmasq
 bench_tacet --blocklist "$WORK/blocklist.txt"
 
-# throughput LABEL SERVER FILE -> "qps lost% avg_ms cpu%"
-throughput() {
-    local label=$1 server=$2 file=$3 out before after secs cpu
-    before=$(cpu_ticks "$TACET_PID")
-    out=$(taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$server" \
-        -d "$file" -l "$DURATION" -c 8 -q 256 -T 1 2>&1)
-    after=$(cpu_ticks "$TACET_PID")
-    echo "$out" >"$WORK/dnsperf-$label.txt"
-    secs=$(echo "$out" | awk '/Run time \(s\):/ { print $4 }')
-    cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$secs" \
-        'BEGIN { printf "%.0f", 100 * t / hz / s }')
-    echo "$out" | awk -v cpu="$cpu" '
-        /Queries per second:/ { qps = $4 }
-        /Queries lost:/ { gsub(/[()%]/, "", $4); lost = $4 }
-        /Average Latency \(s\):/ { avg = $4 * 1000 }
-        END { printf "%.0f %s %.3f %s\n", qps, lost, avg, cpu }'
-}
+# throughput LABEL SERVER FILE -> "qps lost% avg_ms tacet_cpu% load_cpu%"
+throughput() { bench_throughput "$1" "$2" "$3" -c 8 -q 256 -T 1; }
 
 # latency SERVER FILE -> "median_us p99_us"
 latency() {
@@ -85,15 +54,12 @@ echo "cores: $CORES (firewall+dnsmasq on $FW_CPU, dnsperf on $LOAD_CPU); $DURATI
 # Warm-up: page in the rules and fill caches before anything is measured.
 taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$RESOLVER" -d "$WORK/blocked.txt" -l 1 >/dev/null 2>&1 || true
 
-read -r b_qps b_lost b_avg b_cpu < <(throughput blocked "$RESOLVER" "$WORK/blocked.txt")
-read -r f_qps f_lost f_avg f_cpu < <(throughput forwarded "$RESOLVER" "$WORK/forwarded.txt")
-read -r d_qps d_lost d_avg d_cpu < <(throughput direct "$UPSTREAM" "$WORK/forwarded.txt")
+read -r b_qps b_lost b_avg b_cpu _ < <(throughput blocked "$RESOLVER" "$WORK/blocked.txt")
+read -r f_qps f_lost f_avg f_cpu _ < <(throughput forwarded "$RESOLVER" "$WORK/forwarded.txt")
+read -r d_qps d_lost d_avg d_cpu _ < <(throughput direct "$UPSTREAM" "$WORK/forwarded.txt")
 read -r b_med b_p99 < <(latency "$RESOLVER" "$WORK/blocked.txt")
 read -r f_med f_p99 < <(latency "$RESOLVER" "$WORK/forwarded.txt")
 read -r d_med d_p99 < <(latency "$UPSTREAM" "$WORK/forwarded.txt")
-
-per_core() { awk -v q="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", q * 100 / c; else print "-" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo
 printf "%-10s %10s %7s %9s %9s %12s %10s %10s %9s\n" \

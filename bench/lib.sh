@@ -1,4 +1,5 @@
-# bench/lib.sh: the benchmark network, shared by dnsperf.sh and idle.sh.
+# bench/lib.sh: the benchmark network, shared by dnsperf.sh, dnsperf-tcp.sh
+# and idle.sh.
 #
 #   phone ns (tacet0 TUN, 10.111.222.53)  --veth--  upstream ns (dnsmasq 10.200.0.2)
 #
@@ -62,8 +63,12 @@ bench_network() {
 }
 
 # dnsmasq answers every nN.bench.example with 192.0.2.1 from its own config.
+# In the foreground but not --no-daemon: that debug mode serves TCP
+# connections one at a time in the main process, which stalls a TCP baseline
+# with several connections. (It still closes a TCP connection after 100
+# queries; dnsperf reconnects.)
 bench_dnsmasq() {
-    taskset -c "$FW_CPU" ip netns exec "$UPSTREAM_NS" dnsmasq --no-daemon \
+    taskset -c "$FW_CPU" ip netns exec "$UPSTREAM_NS" dnsmasq --keep-in-foreground \
         --no-resolv --no-hosts --conf-file=/dev/null --bind-interfaces \
         --listen-address="$UPSTREAM" --user=root --log-facility=/dev/null \
         --local=/example/ --address=/bench.example/192.0.2.1 \
@@ -110,3 +115,63 @@ bench_tacet_stop() {
 cpu_ticks() {
     awk '{ split($0, a, ") "); split(a[2], f, " "); print f[12] + f[13] }' "/proc/$1/stat"
 }
+
+# Writes the generated lists into $WORK: blocklist.txt (BLOCKLIST_SIZE rules,
+# half plain domains that block subdomains too, half hosts lines, as
+# published lists mix them), and the dnsperf query files blocked.txt
+# (subdomains of the plain-domain half and the exact hosts names, spread over
+# the whole list) and forwarded.txt (nN.bench.example, answered by dnsmasq).
+bench_lists() {
+    awk -v n="$BLOCKLIST_SIZE" 'BEGIN {
+        for (i = 0; i < n; i++)
+            if (i % 2) print "0.0.0.0 t" i ".hosts.bench-block.example";
+            else print "t" i ".ads.bench-block.example";
+    }' >"$WORK/blocklist.txt"
+    awk -v n="$BLOCKLIST_SIZE" 'BEGIN {
+        for (i = 0; i < 20000; i++) {
+            j = (i * 7919) % n;
+            if (j % 2) print "t" j ".hosts.bench-block.example A";
+            else print "x.t" j ".ads.bench-block.example A";
+        }
+    }' >"$WORK/blocked.txt"
+    awk 'BEGIN { for (i = 0; i < 20000; i++) print "n" i ".bench.example A" }' >"$WORK/forwarded.txt"
+}
+
+# bench_throughput LABEL SERVER FILE DNSPERF_ARGS...
+#   -> "qps lost% avg_ms tacet_cpu% load_cpu%"
+# Runs dnsperf from the phone namespace on LOAD_CPU for DURATION seconds.
+# tacet_cpu% is tacet's CPU time over dnsperf's run time, so
+# qps * 100 / tacet_cpu% is what one core of tacet serves per second;
+# load_cpu% is dnsperf's own CPU time over its wall time (near 100:
+# dnsperf, not tacet, set the pace). dnsperf's output is kept in
+# $WORK/dnsperf-LABEL.txt.
+bench_throughput() {
+    local label=$1 server=$2 file=$3 before after secs cpu load TIMEFORMAT='%R %U %S'
+    shift 3
+    before=$(cpu_ticks "$TACET_PID")
+    { time taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$server" \
+        -d "$file" -l "$DURATION" "$@" >"$WORK/dnsperf-$label.txt" 2>&1; } 2>"$WORK/time-$label.txt"
+    after=$(cpu_ticks "$TACET_PID")
+    secs=$(awk '/Run time \(s\):/ { print $4 }' "$WORK/dnsperf-$label.txt")
+    cpu=$(percent_of $((after - before)) "$secs")
+    load=$(awk '{ if ($1 > 0) printf "%.0f", 100 * ($2 + $3) / $1; else print 0 }' \
+        "$WORK/time-$label.txt")
+    # Over TCP dnsperf prints a second "Average Latency" (connection set-up)
+    # under "Connection Statistics": the first one is the queries'.
+    awk -v cpu="$cpu" -v load="$load" '
+        /Queries per second:/ { qps = $4 }
+        /Queries lost:/ { gsub(/[()%]/, "", $4); lost = $4 }
+        /Average Latency \(s\):/ && avg == "" { avg = $4 * 1000 }
+        END { printf "%.0f %s %.3f %s %s\n", qps, lost, avg, cpu, load }' "$WORK/dnsperf-$label.txt"
+}
+
+# percent_of TICKS SECONDS -> TICKS as a percentage of SECONDS of one core
+percent_of() {
+    awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v s="$2" \
+        'BEGIN { if (s > 0) printf "%.0f", 100 * t / hz / s; else print 0 }'
+}
+
+# per_core QPS CPU% -> queries per second per core of tacet CPU
+per_core() { awk -v q="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", q * 100 / c; else print "-" }'; }
+# ratio A B -> A / B
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }

@@ -114,6 +114,10 @@ pub struct Engine {
     learned: LearnedAddrs,
     /// Blocked (name, type) resolved in the background, until when.
     background: HashMap<(String, u16), Instant>,
+    /// The same entries in the order they expire (all live for the TTL
+    /// floor, so that is the order they came): expiry pops the front
+    /// instead of scanning the map once it is full.
+    background_expiry: VecDeque<(Instant, (String, u16))>,
     /// When the learned addresses first changed since the last announcement.
     routes_dirty_since: Option<Instant>,
     /// The networks of the rules' address block rules, routed in whole.
@@ -142,6 +146,7 @@ impl Engine {
             events: VecDeque::new(),
             blocked_names: HashSet::new(),
             background: HashMap::new(),
+            background_expiry: VecDeque::new(),
             routes_dirty_since: None,
             rule_routes: Vec::new(),
             icmp_refilled: None,
@@ -515,18 +520,27 @@ impl Engine {
         {
             return;
         }
+        while let Some((until, _)) = self.background_expiry.front() {
+            if *until > now {
+                break;
+            }
+            if let Some((until, key)) = self.background_expiry.pop_front() {
+                // Unless the name was resolved again since (a later entry).
+                if self.background.get(&key) == Some(&until) {
+                    self.background.remove(&key);
+                }
+            }
+        }
         let key = (query.name.clone(), query.qtype);
         if self.background.get(&key).is_some_and(|until| *until > now) {
             return;
         }
         if self.background.len() >= MAX_BACKGROUND_NAMES {
-            self.background.retain(|_, until| *until > now);
-            if self.background.len() >= MAX_BACKGROUND_NAMES {
-                return;
-            }
+            return;
         }
-        self.background
-            .insert(key, now + self.config.learned.ttl_floor);
+        let until = now + self.config.learned.ttl_floor;
+        self.background.insert(key.clone(), until);
+        self.background_expiry.push_back((until, key));
         self.stats.background_queries += 1;
         self.forward(now, message, Asker::Background, query);
     }

@@ -972,3 +972,50 @@ fn the_upstreams_own_addresses_are_never_learned() {
     );
     assert_eq!(e.stats().learned_addresses, 1, "only the other address");
 }
+
+#[test]
+fn background_lookups_are_bounded_and_come_back_as_old_ones_expire() {
+    let mut e = engine(Config {
+        max_pending: 100_000,
+        ..Config::default()
+    });
+    let t0 = Instant::now();
+    // More distinct blocked names than the background table holds: the
+    // surplus gets its block answer but no background lookup.
+    for i in 0..5000u32 {
+        let name = format!("n{i}.blocked.example");
+        ask(&mut e, t0, APP_V4, RESOLVER_V4, &query(1, &name, TYPE::A)).unwrap();
+    }
+    assert_eq!(e.stats().blocked, 5000);
+    assert_eq!(e.stats().background_queries, 4096);
+    // Once the first ones expire (the TTL floor), new names are resolved.
+    let later = t0 + Duration::from_secs(301);
+    ask(
+        &mut e,
+        later,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "new.blocked.example", TYPE::A),
+    )
+    .unwrap();
+    assert_eq!(e.stats().background_queries, 4097);
+    // A name seen before is resolved again only after its entry expired.
+    ask(
+        &mut e,
+        later,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "n1.blocked.example", TYPE::A),
+    )
+    .unwrap();
+    assert_eq!(e.stats().background_queries, 4098);
+    ask(
+        &mut e,
+        later,
+        APP_V4,
+        RESOLVER_V4,
+        &query(1, "n1.blocked.example", TYPE::A),
+    )
+    .unwrap();
+    assert_eq!(e.stats().background_queries, 4098);
+}
