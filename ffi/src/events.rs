@@ -3,8 +3,10 @@
 //! # Threads, and why
 //!
 //! The runtime calls its [`Observer`] on its one I/O thread, which must never
-//! wait: not on a foreign callback (a Kotlin listener may take a lock of the
-//! app's, or call back into the firewall). So the observer here only raises
+//! wait on the listener (a Kotlin listener may take a lock of the app's, or
+//! call back into the firewall). The one foreign call made there is the
+//! shell's app resolver, which must answer before the app's socket closes
+//! (see [`crate::attribution`]). So for events the observer here only raises
 //! a flag, and sends one wake-up message when the flag was down: however
 //! many queries arrive, at most one message waits in the channel. (Route
 //! changes, rare and already debounced by the engine, are sent as they are.)
