@@ -1,0 +1,87 @@
+// What the app and the packet tunnel extension share: the App Group
+// container (the store, the pasted list, a few settings) and the messages
+// the app sends to the running extension. Compiled into both targets.
+
+import Foundation
+
+enum Shared {
+    /// The App Group both targets have in their entitlements. Change it,
+    /// and `tunnelBundleID`, to identifiers of your own team.
+    static let appGroup = "group.dev.tacet"
+
+    /// The bundle identifier of the packet tunnel extension.
+    static let tunnelBundleID = "dev.tacet.ios.tunnel"
+
+    /// The App Group container; nil only when the entitlement is missing.
+    static var container: URL? {
+        FileManager.default.containerURL(forSecurityApplicationGroupIdentifier: appGroup)
+    }
+
+    /// The store directory (journal, counters, the user's names). The
+    /// extension's firewall writes it; the app only reads it (`StoreReader`
+    /// takes no lock and writes nothing).
+    static var storeDirectory: URL? { container?.appendingPathComponent("tacet", isDirectory: true) }
+
+    /// The pasted list, as a file: it may be megabytes, which do not belong
+    /// in user defaults (both processes would load them whole).
+    static var customListFile: URL? { container?.appendingPathComponent("custom-list.txt") }
+
+    /// Small values both processes read: the end of a pause, why the
+    /// tunnel last stopped.
+    static let defaults = UserDefaults(suiteName: appGroup)
+
+    /// When the pause ends (seconds since 1970), absent when not paused.
+    static let pausedUntilKey = "pausedUntil"
+
+    /// Why the extension last stopped on its own, absent after a clean stop.
+    static let lastFailureKey = "lastFailure"
+
+    /// The pasted list, or "" when there is none.
+    static func readCustomList() -> String {
+        guard let file = customListFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return "" }
+        return text
+    }
+
+    /// The end of the pause in force, if any.
+    static var pausedUntil: Date? {
+        guard let seconds = defaults?.object(forKey: pausedUntilKey) as? Double else { return nil }
+        let until = Date(timeIntervalSince1970: seconds)
+        return until > Date() ? until : nil
+    }
+}
+
+/// What the app asks of the running extension (`sendProviderMessage`),
+/// as one short line of text.
+enum TunnelMessage: Equatable {
+    /// Let everything through for this many minutes.
+    case pause(minutes: Int)
+    /// Filter again now.
+    case resume
+    /// The pasted list changed: read it again.
+    case reloadCustomList
+
+    /// The pauses offered, as on Android.
+    static let pauseChoices = [5, 15, 60]
+
+    var data: Data {
+        switch self {
+        case .pause(let minutes): return Data("pause \(minutes)".utf8)
+        case .resume: return Data("resume".utf8)
+        case .reloadCustomList: return Data("reload-custom-list".utf8)
+        }
+    }
+
+    init?(data: Data) {
+        let text = String(decoding: data, as: UTF8.self)
+        if text == "resume" {
+            self = .resume
+        } else if text == "reload-custom-list" {
+            self = .reloadCustomList
+        } else if text.hasPrefix("pause "), let minutes = Int(text.dropFirst(6)), (1...1440).contains(minutes) {
+            // 1 minute to 24 hours, as Android's PauseTimer accepts.
+            self = .pause(minutes: minutes)
+        } else {
+            return nil
+        }
+    }
+}
