@@ -102,6 +102,12 @@ impl Settings {
         let Composed { rules, mut reports } =
             rule_sources::compose(&sources).map_err(|e| Error::Rules(e.to_string()))?;
         let report = reports.pop().map(|(_, report)| report).unwrap_or_default();
+        // With a store, the rules are read from a memory map of their
+        // compiled file: clean pages, not the extension's heap.
+        let rules = match &self.store_dir {
+            Some(dir) => rule_sources::map_through_store(rules, dir),
+            None => rules,
+        };
         Ok((rules, report))
     }
 }

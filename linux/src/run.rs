@@ -118,8 +118,14 @@ impl RunArgs {
         (!self.no_store).then_some(self.store.as_path())
     }
 
+    /// The rules, mapped from the store's compiled copy when there is a
+    /// store (see `map_through_store`).
     fn load_rules(&self) -> Result<RuleSet, String> {
-        rule_sources::load(&self.lists, self.store_dir())
+        let rules = rule_sources::load(&self.lists, self.store_dir())?;
+        Ok(match self.store_dir() {
+            Some(dir) => tacet_runtime::rule_sources::map_through_store(rules, dir),
+            None => rules,
+        })
     }
 }
 

@@ -143,6 +143,40 @@ fn file_id(path: &Path) -> String {
         .map_or_else(|| "list".into(), |s| s.to_string_lossy().into_owned())
 }
 
+/// The compiled rules' file in a store directory.
+pub const COMPILED_FILE: &str = "rules.bin";
+
+/// Writes `rules` to [`COMPILED_FILE`] in the store directory `dir` and
+/// returns them read back from a read-only memory map: the pages are the
+/// file's, clean and shared, so a large list costs the process almost no
+/// dirty memory (what iOS counts against a packet tunnel's 50 MiB) once the
+/// in-memory set is dropped. The file is replaced atomically, so a set
+/// mapped earlier keeps its own pages. If anything fails (a full disk, no
+/// store), the rules in memory are kept and the reason logged: filtering
+/// never depends on it.
+pub fn map_through_store(rules: RuleSet, dir: &Path) -> RuleSet {
+    let path = dir.join(COMPILED_FILE);
+    let mapped = std::fs::create_dir_all(dir)
+        .and_then(|()| tacet_store::write_atomic(&path, rules.as_bytes()))
+        .and_then(|()| File::open(&path))
+        // SAFETY: the file is tacet's own, in the store directory, and is
+        // only ever replaced by a rename, never written in place; the
+        // mapping is read-only and checked (CRC and structure) before use.
+        .and_then(|file| unsafe { memmap2::Mmap::map(&file) })
+        .map_err(|e| e.to_string())
+        .and_then(|map| RuleSet::from_bytes(std::sync::Arc::new(map)).map_err(|e| e.to_string()));
+    match mapped {
+        Ok(set) => set,
+        Err(e) => {
+            log::warn!(
+                "rules kept in memory, not mapped from {}: {e}",
+                path.display()
+            );
+            rules
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +227,44 @@ mod tests {
             Err(ComposeError::Read(..))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rules_mapped_through_the_store_match_and_a_bad_dir_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("tacet-map-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let Composed { rules, .. } = compose(&[ListSource::Pasted(
+            "tracker.example\n203.0.113.0/24\n".into(),
+        )])
+        .unwrap();
+        let bytes = rules.as_bytes().to_vec();
+        let mapped = map_through_store(rules, &dir);
+        assert_eq!(mapped.as_bytes(), &bytes[..]);
+        assert!(matches!(
+            mapped.lookup("a.tracker.example"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+        assert_eq!(std::fs::read(dir.join(COMPILED_FILE)).unwrap(), bytes);
+        // A second set replaces the file; the first mapping is untouched.
+        let Composed { rules: other, .. } =
+            compose(&[ListSource::Pasted("other.example\n".into())]).unwrap();
+        let other = map_through_store(other, &dir);
+        assert!(matches!(
+            mapped.lookup("tracker.example"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+        assert!(matches!(
+            other.lookup("other.example"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+        // A store that is a file, not a directory: the rules stay in memory.
+        let file = dir.join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let kept = map_through_store(other, &file);
+        assert!(matches!(
+            kept.lookup("other.example"),
+            tacet_rules::Verdict::Blocked(_)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
