@@ -1,0 +1,106 @@
+package dev.tacet.android
+
+import android.app.Application
+import android.app.QueuedWork
+import dev.tacet.android.tunnel.UserSettings
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.annotation.Config
+import java.io.File
+
+/** [SettingsStore] on the framework's real `SharedPreferences` (an XML file per app). */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [35], manifest = Config.NONE)
+class SettingsStoreTest {
+    private val app: Application = RuntimeEnvironment.getApplication()
+    private val file = File(app.dataDir, "shared_prefs/tacet.xml")
+
+    private val chosen = UserSettings(
+        wantOn = true,
+        enabledLists = listOf("ads-core", "telemetry-google"),
+        customList = "ads.example\n||tracker.example^\n",
+        discovery = true,
+        pausedUntilMs = 1_714_572_000_000,
+    )
+
+    /** Waits for `apply()`'s write to the file, as the framework does when the app goes to the background. */
+    private fun flush() = QueuedWork.waitToFinish()
+
+    @Test
+    fun `a new install has the firewall off, the default lists, nothing pasted and no pause`() {
+        assertEquals(UserSettings(), SettingsStore(app).load())
+    }
+
+    @Test
+    fun `every choice reads back, also from another store of the same process`() {
+        SettingsStore(app).update { chosen }
+        assertEquals(chosen, SettingsStore(app).load())
+        flush()
+        val xml = file.readText()
+        assertTrue(xml, xml.contains("""<boolean name="want_on" value="true" />"""))
+        assertTrue(xml, xml.contains("""<long name="paused_until_ms" value="1714572000000" />"""))
+    }
+
+    @Test
+    fun `update applies the change to what is saved`() {
+        val store = SettingsStore(app)
+        store.update { chosen }
+        store.update { it.copy(wantOn = false) }
+        assertEquals(chosen.copy(wantOn = false), store.load())
+    }
+
+    @Test
+    fun `every list switched off stays off, and is not mistaken for the defaults`() {
+        val store = SettingsStore(app)
+        store.update { it.copy(enabledLists = emptyList()) }
+        assertEquals(emptyList<String>(), store.load().enabledLists)
+        store.update { it.copy(enabledLists = null) }
+        assertNull(store.load().enabledLists)
+    }
+
+    @Test
+    fun `an ended pause is saved as none`() {
+        val store = SettingsStore(app)
+        store.update { chosen }
+        store.update { it.copy(pausedUntilMs = null) }
+        assertNull(store.load().pausedUntilMs)
+    }
+
+    // The file name and keys are a saved format: renaming one would reset
+    // every user's settings on update (the firewall off after the reboot).
+    @Test
+    fun `the file a previous version saved is read`() {
+        file.parentFile!!.mkdirs()
+        file.writeText(
+            """
+            <?xml version='1.0' encoding='utf-8' standalone='yes' ?>
+            <map>
+                <boolean name="want_on" value="true" />
+                <string name="enabled_lists">ads-core,,telemetry-google</string>
+                <string name="custom_list">ads.example
+            ||tracker.example^
+            </string>
+                <boolean name="discovery" value="true" />
+                <long name="paused_until_ms" value="1714572000000" />
+            </map>
+            """.trimIndent(),
+        )
+        assertEquals(chosen, SettingsStore(app).load())
+    }
+
+    @Test
+    fun `a corrupt file gives the defaults, and the next save replaces it`() {
+        file.parentFile!!.mkdirs()
+        file.writeText("<map><boolean name=\"want_on\" value=\"tr")
+        val store = SettingsStore(app)
+        assertEquals(UserSettings(), store.load())
+        store.update { chosen }
+        flush()
+        assertTrue(file.readText().contains("""<boolean name="discovery" value="true" />"""))
+    }
+}
