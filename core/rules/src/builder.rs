@@ -233,7 +233,13 @@ impl RuleSetBuilder {
     /// Compiles the rules into the bytes of a compiled file (see
     /// [`crate::compiled`]): write them out, load them with
     /// [`RuleSet::from_bytes`].
-    pub fn compile(mut self) -> Result<Vec<u8>, BuildError> {
+    pub fn compile(self) -> Result<Vec<u8>, BuildError> {
+        self.compile_with(table::REM_BITS)
+    }
+
+    /// [`RuleSetBuilder::compile`], storing at least `rem_bits` hash bits
+    /// per record beyond the bucket (tests use a few, to force collisions).
+    pub(crate) fn compile_with(mut self, rem_bits: u32) -> Result<Vec<u8>, BuildError> {
         let mut names = std::mem::take(&mut self.names);
         if !self.badfilters.is_empty() {
             names.retain(|r| {
@@ -242,14 +248,21 @@ impl RuleSetBuilder {
                     .contains(&(self.key(r).to_vec(), r.entry & FLAG_BITS))
             });
         }
-        // A seed whose hashes collide (two different names, one 64-bit
-        // hash: about n² / 2^65, 3e-8 for a million names) is replaced.
+        // Two different names must never share the hash bits the table
+        // keeps: a seed where they do is replaced (for a million names
+        // about n^2 / 2^(d + r + 1) = 1e-3 of seeds do), and should seeds
+        // keep failing, which only a tiny `rem_bits` makes likely, a bit
+        // more is kept.
         let mut seed = 0u64;
+        let mut rem_bits = rem_bits.max(1);
         let built = loop {
-            if let Some(built) = self.name_table(&mut names, seed)? {
+            if let Some(built) = self.name_table(&mut names, seed, rem_bits)? {
                 break built;
             }
             seed += 1;
+            if seed % 4 == 0 {
+                rem_bits += 1;
+            }
         };
         let (section, kinds, shared) = built;
 
@@ -275,13 +288,14 @@ impl RuleSetBuilder {
     }
 
     /// Builds the name table with `seed`, or `None` when two different
-    /// names hash alike. Returns the section, the kinds and the shared
-    /// entries.
+    /// names share the hash bits it keeps. Returns the section, the kinds
+    /// and the shared entries.
     #[allow(clippy::type_complexity)]
     fn name_table(
         &self,
         names: &mut [NameRecord],
         seed: u64,
+        rem_bits: u32,
     ) -> Result<Option<(NamesSection, Vec<u64>, Vec<u64>)>, BuildError> {
         for r in names.iter_mut() {
             r.hash = table::hash_reversed(seed, self.key(r));
@@ -296,6 +310,8 @@ impl RuleSetBuilder {
         let mut kind_of: HashMap<u64, u64> = HashMap::new();
         let mut shared: Vec<u64> = Vec::new();
         let mut max_value = 0u64;
+        // Bit `i`: some name has `i + 1` labels (the last bit: 64 or more).
+        let mut labels = 0u64;
         let mut i = 0;
         while let Some(first) = names.get(i) {
             let key = self.key(first);
@@ -344,6 +360,8 @@ impl RuleSetBuilder {
                 (first.hash, SHARED_KIND, index)
             };
             max_value = max_value.max(row.2);
+            let depth = key.iter().filter(|&&b| b == b'.').count().min(63);
+            labels |= 1 << depth;
             rows.push(row);
             i = j;
         }
@@ -354,16 +372,25 @@ impl RuleSetBuilder {
         }
         // Kinds index `kinds`; the next index means "shared".
         let kind_max = (kinds.len() as u64).saturating_sub(u64::from(shared.is_empty()));
+        let dir_bits = Shape::dir_bits_for(count);
         let shape = Shape {
-            dir_bits: Shape::dir_bits_for(count),
+            dir_bits,
+            rem_bits: rem_bits.min(64 - dir_bits),
             kind_bits: table::bits_for(kind_max),
             value_bits: table::bits_for(max_value),
         };
+        // Rows are in hash order, so names that share the kept bits are
+        // next to each other.
+        if rows
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if shape.key(a.0) == shape.key(b.0)))
+        {
+            return Ok(None);
+        }
         let bits = shape.record_bits();
         if bits > table::MAX_RECORD_BITS {
             return Err(BuildError::TooLarge);
         }
-        let mut dir = vec![0u32; shape.buckets() + 1];
         let mut records = vec![0u8; (count * bits as usize).div_ceil(8) + RECORD_PAD];
         for (n, &(hash, kind, value)) in rows.iter().enumerate() {
             let kind = if kind == SHARED_KIND {
@@ -377,20 +404,15 @@ impl RuleSetBuilder {
                 bits,
                 table::pack_record(shape, hash, kind, value),
             );
-            if let Some(d) = dir.get_mut(shape.bucket(hash) + 1) {
-                *d += 1;
-            }
         }
-        let mut total = 0u32;
-        for d in &mut dir {
-            total += *d;
-            *d = total;
-        }
+        let (samples, sizes) = table::directory(shape, rows.iter().map(|r| shape.bucket(r.0)));
         let section = NamesSection {
             seed,
             count,
+            labels,
             shape,
-            dir,
+            samples,
+            sizes,
             records,
         };
         Ok(Some((section, kinds, shared)))

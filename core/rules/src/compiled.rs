@@ -1,14 +1,14 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 2
+//! # File format, version 3
 //!
 //! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (2) |
+//! | 4 | format version (3) |
 //! | 4 | reserved, 0 |
 //! | 8 × 6 | lengths of the six sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
@@ -28,44 +28,70 @@
 //! |---|---|
 //! | 8 | hash seed |
 //! | 8 | record count `n` (distinct names) |
-//! | 1, 1, 1, 5 | directory bits `d` (at most 28), kind bits `k`, value bits `v`, 5 zero bytes |
-//! | 4 × (2^d + 1) | directory: `u32` index of each bucket's first record, then `n` |
-//! | ⌈n·w/8⌉ + 16 | records, `w = (64 − d) + k + v` bits each, packed LSB-first with no gaps, then 16 zero bytes |
+//! | 8 | label counts: bit `i` set when some name has `i + 1` labels (bit 63: 64 or more) |
+//! | 1, 1, 1, 1, 4 | directory bits `d` (at most 30), remainder bits `r`, kind bits `k`, value bits `v`, 4 zero bytes |
+//! | 4 × (⌈2^d / 32⌉ + 1) | samples: `u32` count of the records before each block of 32 buckets, then `n` |
+//! | 8 × ⌈(2^d + n) / 64⌉ | bucket sizes in unary, bucket after bucket: a 0 per record, then a 1; `u64` words, LSB first, zero-padded |
+//! | ⌈n·w/8⌉ + 16 | records, `w = r + k + v` bits each, packed LSB-first with no gaps, then 16 zero bytes |
 //!
 //! Each distinct rule name is hashed to 64 bits: a chain over its labels
 //! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
-//! for `huami.com`, with a wyhash-style folded multiply; see `table.rs`), so
-//! a lookup gets the hashes of the name and of all its parents from one
-//! right-to-left pass. The top `d` bits of the hash pick a bucket (about 8
-//! names each); the record stores the other `64 − d` bits (so the whole
-//! hash is kept, quotiented), then the payload: a kind (an index into the
-//! kinds; the index just past them means "several rules": the value then
-//! indexes the shared entries) and a value (the line). Records are sorted by
-//! hash, so a bucket is scanned in order and the scan stops early.
-//! `k` and `v` are as small as the data allows: one list with one kind of
-//! line and no name with several rules gives `k = 0`, and `v` is the bit
-//! length of the largest line number.
+//! for `huami.com`, one wyhash-style folded multiply per label of up to 16
+//! bytes; see `table.rs`), so a lookup gets the hashes of the name and of
+//! all its parents from one right-to-left pass. The table keeps the top
+//! `d + r` bits of each hash: the top `d` pick a bucket, with
+//! `d = ⌈log2 n⌉`, so one name per bucket or fewer on average; the record
+//! stores the next `r` bits (29), then the payload: a kind (an index into
+//! the kinds; the index just past them means "several rules": the value
+//! then indexes the shared entries) and a value (the line). Records are in
+//! hash order, so the records of bucket `b` follow the records of all
+//! buckets before it; where they start is the count of zeros before the
+//! `b`-th one of the sizes, found from the sample of `b`'s block and a
+//! select within at most two words. `k` and `v` are as small as the data
+//! allows: one list with one kind of line and no name with several rules
+//! gives `k = 0`, and `v` is the bit length of the largest line number.
+//! The loader checks that the samples and sizes agree with each other and
+//! with `n`, so a lookup never reads outside its bucket's records.
 //!
 //! ## Exactness
 //!
-//! The table stores hashes, not names: a query name that is in no list but
-//! whose 64-bit hash equals a listed name's would match it. Per hash probed
-//! the chance is `n / 2^64` (5.4e-14 for a million names); a query probes
-//! once per label (3 or 4 for most names), so about 2e-13 per query at a
-//! million names and 4e-13 at two million, for names not chosen to collide.
-//! Two listed names never share a hash: the builder checks every equal hash
-//! against the names themselves and, if two differ, builds again with the
-//! next seed. A name crafted to collide gains nothing a new domain does not
-//! already have: an unlisted name is never blocked anyway, and a collision
-//! with an allowed name needs a 2^64 / n search per target.
+//! The table stores truncated hashes, not names: a query name that is in no
+//! list but whose top `d + r` hash bits equal a listed name's would match it.
+//! For names not chosen to collide (the 64-bit hash taken as uniform), a
+//! probe matches falsely with probability `n / 2^(d + r)`, at most
+//! `2^-29 = 1.9e-9` since `n ≤ 2^d` (up to 2^30 names, the most
+//! directory bits). A query probes once per label (fewer
+//! when no listed name has that many labels: with no one-label rule, the
+//! TLD is not probed), so at a million names (`d = 20`):
+//! `10^6 / 2^49 = 1.8e-9` per probe, `7.1e-9` for a query of four labels
+//! and `8.9e-9` for five, below `1e-8`; two million names (`d = 21`) give the
+//! same. A phone making 10^5 queries a day would see one false match in
+//! about four years; the matched rule is reported like any other, so an
+//! allow rule for the name fixes it. Two listed names never share the kept
+//! bits: the builder checks every pair that does against the names
+//! themselves (at a million names about one build in a thousand has such a
+//! pair) and builds again with the next seed, keeping one more bit after
+//! every four failed seeds. A name crafted to collide gains nothing a new
+//! domain does not already have: an unlisted name is never blocked anyway,
+//! and a collision with an allowed name needs about `2^(d + r)` tries per
+//! name targeted (`2^49` at a million names).
 //!
 //! ## Costs
 //!
-//! Per distinct name `w/8` bytes plus 4·2^d/n (0.25–0.5) bytes of directory:
-//! for one list of a million lines, `d = 16`, `k = 0`, `v = 20`, so
-//! 68 bits + 0.26 = 8.8 bytes; the hash bits are 48 of them.
-//! A lookup hashes each label once and reads, per label, two directory words
-//! and a few records from one or two cache lines.
+//! Per distinct name `w` bits of record, `(2^d + n) / n` (2 to 3) bits of
+//! sizes and `2^d / n` (1 to 2) bits of samples: for one list of a
+//! million lines, `d = 20`, `r = 29`, `k = 0`, `v = 20`, so
+//! 49 + 2.05 + 1.05 = 52.1 bits = 6.5 bytes. Six bytes would leave 28 bits
+//! for the hash and its index, so about 25 stored hash bits and a false
+//! match 16 times as likely (`1.1e-7` for a query of four labels); storing
+//! fewer line bits would need the list's order, which hash order scrambles.
+//!
+//! A lookup hashes each label once and, per label probed, reads two samples
+//! and one or two words of sizes (together 390 bytes per thousand names,
+//! small enough to stay mostly in cache) and the bucket's records. The
+//! records are the one cache miss: a first pass over the labels touches, for each, the
+//! lines where its bucket's records should be (guessed from its block's
+//! samples, right 98% of the time), so the misses of all labels overlap.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -78,11 +104,12 @@ use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const SECTIONS: usize = 6;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
-/// Fixed part of the names section: seed, count, shape, padding.
-const NAMES_HEADER: usize = 8 + 8 + 8;
+/// Fixed part of the names section: seed, count, label counts, shape,
+/// padding.
+const NAMES_HEADER: usize = 8 + 8 + 8 + 8;
 const CRC_LEN: usize = 4;
 const V4_RECORD: usize = 16;
 const V6_RECORD: usize = 32;
@@ -183,9 +210,12 @@ pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 struct NameTable {
     seed: u64,
     count: usize,
+    /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
+    labels: u64,
     shape: Shape,
     record_bits: u32,
-    dir: Range<usize>,
+    samples: Range<usize>,
+    sizes: Range<usize>,
     records: Range<usize>,
 }
 
@@ -395,62 +425,72 @@ impl RuleSet {
             return Verdict::Unlisted;
         }
         let data = self.as_bytes();
-        let dir = data.get(t.dir.clone()).unwrap_or_default();
+        let samples = data.get(t.samples.clone()).unwrap_or_default();
+        let sizes = data.get(t.sizes.clone()).unwrap_or_default();
         let records = data.get(t.records.clone()).unwrap_or_default();
-        let shape = t.shape;
-        let bits = t.record_bits;
+        let (shape, bits) = (t.shape, t.record_bits as usize);
+        let mut labels = table::Labels::new(name.as_bytes());
         let mut found = Matches::default();
-        // Hashes of the name's suffixes, TLD first. Most names have a few
-        // labels; longer ones are looked up in chunks of `BATCH`.
-        const BATCH: usize = 16;
-        let mut hashes = [0u64; BATCH];
-        let mut spans = [(0usize, 0usize); BATCH];
+        // Per suffix probed, TLD first: its hash, the records before its
+        // bucket's block, and whether it is the whole name. Most names have a
+        // few labels; longer ones go in chunks of `BATCH`.
+        const BATCH: usize = 8;
+        let mut probes = [(0u64, 0usize, false); BATCH];
         let mut hash = table::start(t.seed);
-        let mut rest = Some(name.as_bytes());
-        while rest.is_some() {
-            // 1. Hash up to BATCH labels, right to left: no memory reads.
+        // Label counts no listed name has are not probed (most lists have no
+        // name of one label, so the TLD is not).
+        let mut listed_depths = t.labels;
+        while !labels.done() {
+            // 1. Hash each label and touch what its probe will read: the
+            // bucket's sizes, and the record where the bucket's records
+            // should be, from where its block's records begin and end. The
+            // cache misses of all labels overlap instead of following each
+            // other, and nothing here branches on what memory holds.
             let mut n = 0;
-            while let (Some(r), Some(slot)) = (rest, hashes.get_mut(n)) {
-                let (label, parent) = match r.iter().rposition(|&b| b == b'.') {
-                    Some(dot) => (
-                        r.get(dot + 1..).unwrap_or_default(),
-                        Some(r.get(..dot).unwrap_or_default()),
-                    ),
-                    None => (r, None),
+            let mut touched = 0u8;
+            while n < BATCH {
+                let Some((from, to)) = labels.next() else {
+                    break;
                 };
-                hash = table::absorb(hash, label);
-                *slot = hash;
-                rest = parent;
+                hash = table::absorb(hash, name.as_bytes(), from, to);
+                let listed = listed_depths & 1 != 0;
+                // The last bit stands for every depth from 64 on.
+                listed_depths = listed_depths >> 1 | listed_depths & 1 << 63;
+                if !listed {
+                    continue;
+                }
+                let bucket = shape.bucket(hash);
+                let block = bucket / table::BLOCK;
+                let (first, next) = table::block_records(samples, block);
+                // The guess is off by 1.7 records on average: the lines 24
+                // bytes either side of it hold the bucket's records 98% of
+                // the time (at a million names).
+                let guess = (first
+                    + next.wrapping_sub(first).wrapping_mul(bucket % table::BLOCK) / table::BLOCK)
+                    .wrapping_mul(bits)
+                    / 8;
+                let window = table::block_sizes(block, first) / 8;
+                for at in [window, window + 15] {
+                    touched ^= sizes.get(at).copied().unwrap_or(0);
+                }
+                for at in [guess.saturating_sub(24), guess + 24] {
+                    touched ^= records.get(at).copied().unwrap_or(0);
+                }
+                if let Some(p) = probes.get_mut(n) {
+                    *p = (hash, first, labels.done());
+                }
                 n += 1;
             }
-            // 2. Read every bucket's bounds and touch its first record, with
-            // no branch on what is read, so the cache misses of all labels
-            // overlap instead of following each other.
-            let mut touched = 0u8;
-            for (h, span) in hashes.iter().zip(spans.iter_mut()).take(n) {
-                let b = shape.bucket(*h);
-                let lo = read_u32(dir, b * 4).unwrap_or(0) as usize;
-                let hi = read_u32(dir, b * 4 + 4).unwrap_or(0) as usize;
-                *span = (lo, hi);
-                touched ^= records
-                    .get(lo.wrapping_mul(bits as usize) / 8)
-                    .copied()
-                    .unwrap_or(0);
-            }
             std::hint::black_box(touched);
-            // 3. Scan the buckets.
-            let rem_mask = u128::from(shape.rem(u64::MAX));
-            for (k, (h, &(lo, hi))) in hashes.iter().zip(&spans).take(n).enumerate() {
-                let rem = u128::from(shape.rem(*h));
-                for i in lo..hi {
-                    let record = table::read_record(records, i, bits);
-                    let r = record & rem_mask;
-                    if r >= rem {
-                        if r == rem {
-                            let (kind, value) = table::payload(shape, record);
-                            let exact = rest.is_none() && k + 1 == n;
-                            self.add_payload(&mut found, kind, value, exact);
-                        }
+            // 2. Find each bucket's records and compare the remainders; no
+            // two records of a bucket share one.
+            for &(hash, first, exact) in probes.iter().take(n) {
+                let rem = shape.rem(hash);
+                for i in table::bucket_records(sizes, shape.bucket(hash), first) {
+                    let record = table::read_record(records, i, t.record_bits);
+                    if table::record_rem(shape, record) == rem {
+                        let (kind, value) = table::payload(shape, record);
+                        self.add_payload(&mut found, kind, value, exact);
                         break;
                     }
                 }
@@ -675,38 +715,53 @@ fn decode_lists(mut data: &[u8]) -> Result<Vec<ListInfo>, LoadError> {
 pub(crate) struct NamesSection {
     pub seed: u64,
     pub count: usize,
+    /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
+    pub labels: u64,
     pub shape: Shape,
-    /// `buckets + 1` record offsets: bucket `b` holds `dir[b]..dir[b + 1]`.
-    pub dir: Vec<u32>,
+    /// Records before each block of [`table::BLOCK`] buckets, then `count`.
+    pub samples: Vec<u32>,
+    /// Bucket sizes in unary, 64 bits a word.
+    pub sizes: Vec<u64>,
     /// Bit-packed records, with [`RECORD_PAD`] zero bytes after them.
     pub records: Vec<u8>,
 }
 
 impl NamesSection {
     pub fn empty() -> Self {
+        let shape = Shape {
+            rem_bits: table::REM_BITS,
+            ..Shape::default()
+        };
+        let (samples, sizes) = table::directory(shape, std::iter::empty());
         Self {
             seed: 0,
             count: 0,
-            shape: Shape::default(),
-            dir: vec![0, 0],
+            labels: 0,
+            shape,
+            samples,
+            sizes,
             records: vec![0; RECORD_PAD],
         }
     }
 
     fn encoded_len(&self) -> usize {
-        NAMES_HEADER + self.dir.len() * 4 + self.records.len()
+        NAMES_HEADER + self.samples.len() * 4 + self.sizes.len() * 8 + self.records.len()
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.seed.to_le_bytes());
         out.extend_from_slice(&(self.count as u64).to_le_bytes());
+        out.extend_from_slice(&self.labels.to_le_bytes());
         let s = self.shape;
-        for b in [s.dir_bits, s.kind_bits, s.value_bits] {
+        for b in [s.dir_bits, s.rem_bits, s.kind_bits, s.value_bits] {
             out.push(u8::try_from(b).unwrap_or(u8::MAX));
         }
-        out.extend_from_slice(&[0; 5]);
-        for d in &self.dir {
+        out.extend_from_slice(&[0; 4]);
+        for d in &self.samples {
             out.extend_from_slice(&d.to_le_bytes());
+        }
+        for w in &self.sizes {
+            out.extend_from_slice(&w.to_le_bytes());
         }
         out.extend_from_slice(&self.records);
     }
@@ -718,57 +773,62 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     let seed = read_u64(section, 0).ok_or(BAD)?;
     let count = read_u64(section, 8).ok_or(BAD)?;
     let count = u32::try_from(count).map_err(|_| BAD)? as usize;
-    let shape_bytes = section.get(16..24).ok_or(BAD)?;
-    let [dir_bits, kind_bits, value_bits, ..] = *shape_bytes else {
-        return Err(BAD);
-    };
-    if u32::from(dir_bits) > MAX_DIR_BITS {
+    let labels = read_u64(section, 16).ok_or(BAD)?;
+    if (labels == 0) != (count == 0) {
         return Err(BAD);
     }
+    let shape_bytes = section.get(24..32).ok_or(BAD)?;
+    let [dir_bits, rem_bits, kind_bits, value_bits, 0, 0, 0, 0] = *shape_bytes else {
+        return Err(BAD);
+    };
     let shape = Shape {
         dir_bits: u32::from(dir_bits),
+        rem_bits: u32::from(rem_bits),
         kind_bits: u32::from(kind_bits),
         value_bits: u32::from(value_bits),
     };
     let record_bits = shape.record_bits();
-    if record_bits > MAX_RECORD_BITS {
+    if shape.dir_bits > MAX_DIR_BITS
+        || shape.rem_bits == 0
+        || shape.hash_bits() > 64
+        || record_bits > MAX_RECORD_BITS
+    {
         return Err(BAD);
     }
-    let dir_len = shape
+    let samples_len = shape.samples().checked_mul(4).ok_or(BAD)?;
+    let sizes_len = shape
         .buckets()
-        .checked_add(1)
-        .and_then(|b| b.checked_mul(4))
+        .checked_add(count)
+        .map(|bits| bits.div_ceil(64) * 8)
         .ok_or(BAD)?;
     let records_len = count
         .checked_mul(record_bits as usize)
         .map(|b| b.div_ceil(8))
         .and_then(|b| b.checked_add(RECORD_PAD))
         .ok_or(BAD)?;
-    let dir_start = NAMES_HEADER;
-    let records_start = dir_start.checked_add(dir_len).ok_or(BAD)?;
-    if records_start.checked_add(records_len) != Some(section.len()) {
+    let samples = NAMES_HEADER..NAMES_HEADER.checked_add(samples_len).ok_or(BAD)?;
+    let sizes = samples.end..samples.end.checked_add(sizes_len).ok_or(BAD)?;
+    if sizes.end.checked_add(records_len) != Some(section.len()) {
         return Err(BAD);
     }
-    // Buckets must be in order and cover exactly the records.
-    let dir = section.get(dir_start..records_start).ok_or(BAD)?;
-    let mut prev = 0u32;
-    for (i, d) in dir.chunks_exact(4).enumerate() {
-        let d = read_u32(d, 0).ok_or(BAD)?;
-        if d < prev || (i == 0 && d != 0) {
-            return Err(BAD);
-        }
-        prev = d;
-    }
-    if prev as usize != count {
+    if !table::check_directory(
+        shape,
+        count,
+        section.get(samples.clone()).ok_or(BAD)?,
+        section.get(sizes.clone()).ok_or(BAD)?,
+    ) {
         return Err(BAD);
     }
+    let at = |r: Range<usize>| range.start + r.start..range.start + r.end;
     Ok(NameTable {
         seed,
         count,
+        labels,
         shape,
         record_bits,
-        dir: range.start + dir_start..range.start + records_start,
-        records: range.start + records_start..range.end,
+        samples: at(samples),
+        records: range.start + sizes.end..range.end,
+        sizes: at(sizes),
     })
 }
 

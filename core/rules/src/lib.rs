@@ -74,12 +74,12 @@
 //! # Compiled form
 //!
 //! A [`RuleSet`] is the compiled file itself (see [`compiled`] for the
-//! layout and its costs): a table of 64-bit name hashes, quotiented into
-//! buckets and bit-packed with each name's list, flags and line (about 8.8
+//! layout and its costs): a table of truncated name hashes, one bucket per
+//! name or fewer, bit-packed with each name's list, flags and line (about 6.5
 //! bytes a name), plus address tables, with a version and a CRC-32. Names are
-//! matched by their 64-bit hash: a false match has a chance of about
-//! `n / 2^64` per label looked up (2e-13 per query at a million names); see
-//! [`compiled`] for the argument. [`RuleSetBuilder::build`] produces it in memory,
+//! matched by `⌈log2 n⌉ + 29` bits of their hash: a false match has a chance
+//! of at most `2^-29` per label looked up (under 1e-8 per query at a million
+//! names); see [`compiled`] for the argument. [`RuleSetBuilder::build`] produces it in memory,
 //! [`RuleSet::write_to`] saves it, and [`RuleSet::from_bytes`] reads it in
 //! place from any byte owner, such as a memory map, after checking it.
 //! A `RuleSet` is immutable and `Send + Sync`: the engine holds it in an

@@ -1,12 +1,16 @@
-//! The name table: 64-bit hashes of rule names, quotiented into buckets and
-//! bit-packed with their payload. See [`crate::compiled`] for the layout and
-//! the false-match bound.
+//! The name table: truncated hashes of rule names in about one bucket per
+//! name, bucket sizes in unary, records bit-packed with their payload. See
+//! [`crate::compiled`] for the layout and the false-match bound.
 
-/// Names per bucket, on average, are between this and twice this.
-const BUCKET_TARGET: usize = 8;
-/// The most directory bits a table has (also on 32-bit targets): enough
-/// for 2^31 names at [`BUCKET_TARGET`].
-pub(crate) const MAX_DIR_BITS: u32 = 28;
+/// Hash bits each record stores beyond those its bucket implies: with about
+/// one name per bucket, a probe for an unlisted name matches with a chance
+/// of at most 2^-29 (see [`crate::compiled`], "Exactness").
+pub(crate) const REM_BITS: u32 = 29;
+/// The most directory bits a table has: enough for a bucket per name up to
+/// 2^30 names.
+pub(crate) const MAX_DIR_BITS: u32 = 30;
+/// Buckets per directory sample.
+pub(crate) const BLOCK: usize = 32;
 /// Zero bytes after the records, so that every record read is one 16-byte
 /// load that stays inside the section.
 pub(crate) const RECORD_PAD: usize = 16;
@@ -17,6 +21,8 @@ const K0: u64 = 0xa076_1d64_78bd_642f;
 const K1: u64 = 0xe703_7ed1_a0b4_28db;
 const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
 const K3: u64 = 0x5899_65cc_7537_4cc3;
+const ONES8: u64 = 0x0101_0101_0101_0101;
+const HIGH8: u64 = 0x8080_8080_8080_8080;
 
 /// wyhash's folded multiply: the 128-bit product's halves xor-ed.
 #[inline(always)]
@@ -31,37 +37,162 @@ pub(crate) fn start(seed: u64) -> u64 {
     mum(seed ^ K0, K1)
 }
 
-/// Absorbs one label into the chain: the hash of a name is the chain over
-/// its labels from the rightmost (TLD) to the leftmost, so the hashes of a
-/// name and of all its parents come out of one pass.
-#[inline]
-pub(crate) fn absorb(state: u64, label: &[u8]) -> u64 {
-    let mut s = state;
-    let mut chunks = label.chunks_exact(8);
-    for c in &mut chunks {
+/// `bytes[at..at + 8]` as a little-endian word; 0 if out of bounds (callers
+/// only ask for words inside `bytes`).
+#[inline(always)]
+fn word(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at.wrapping_add(8)).map(<[u8; 8]>::try_from) {
+        Some(Ok(w)) => u64::from_le_bytes(w),
+        _ => 0,
+    }
+}
+
+/// `bytes[from..to]` (at most 8 bytes) as a little-endian word, zero-filled
+/// above: one 8-byte load when the slice has 8 bytes around the span.
+#[inline(always)]
+fn short_word(bytes: &[u8], from: usize, to: usize) -> u64 {
+    let len = to.saturating_sub(from);
+    let bits = 8 * len as u32;
+    if to >= 8 {
+        // The 8 bytes ending at `to`, shifted so the span starts at bit 0.
+        word(bytes, to - 8).checked_shr(64 - bits).unwrap_or(0)
+    } else if from.saturating_add(8) <= bytes.len() {
+        word(bytes, from) & 1u64.checked_shl(bits).map_or(u64::MAX, |m| m - 1)
+    } else {
         let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        s = mum(s ^ K0, u64::from_le_bytes(w) ^ K1);
+        for (d, s) in w.iter_mut().zip(bytes.get(from..to).unwrap_or_default()) {
+            *d = *s;
+        }
+        u64::from_le_bytes(w)
     }
-    let rest = chunks.remainder();
-    let mut w = [0u8; 8];
-    if let Some(dst) = w.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
+}
+
+/// Absorbs the label `bytes[from..to]` into the chain: the hash of a name is
+/// the chain over its labels from the rightmost (TLD) to the leftmost, so the
+/// hashes of a name and of all its parents come out of one pass. A label of
+/// up to 16 bytes (nearly all of them) costs one multiply and no branch.
+#[inline(always)]
+pub(crate) fn absorb(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
+    let len = to.saturating_sub(from);
+    let mut s = state;
+    let mut at = from;
+    // Whole 16-byte chunks of a long label, mixed differently from the last
+    // piece so that a long label never hashes like two short ones.
+    while to.saturating_sub(at) > 16 {
+        s = mum(s ^ word(bytes, at + 8) ^ K2, word(bytes, at) ^ K3);
+        at += 16;
     }
-    s = mum(s ^ K2, u64::from_le_bytes(w) ^ K3);
-    mum(s ^ K1, (label.len() as u64) ^ K2)
+    let mid = to.min(at + 8);
+    let (a, b) = (short_word(bytes, at, mid), short_word(bytes, mid, to));
+    mum(s ^ b ^ K0, a ^ K1 ^ (len as u64) << 56)
 }
 
 /// The hash of a reversed key (`com.huami.api`).
 pub(crate) fn hash_reversed(seed: u64, key: &[u8]) -> u64 {
-    key.split(|&b| b == b'.').fold(start(seed), absorb)
+    let mut h = start(seed);
+    let mut from = 0;
+    for (i, &b) in key.iter().enumerate() {
+        if b == b'.' {
+            h = absorb(h, key, from, i);
+            from = i + 1;
+        }
+    }
+    absorb(h, key, from, key.len())
 }
 
-/// The shape of a table: how a record's bits are laid out.
+/// Where the label that ends at `end` starts in `name`: just after the last
+/// dot before `end`, eight bytes at a time.
+fn label_start(name: &[u8], end: usize) -> usize {
+    let mut at = end;
+    while at >= 8 {
+        let dots = dot_bits(word(name, at - 8));
+        if dots != 0 {
+            return at - 8 + (63 - dots.leading_zeros() as usize) / 8 + 1;
+        }
+        at -= 8;
+    }
+    match name
+        .get(..at)
+        .and_then(|s| s.iter().rposition(|&b| b == b'.'))
+    {
+        Some(dot) => dot + 1,
+        None => 0,
+    }
+}
+
+/// The high bit of each byte of `w` that is a dot (exact: no borrow runs
+/// from one byte into the next).
+#[inline(always)]
+fn dot_bits(w: u64) -> u64 {
+    let x = w ^ (ONES8 * u64::from(b'.'));
+    let nonzero = ((x & !HIGH8).wrapping_add(!HIGH8) | x) & HIGH8;
+    !nonzero & HIGH8
+}
+
+/// The labels of a name from the last (the TLD) to the first, as byte
+/// ranges. Names of up to 64 bytes (nearly all) are scanned for dots once,
+/// into a bit per byte; longer ones label by label.
+pub(crate) struct Labels<'a> {
+    name: &'a [u8],
+    /// Bit `i` set when `name[i]` is a dot (names of up to 64 bytes).
+    dots: u64,
+    /// Where the next label ends; `None` once all are given.
+    end: Option<usize>,
+}
+
+impl<'a> Labels<'a> {
+    #[inline(always)]
+    pub(crate) fn new(name: &'a [u8]) -> Self {
+        let mut dots = 0;
+        if name.len() <= 64 {
+            let mut at = 0;
+            while at < name.len() {
+                let w = short_word(name, at, name.len().min(at + 8));
+                // One bit per byte: bit 8i + 7 moves to bit 56 + i.
+                let bits = (dot_bits(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+                dots |= bits << at;
+                at += 8;
+            }
+        }
+        Self {
+            name,
+            dots,
+            end: Some(name.len()),
+        }
+    }
+
+    /// Whether every label has been given.
+    pub(crate) fn done(&self) -> bool {
+        self.end.is_none()
+    }
+}
+
+impl Iterator for Labels<'_> {
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let to = self.end?;
+        let from = if self.name.len() <= 64 {
+            // Just after the last dot before `to`.
+            let before = self.dots & mask64(to as u32);
+            64 - before.leading_zeros() as usize
+        } else {
+            label_start(self.name, to)
+        };
+        self.end = from.checked_sub(1);
+        Some((from, to))
+    }
+}
+
+/// The shape of a table: how a hash splits into bucket and stored bits, and
+/// how a record's bits are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Bits of the hash that pick the bucket (its top bits).
     pub dir_bits: u32,
+    /// Bits of the hash below those that each record stores.
+    pub rem_bits: u32,
     /// Bits of the payload that pick a kind (list and flags, or "shared").
     pub kind_bits: u32,
     /// Bits of the payload that hold the line (or the shared index).
@@ -69,32 +200,47 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    /// Hash bits stored in each record: all those the bucket does not imply.
-    pub fn rem_bits(self) -> u32 {
-        64 - self.dir_bits
+    /// The hash bits a table tells apart: bucket and remainder.
+    pub fn hash_bits(self) -> u32 {
+        self.dir_bits + self.rem_bits
     }
 
     pub fn record_bits(self) -> u32 {
-        self.rem_bits() + self.kind_bits + self.value_bits
+        self.rem_bits + self.kind_bits + self.value_bits
     }
 
     pub fn buckets(self) -> usize {
         1usize << self.dir_bits
     }
 
+    /// Directory samples: one per [`BLOCK`] buckets, and one past the end.
+    pub fn samples(self) -> usize {
+        self.buckets().div_ceil(BLOCK) + 1
+    }
+
+    /// The top [`Shape::hash_bits`] bits of `hash`: what the table keeps.
+    #[inline(always)]
+    pub fn key(self, hash: u64) -> u64 {
+        hash.checked_shr(64 - self.hash_bits()).unwrap_or(0)
+    }
+
+    #[inline(always)]
     pub fn bucket(self, hash: u64) -> usize {
-        // A shift by 64 would overflow: no directory bits, one bucket.
-        hash.checked_shr(64 - self.dir_bits).unwrap_or(0) as usize
+        self.key(hash).checked_shr(self.rem_bits).unwrap_or(0) as usize
     }
 
+    #[inline(always)]
     pub fn rem(self, hash: u64) -> u64 {
-        hash & mask64(self.rem_bits())
+        self.key(hash) & mask64(self.rem_bits)
     }
 
-    /// Directory bits for `n` names: about [`BUCKET_TARGET`] names a bucket.
+    /// Directory bits for `n` names: at least one bucket per name, at most
+    /// two, so that a bucket holds one name on average or fewer.
     pub fn dir_bits_for(n: usize) -> u32 {
-        let buckets = (n / BUCKET_TARGET).max(1);
-        buckets.ilog2().min(MAX_DIR_BITS)
+        n.max(1)
+            .next_power_of_two()
+            .trailing_zeros()
+            .min(MAX_DIR_BITS)
     }
 }
 
@@ -109,6 +255,177 @@ fn mask128(bits: u32) -> u128 {
 /// Bits needed to hold values up to `max`.
 pub(crate) fn bits_for(max: u64) -> u32 {
     64 - max.leading_zeros()
+}
+
+/// The ones in each byte of `w` and all bytes below it, per byte: the top
+/// byte is the count of ones in `w` (at most 64, so bytes never carry).
+/// Plain arithmetic: `count_ones` is a call-free but slower sequence on
+/// x86-64 targets built without `popcnt`.
+#[inline(always)]
+fn running_ones(w: u64) -> u64 {
+    let mut s = w - ((w >> 1) & 0x5555_5555_5555_5555);
+    s = (s & 0x3333_3333_3333_3333) + ((s >> 2) & 0x3333_3333_3333_3333);
+    s = (s + (s >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    s.wrapping_mul(ONES8)
+}
+
+/// `SELECT_IN_BYTE[b * 8 + k]`: position of the `k`-th (from 0) set bit of
+/// the byte `b`, 8 when there is none.
+static SELECT_IN_BYTE: [u8; 2048] = {
+    let mut t = [8u8; 2048];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        let mut bit = 0;
+        while bit < 8 {
+            if b >> bit & 1 == 1 {
+                t[b * 8 + k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Position of the `k`-th (from 0) set bit of `w`, given
+/// `running_ones(w)`; `k` must be below the count of ones.
+#[inline(always)]
+fn select(w: u64, sums: u64, k: u64) -> usize {
+    // Bytes whose running count is at most `k` all come before the one
+    // holding the `k`-th one.
+    let before = (((k * ONES8) | HIGH8).wrapping_sub(sums) & HIGH8) >> 7;
+    let byte = (before.wrapping_mul(ONES8) >> 56) * 8;
+    let seen = (sums << 8).checked_shr(byte as u32).unwrap_or(0) & 0xff;
+    let b = (w.checked_shr(byte as u32).unwrap_or(0) & 0xff) as usize;
+    let bit = SELECT_IN_BYTE
+        .get(b * 8 + k.wrapping_sub(seen) as usize)
+        .copied()
+        .unwrap_or(8);
+    byte as usize + usize::from(bit)
+}
+
+/// The 64 bits of a little-endian bit string starting at bit `at`.
+#[inline(always)]
+fn bits_at(words: &[u8], at: usize) -> u64 {
+    let (w, shift) = (at / 64 * 8, (at % 64) as u32);
+    let lo = word(words, w) >> shift;
+    // `checked_shl` is `None` for shift 0: the next word adds nothing.
+    lo | word(words, w + 8).checked_shl(64 - shift).unwrap_or(0)
+}
+
+/// Records before block `block` and before the next one, from the
+/// directory's samples (a little-endian `u32` per [`BLOCK`] buckets).
+#[inline(always)]
+pub(crate) fn block_records(samples: &[u8], block: usize) -> (usize, usize) {
+    match samples
+        .get(block * 4..block * 4 + 8)
+        .map(<[u8; 8]>::try_from)
+    {
+        Some(Ok(b)) => {
+            let v = u64::from_le_bytes(b);
+            (v as u32 as usize, (v >> 32) as usize)
+        }
+        _ => (0, 0),
+    }
+}
+
+/// Where the sizes of block `block`, which `first` records precede, begin:
+/// after `block * BLOCK` ones (ends of buckets) and `first` zeros (records).
+#[inline(always)]
+pub(crate) fn block_sizes(block: usize, first: usize) -> usize {
+    block * BLOCK + first
+}
+
+/// The records of bucket `bucket`, whose block `first` records precede:
+/// `sizes` holds each bucket's size in unary (a 0 per record, then a 1), in
+/// little-endian 64-bit words.
+#[inline(always)]
+pub(crate) fn bucket_records(sizes: &[u8], bucket: usize, first: usize) -> std::ops::Range<usize> {
+    // With a one put in front of its block's sizes, bucket `j` of the block
+    // begins right after the `j`-th one.
+    let begin = block_sizes(bucket / BLOCK, first);
+    let j = (bucket % BLOCK) as u64;
+    // 121 bits or more from `begin` in one load; what lies past the section
+    // reads as zeros, which never count as the end of a bucket.
+    let window = match sizes
+        .get(begin / 8..begin / 8 + 16)
+        .map(<[u8; 16]>::try_from)
+    {
+        Some(Ok(b)) => u128::from_le_bytes(b) >> (begin % 8),
+        _ => return slow_bucket_records(sizes, begin, bucket, j),
+    };
+    let a = (window as u64) << 1 | 1;
+    let sums = running_ones(a);
+    let start = if j < sums >> 56 {
+        select(a, sums, j)
+    } else {
+        let b = (window >> 63) as u64;
+        let sums_b = running_ones(b);
+        let k = j - (sums >> 56);
+        if k >= sums_b >> 56 {
+            return slow_bucket_records(sizes, begin, bucket, j);
+        }
+        64 + select(b, sums_b, k)
+    };
+    // `start` counts from `begin`; the records run to the next one.
+    let rest = window.checked_shr(start as u32).unwrap_or(0);
+    if rest == 0 {
+        return slow_bucket_records(sizes, begin, bucket, j);
+    }
+    let lo = (begin + start).saturating_sub(bucket);
+    lo..lo + rest.trailing_zeros() as usize
+}
+
+/// [`bucket_records`] one word at a time: for blocks or buckets of unusually
+/// many records, and at the end of the sizes.
+#[cold]
+fn slow_bucket_records(
+    sizes: &[u8],
+    begin: usize,
+    bucket: usize,
+    j: u64,
+) -> std::ops::Range<usize> {
+    let start = if j == 0 {
+        begin
+    } else {
+        skip_ends(sizes, begin, j - 1)
+    };
+    let lo = start.saturating_sub(bucket);
+    lo..lo + count_zeros(sizes, start)
+}
+
+/// Where the bit after the `skip`-th one (from 0) at or after `at` is: the
+/// slow path of [`bucket_records`], for blocks of unusually many records.
+#[cold]
+fn skip_ends(sizes: &[u8], at: usize, mut skip: u64) -> usize {
+    let mut at = at;
+    while at < sizes.len() * 8 {
+        let w = bits_at(sizes, at);
+        let sums = running_ones(w);
+        if skip < sums >> 56 {
+            return at + select(w, sums, skip) + 1;
+        }
+        skip -= sums >> 56;
+        at += 64;
+    }
+    at
+}
+
+/// The zeros from bit `at` to the next one: the slow path of
+/// [`bucket_records`], for a bucket of 64 records or more.
+#[cold]
+fn count_zeros(sizes: &[u8], at: usize) -> usize {
+    let mut len = 0;
+    while at + len < sizes.len() * 8 {
+        let zeros = bits_at(sizes, at + len).trailing_zeros() as usize;
+        len += zeros;
+        if zeros < 64 {
+            break;
+        }
+    }
+    len
 }
 
 /// Reads record `i` (`bits` wide) from packed records.
@@ -140,23 +457,112 @@ pub(crate) fn write_record(records: &mut [u8], i: usize, bits: u32, value: u128)
 /// Packs a record from its hash remainder and payload.
 pub(crate) fn pack_record(shape: Shape, hash: u64, kind: u64, value: u64) -> u128 {
     u128::from(shape.rem(hash))
-        | u128::from(kind) << shape.rem_bits()
-        | u128::from(value) << (shape.rem_bits() + shape.kind_bits)
+        | u128::from(kind) << shape.rem_bits
+        | u128::from(value) << (shape.rem_bits + shape.kind_bits)
+}
+
+/// The stored remainder of a record.
+#[inline(always)]
+pub(crate) fn record_rem(shape: Shape, record: u128) -> u64 {
+    (record & mask128(shape.rem_bits)) as u64
 }
 
 /// Splits a record's payload into (kind, value).
 #[inline(always)]
 pub(crate) fn payload(shape: Shape, record: u128) -> (u64, u64) {
-    let p = record >> shape.rem_bits();
+    let p = record >> shape.rem_bits;
     (
         (p & mask128(shape.kind_bits)) as u64,
         ((p >> shape.kind_bits) & mask128(shape.value_bits)) as u64,
     )
 }
 
+/// The directory of a table whose records, in order, fall in `buckets`
+/// (each below `shape.buckets()`, ascending): the samples and the unary
+/// sizes, as written to the file.
+pub(crate) fn directory(
+    shape: Shape,
+    buckets: impl ExactSizeIterator<Item = usize>,
+) -> (Vec<u32>, Vec<u64>) {
+    let total = shape.buckets() + buckets.len();
+    // Every bit a one, then a zero for each record: record `i` of bucket `b`
+    // has `b` bucket ends and `i` records before it.
+    let mut sizes = vec![u64::MAX; total.div_ceil(64)];
+    if let Some(last) = sizes.last_mut() {
+        *last = mask64(((total + 63) % 64 + 1) as u32);
+    }
+    let mut samples = vec![0u32; shape.samples()];
+    for (i, b) in buckets.enumerate() {
+        let bit = b + i;
+        if let Some(w) = sizes.get_mut(bit / 64) {
+            *w &= !(1 << (bit % 64));
+        }
+        if let Some(s) = samples.get_mut(b / BLOCK + 1) {
+            *s += 1;
+        }
+    }
+    let mut sum = 0;
+    for s in &mut samples {
+        sum += *s;
+        *s = sum;
+    }
+    (samples, sizes)
+}
+
+/// Whether a directory read from a file is one that [`directory`] writes
+/// for `count` records; lookups rely on it.
+pub(crate) fn check_directory(shape: Shape, count: usize, samples: &[u8], sizes: &[u8]) -> bool {
+    let sample = |i: usize| {
+        samples
+            .get(i * 4..i * 4 + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u32::from_le_bytes(b) as usize)
+    };
+    let Some(total) = shape.buckets().checked_add(count) else {
+        return false;
+    };
+    if samples.len() != shape.samples() * 4
+        || sizes.len() != total.div_ceil(64) * 8
+        || sample(0) != Some(0)
+        || sample(shape.samples() - 1) != Some(count)
+    {
+        return false;
+    }
+    let (mut ones, mut zeros) = (0usize, 0usize);
+    for (i, w) in sizes.chunks_exact(8).enumerate() {
+        let w = word(w, 0);
+        let valid = (total - i * 64).min(64) as u32;
+        if w & !mask64(valid) != 0 {
+            return false;
+        }
+        let sums = running_ones(w);
+        let n = (sums >> 56) as usize;
+        // Each block's sample counts the zeros before the one that ends
+        // its previous block's last bucket.
+        let mut m = ones + (BLOCK - 1) - ones % BLOCK;
+        while m < ones + n {
+            let at = i * 64 + select(w, sums, (m - ones) as u64);
+            if sample((m + 1) / BLOCK) != Some(at - m) {
+                return false;
+            }
+            m += BLOCK;
+        }
+        ones += n;
+        zeros += valid as usize - n;
+    }
+    // The last bit ends the last bucket.
+    let last_is_one =
+        total == 0 || (word(sizes, (total - 1) / 64 * 8) >> ((total - 1) % 64)) & 1 == 1;
+    ones == shape.buckets() && zeros == count && last_is_one
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn absorb_slice(h: u64, label: &[u8]) -> u64 {
+        absorb(h, label, 0, label.len())
+    }
 
     #[test]
     fn chain_matches_reversed_key_hash() {
@@ -164,7 +570,7 @@ mod tests {
         let mut h = start(seed);
         let mut seen = Vec::new();
         for label in ["com", "huami", "api"] {
-            h = absorb(h, label.as_bytes());
+            h = absorb_slice(h, label.as_bytes());
             seen.push(h);
         }
         assert_eq!(seen[0], hash_reversed(seed, b"com"));
@@ -176,12 +582,128 @@ mod tests {
         );
         assert_ne!(hash_reversed(seed, b"a.bc"), hash_reversed(seed, b"ab.c"));
         assert_ne!(hash_reversed(1, b"com"), hash_reversed(2, b"com"));
+        // A long label is not two short ones.
+        let long = "abcdefghijklmnopqrstuvwxyz012345";
+        assert_ne!(
+            hash_reversed(seed, long.as_bytes()),
+            hash_reversed(seed, b"abcdefghijklmnop.qrstuvwxyz012345")
+        );
+    }
+
+    #[test]
+    fn a_label_hashes_alike_wherever_it_sits() {
+        // The loads differ with the bytes around a label (8-byte windows
+        // before or after it, or a byte copy in short names): the hash must not.
+        let seed = 3;
+        for len in 0..40 {
+            let label: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let alone = absorb_slice(start(seed), &label);
+            for pad in 0..20 {
+                let mut buf = vec![b'x'; pad];
+                buf.extend_from_slice(&label);
+                buf.extend(std::iter::repeat_n(b'y', pad));
+                assert_eq!(
+                    absorb(start(seed), &buf, pad, pad + len as usize),
+                    alone,
+                    "len {len} pad {pad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn labels_are_split_at_every_dot() {
+        let long = format!("{}.{}.com", "a".repeat(40), "b.".repeat(20));
+        let names = [
+            "",
+            "a",
+            ".",
+            "com",
+            "a.b",
+            "www.example.com",
+            "x..y",
+            "abcdefghij.klmnopqrstuvwxyz.com.",
+            &long,
+            &long[..64],
+            &long[..65],
+        ];
+        for name in names {
+            let b = name.as_bytes();
+            for end in 0..=b.len() {
+                let want = b[..end]
+                    .iter()
+                    .rposition(|&c| c == b'.')
+                    .map_or(0, |d| d + 1);
+                assert_eq!(label_start(b, end), want, "{name:?} {end}");
+            }
+            let mut want: Vec<(usize, usize)> = Vec::new();
+            let mut from = 0;
+            for (i, &c) in b.iter().enumerate() {
+                if c == b'.' {
+                    want.push((from, i));
+                    from = i + 1;
+                }
+            }
+            want.push((from, b.len()));
+            want.reverse();
+            assert_eq!(Labels::new(b).collect::<Vec<_>>(), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn select_finds_each_set_bit() {
+        for w in [
+            1u64,
+            0x8000_0000_0000_0001,
+            u64::MAX,
+            0xdead_beef_0bad_f00d,
+            0x0100_0000,
+        ] {
+            let sums = running_ones(w);
+            assert_eq!(sums >> 56, u64::from(w.count_ones()));
+            let mut k = 0;
+            for bit in 0..64 {
+                if w >> bit & 1 == 1 {
+                    assert_eq!(select(w, sums, k), bit, "{w:x} {k}");
+                    k += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn directory_gives_each_bucket_its_records() {
+        let shape = Shape {
+            dir_bits: 8,
+            rem_bits: 10,
+            kind_bits: 0,
+            value_bits: 4,
+        };
+        // Bucket b holds (b * 7) % 5 records, one bucket 70 (past a word).
+        let sizes_of = |b: usize| if b == 130 { 70 } else { (b * 7) % 5 };
+        let buckets: Vec<usize> = (0..256)
+            .flat_map(|b| std::iter::repeat_n(b, sizes_of(b)))
+            .collect();
+        let (samples, sizes) = directory(shape, buckets.iter().copied());
+        assert_eq!(samples.len(), shape.samples());
+        let samples: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let sizes: Vec<u8> = sizes.iter().flat_map(|s| s.to_le_bytes()).collect();
+        assert!(check_directory(shape, buckets.len(), &samples, &sizes));
+        let mut first = 0;
+        for b in 0..256 {
+            let (before, _) = block_records(&samples, b / BLOCK);
+            let r = bucket_records(&sizes, b, before);
+            assert_eq!(r, first..first + sizes_of(b), "bucket {b}");
+            first = r.end;
+        }
+        assert_eq!(first, buckets.len());
     }
 
     #[test]
     fn records_round_trip() {
         let shape = Shape {
             dir_bits: 3,
+            rem_bits: 29,
             kind_bits: 2,
             value_bits: 21,
         };
@@ -199,7 +721,7 @@ mod tests {
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let r = read_record(&buf, i as usize, bits);
-            assert_eq!(r as u64 & mask64(shape.rem_bits()), shape.rem(h));
+            assert_eq!(record_rem(shape, r), shape.rem(h));
             assert_eq!(payload(shape, r), (i % 4, i * 1000));
         }
     }

@@ -358,3 +358,35 @@ fn names_with_many_labels_see_every_parent() {
     assert_eq!(set.lookup(&suffix(34)), blocked(0, 2));
     assert_eq!(set.lookup(&suffix(32)), blocked(0, 2));
 }
+
+#[test]
+fn listed_names_never_share_kept_bits_even_when_few_are_kept() {
+    // One stored remainder bit makes listed names share kept hash bits for
+    // nearly every seed: the builder must keep more bits until none do.
+    let names: Vec<String> = (0..3000).map(|i| format!("n{i}")).collect();
+    let mut b = RuleSetBuilder::new();
+    b.add_list(info("l0"), names.join("\n").as_bytes()).unwrap();
+    let set = RuleSet::from_vec(b.compile_with(1).unwrap()).unwrap();
+    assert_eq!(set.name_count(), names.len());
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(set.lookup(name), blocked(0, i as u32 + 1), "{name}");
+    }
+}
+
+#[test]
+fn every_label_count_with_a_rule_is_probed() {
+    // Rules of one label, and of more than 64 (the label-count bits lump
+    // those together); queries deeper than both.
+    let deep = |n: usize| vec!["x"; n].join(".");
+    let (set, _) = build(&[&format!("zip\n|{}^\n{}\n", deep(70), deep(66))]);
+    assert_eq!(set.lookup("zip"), blocked(0, 1));
+    assert_eq!(set.lookup("a.b.zip"), blocked(0, 1));
+    assert_eq!(set.lookup(&deep(70)), blocked(0, 2));
+    assert_eq!(set.lookup(&deep(71)), blocked(0, 3));
+    assert_eq!(set.lookup(&deep(65)), Verdict::Unlisted);
+    assert_eq!(set.lookup("com"), Verdict::Unlisted);
+    // No rule of one label: the TLD is not probed, its subdomains are.
+    let (set, _) = build(&["example.com\n"]);
+    assert_eq!(set.lookup("com"), Verdict::Unlisted);
+    assert_eq!(set.lookup("a.example.com"), blocked(0, 1));
+}

@@ -27,11 +27,26 @@ impl Rule {
     }
 }
 
+/// Names from a few labels, so that rules and queries share suffixes; some
+/// labels are long, as the hash reads labels in 8- and 16-byte pieces, and
+/// some names are deep, as lookups probe labels in batches of 8.
 fn name() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop::sample::select(vec!["a", "b", "ab", "c-d", "x1", "com"]),
-        1..5,
-    )
+    let label = prop::sample::select(vec![
+        "a",
+        "b",
+        "ab",
+        "c-d",
+        "x1",
+        "com",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnopq",
+        "abcdefghijklmnopqrstuvwxyz0123456",
+    ]);
+    prop_oneof![
+        prop::collection::vec(label.clone(), 1..5),
+        prop::collection::vec(label, 1..12),
+    ]
     .prop_map(|l| l.join("."))
 }
 

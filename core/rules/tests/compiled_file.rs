@@ -86,6 +86,12 @@ fn garbage_is_refused() {
             .collect();
         assert!(RuleSet::from_vec(garbage).is_err());
     }
+    let mut version_2 = sample();
+    version_2[8] = 2;
+    assert!(matches!(
+        RuleSet::from_vec(version_2),
+        Err(LoadError::UnsupportedVersion { found: 2 })
+    ));
     let mut wrong_version = sample();
     wrong_version[8] = 9;
     assert!(matches!(
