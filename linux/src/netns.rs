@@ -17,10 +17,13 @@ pub struct Netns {
 impl Netns {
     /// Creates `ip netns add NAME`.
     pub fn create(name: &str) -> Result<Self, String> {
-        ip(&["netns", "add", name])?;
+        // Owned before `ip` runs: Ctrl-C reaches the whole process group,
+        // so `ip` may die after creating the namespace but before saying
+        // so, and the drop must still remove it.
         let ns = Self {
             name: name.to_owned(),
         };
+        ip(&["netns", "add", name])?;
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
     }
@@ -65,6 +68,10 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        // Never created (`ip netns add` failed first): nothing to remove.
+        if !std::path::Path::new("/run/netns").join(&self.name).exists() {
+            return;
+        }
         if let Err(e) = ip(&["netns", "delete", &self.name]) {
             eprintln!("tacet: could not remove namespace {}: {e}", self.name);
         }
