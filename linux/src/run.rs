@@ -1,5 +1,6 @@
 //! `tacet run`: the firewall on a TUN, until Ctrl-C or SIGTERM.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
@@ -185,31 +186,40 @@ impl Observer for LogEvents {
 
 /// Keeps the TUN's routes equal to the announced ones (address rules'
 /// networks and learned addresses), on its own thread so `ip` never runs on
-/// the I/O thread.
+/// the I/O thread. Routes are added, never replaced: a network the machine
+/// already routes (its LAN, a default route) keeps its route, with a
+/// warning, rather than being taken over and lost when tacet exits.
 fn route_thread(tun: String) -> mpsc::Sender<Vec<Route>> {
     let (sender, receiver) = mpsc::channel::<Vec<Route>>();
     std::thread::spawn(move || {
-        let mut routed: Vec<Route> = Vec::new();
+        let mut routed: HashSet<Route> = HashSet::new();
         while let Ok(mut wanted) = receiver.recv() {
             // Only the latest set matters.
             while let Ok(newer) = receiver.try_recv() {
                 wanted = newer;
             }
-            for route in routed.iter().filter(|r| !wanted.contains(r)) {
+            let wanted: HashSet<Route> = wanted.into_iter().collect();
+            for route in routed.difference(&wanted) {
                 let _ = crate::interface::ip(&["route", "del", &route.to_string(), "dev", &tun]);
             }
-            for route in wanted.iter().filter(|r| !routed.contains(r)) {
-                if let Err(e) =
-                    crate::interface::ip(&["route", "replace", &route.to_string(), "dev", &tun])
-                {
-                    log::warn!("cannot route blocked {route} into {tun}: {e}");
+            let mut taken = HashSet::new();
+            for route in wanted.iter() {
+                if routed.contains(route) {
+                    taken.insert(*route);
+                    continue;
+                }
+                match crate::interface::ip(&["route", "add", &route.to_string(), "dev", &tun]) {
+                    Ok(()) => {
+                        taken.insert(*route);
+                    }
+                    Err(e) => log::warn!("blocked {route} not routed into {tun}: {e}"),
                 }
             }
             log::info!(
                 "{} blocked networks and addresses routed into {tun}",
-                wanted.len()
+                taken.len()
             );
-            routed = wanted;
+            routed = taken;
         }
     });
     sender

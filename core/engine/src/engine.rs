@@ -165,13 +165,19 @@ impl Engine {
     }
 
     /// Takes the routes of the rules' address block rules; announces the
-    /// routes when they changed (and no pause withdrew them).
+    /// routes when they changed (and no pause withdrew them). A network
+    /// that holds an address never to block (an upstream resolver) is left
+    /// out: routed into the tunnel, the firewall's own upstream queries
+    /// would come back to it as queries. Its packets that reach the tunnel
+    /// anyway are still rejected.
     fn update_rule_routes(&mut self) {
+        let never = &self.config.never_block;
         let routes: Vec<Route> = self
             .rules
             .blocked_networks()
             .into_iter()
             .map(|(addr, prefix_len)| Route { addr, prefix_len })
+            .filter(|route| !never.iter().any(|a| route.contains(*a)))
             .collect();
         if routes != self.rule_routes {
             self.rule_routes = routes;
@@ -236,6 +242,7 @@ impl Engine {
     /// when they change with the network).
     pub fn set_never_block(&mut self, addrs: Vec<IpAddr>) {
         self.config.never_block = addrs;
+        self.update_rule_routes();
     }
 
     /// The settings in force.

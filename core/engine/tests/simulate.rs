@@ -1019,3 +1019,38 @@ fn background_lookups_are_bounded_and_come_back_as_old_ones_expire() {
     .unwrap();
     assert_eq!(e.stats().background_queries, 4098);
 }
+
+#[test]
+fn a_blocked_network_holding_the_upstream_is_never_routed_in() {
+    let mut b = RuleSetBuilder::new();
+    let info = ListInfo {
+        id: "ips".into(),
+        title: "ips".into(),
+    };
+    b.add_list(
+        info,
+        "198.51.100.0/24\n0.0.0.0/0\n203.0.113.0/24\n".as_bytes(),
+    )
+    .unwrap();
+    let config = Config {
+        never_block: vec!["198.51.100.53".parse().unwrap()],
+        ..Config::default()
+    };
+    let mut e = Engine::new(config, Arc::new(b.build()));
+    // The /24 and the default route hold the upstream: routing them in
+    // would loop its own queries back.
+    assert_eq!(
+        events(&mut e),
+        vec![Event::RoutesChanged {
+            routes: vec![net("203.0.113.0", 24)]
+        }]
+    );
+    // The network changed: another upstream frees the /24 but not /0.
+    e.set_never_block(vec!["192.0.2.53".parse().unwrap()]);
+    assert_eq!(
+        events(&mut e),
+        vec![Event::RoutesChanged {
+            routes: vec![net("198.51.100.0", 24), net("203.0.113.0", 24)]
+        }]
+    );
+}

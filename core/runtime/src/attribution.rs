@@ -32,10 +32,19 @@ const KEEP: Duration = Duration::from_secs(10);
 /// The most answers kept.
 const CAPACITY: usize = 1024;
 
-/// The shell's recent answers, bounded.
+/// The most questions to the shell per second (a burst of as many): each
+/// one holds up the I/O thread (Android: a binder call), so an app
+/// spraying new ports while blocked cannot slow everyone's DNS. Past it,
+/// entries go to the journal without an app.
+const ASKS_PER_SECOND: u32 = 50;
+
+/// The shell's recent answers, bounded, and the questions it may still be
+/// asked this second.
 #[derive(Debug, Default)]
 pub(crate) struct AppCache {
     entries: HashMap<Connection, (Option<String>, Instant)>,
+    asks_left: u32,
+    window_start: Option<Instant>,
 }
 
 impl AppCache {
@@ -51,6 +60,17 @@ impl AppCache {
                 return app.clone();
             }
         }
+        if self
+            .window_start
+            .is_none_or(|start| now.saturating_duration_since(start) >= Duration::from_secs(1))
+        {
+            self.window_start = Some(now);
+            self.asks_left = ASKS_PER_SECOND;
+        }
+        if self.asks_left == 0 {
+            return None;
+        }
+        self.asks_left -= 1;
         let app = ask(&connection);
         if self.entries.len() >= CAPACITY {
             self.entries.retain(|_, (_, until)| *until > now);
@@ -107,8 +127,37 @@ mod tests {
         let mut cache = AppCache::default();
         let t0 = Instant::now();
         for port in 0..5000 {
-            cache.app_of(t0, conn(port), |_| Some("app".into()));
+            let now = t0 + Duration::from_millis(u64::from(port) * 20);
+            assert_eq!(
+                cache
+                    .app_of(now, conn(port), |_| Some("app".into()))
+                    .as_deref(),
+                Some("app")
+            );
             assert!(cache.entries.len() <= CAPACITY);
         }
+    }
+
+    #[test]
+    fn the_shell_is_asked_at_most_so_often() {
+        let mut cache = AppCache::default();
+        let t0 = Instant::now();
+        let mut asked = 0;
+        for port in 0..200 {
+            cache.app_of(t0, conn(port), |_| {
+                asked += 1;
+                Some("app".into())
+            });
+        }
+        assert_eq!(asked, ASKS_PER_SECOND);
+        // Answers already had are still given; a new second asks again.
+        assert_eq!(cache.app_of(t0, conn(0), |_| None).as_deref(), Some("app"));
+        let next = t0 + Duration::from_secs(1);
+        assert_eq!(
+            cache
+                .app_of(next, conn(500), |_| Some("late".into()))
+                .as_deref(),
+            Some("late")
+        );
     }
 }

@@ -340,8 +340,6 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// What the journal keeps of an engine event; routes and shared-address
-/// notices are for the shells, not the journal.
 /// The connection behind a journaled event, to ask which app made it.
 fn connection_of(event: &Event) -> Option<Connection> {
     match *event {
@@ -375,6 +373,8 @@ fn connection_of(event: &Event) -> Option<Connection> {
     }
 }
 
+/// What the journal keeps of an engine event; routes and shared-address
+/// notices are for the shells, not the journal.
 fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<JournalEntry> {
     let list_id = |rule: &RuleRef| {
         rules

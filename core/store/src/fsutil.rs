@@ -4,20 +4,26 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Replaces `path` with `bytes` so that a reader or a crash sees the old
 /// contents or the new ones, never a mix: write a temporary file beside it,
-/// sync it, rename it over, sync the directory.
+/// sync it, rename it over, sync the directory. The temporary's name is
+/// this process's and this call's own, created exclusively, so two writers
+/// never write into one file (or into the file the other just renamed into
+/// place, which someone may have mapped).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(".tmp");
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    tmp_name.push(format!(".{}.{call}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;

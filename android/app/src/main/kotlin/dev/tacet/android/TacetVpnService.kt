@@ -14,7 +14,6 @@ import android.os.Build
 import android.os.Handler
 import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
-import android.os.Process
 import android.util.Log
 import dev.tacet.android.present.CounterText
 import dev.tacet.android.tunnel.Cancellable
@@ -82,20 +81,29 @@ class TacetVpnService : VpnService(), TunnelControl {
         host.tunnel = this
         host.serviceEvents = { event -> handler.post { onFirewallEvent(event) } }
         host.observe(statsObserver)
-        // Only the active VPN app may ask who owns a connection: this service.
+    }
+
+    /**
+     * Who owns a connection in the tunnel (Android 10+; only the active VPN
+     * app may ask: this service). Given to the firewall in [rebuild], on the
+     * worker thread: the firewall is created lazily, with all its lists, and
+     * never on the main thread.
+     */
+    private val attribution: AppAttribution? by lazy {
+        if (Build.VERSION.SDK_INT < Build.VERSION_CODES.Q) return@lazy null
         val connectivity = getSystemService(ConnectivityManager::class.java)
-        val attribution = AppAttribution(
+        AppAttribution(
             Build.VERSION.SDK_INT,
             { protocol, local, remote ->
+                // Checked again here for lint: the lambda is its own scope.
                 if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
                     connectivity.getConnectionOwnerUid(protocol, local, remote)
                 } else {
-                    Process.INVALID_UID
+                    android.os.Process.INVALID_UID
                 }
             },
             { uid -> packageManager.getNameForUid(uid) },
         )
-        host.firewall.setAppResolver(attribution.resolver)
     }
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
@@ -188,6 +196,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         val spec = TunnelSpec.build(learned)
         try {
             host.configure { it.setConfig(it.config().copy(upstreams = resolvers)) }
+            attribution?.let { host.firewall.setAppResolver(it.resolver) }
         } catch (e: FirewallException) {
             return fail(FirewallHost.reasonOf(e))
         }
@@ -252,6 +261,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         networkCallback?.let { getSystemService(ConnectivityManager::class.java).unregisterNetworkCallback(it) }
         networkCallback = null
         running = false
+        host.firewall.setAppResolver(null)
         host.firewall.stop() // closes the tunnel's descriptor
     }
 
@@ -306,7 +316,6 @@ class TacetVpnService : VpnService(), TunnelControl {
     }
 
     override fun onDestroy() {
-        host.firewall.setAppResolver(null)
         host.unobserve(statsObserver)
         host.serviceEvents = null
         host.tunnel = null
