@@ -425,15 +425,8 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::hex;
     use simple_dns::rdata::RData;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     /// `dig +noedns Api-Mifit.Huami.COM A`: ID 0xbeef, RD.
     fn query_a() -> Vec<u8> {

@@ -32,6 +32,9 @@ pub mod stats;
 pub mod tcp;
 pub mod wire;
 
+#[cfg(test)]
+mod test_util;
+
 pub use config::{BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6};
 pub use engine::{
     Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,

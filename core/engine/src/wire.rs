@@ -158,20 +158,13 @@ pub fn build_udp(source: SocketAddr, destination: SocketAddr, payload: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::hex;
 
     /// `dig @10.111.222.53 a.example` as the Linux kernel writes it into a
     /// TUN: IPv4, UDP 10.111.222.1:40000 -> 10.111.222.53:53, no EDNS.
     const QUERY_V4: &str = "4500003700004000401169a10a6fde010a6fde35\
          9c400035002321eb\
          1234010000010000000000000161076578616d706c650000010001";
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     fn query_v4() -> Vec<u8> {
         hex(QUERY_V4)

@@ -894,18 +894,6 @@ fn net(addr: &str, prefix_len: u8) -> Route {
 
 #[test]
 fn address_rules_are_routed_from_the_start_and_on_every_change() {
-    let rules = |text: &str| {
-        let mut b = RuleSetBuilder::new();
-        b.add_list(
-            ListInfo {
-                id: "ips".into(),
-                title: "ips".into(),
-            },
-            text.as_bytes(),
-        )
-        .unwrap();
-        Arc::new(b.build())
-    };
     let mut e = Engine::new(
         Config::default(),
         rules("blocked.example\n198.51.100.0/24\n2001:db8::/32\n"),
@@ -1022,21 +1010,14 @@ fn background_lookups_are_bounded_and_come_back_as_old_ones_expire() {
 
 #[test]
 fn a_blocked_network_holding_the_upstream_is_never_routed_in() {
-    let mut b = RuleSetBuilder::new();
-    let info = ListInfo {
-        id: "ips".into(),
-        title: "ips".into(),
-    };
-    b.add_list(
-        info,
-        "198.51.100.0/24\n0.0.0.0/0\n203.0.113.0/24\n".as_bytes(),
-    )
-    .unwrap();
     let config = Config {
         never_block: vec!["198.51.100.53".parse().unwrap()],
         ..Config::default()
     };
-    let mut e = Engine::new(config, Arc::new(b.build()));
+    let mut e = Engine::new(
+        config,
+        rules("198.51.100.0/24\n0.0.0.0/0\n203.0.113.0/24\n"),
+    );
     // The /24 and the default route hold the upstream: routing them in
     // would loop its own queries back.
     assert_eq!(
