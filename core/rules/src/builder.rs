@@ -13,7 +13,7 @@ use crate::compiled::{
 use crate::name::{normalize_into, push_reversed};
 use crate::parse::{is_hosts_header_name, parse_line, Line, LineReader, MAX_LINE_BYTES};
 use crate::report::{LineKind, ParseReport, Problem};
-use crate::table::{self, Shape, RECORD_PAD};
+use crate::table::{self, Shape, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, RuleSet};
 
 /// The flags a `$badfilter` compares (everything but list and line).
@@ -234,12 +234,13 @@ impl RuleSetBuilder {
     /// [`crate::compiled`]): write them out, load them with
     /// [`RuleSet::from_bytes`].
     pub fn compile(self) -> Result<Vec<u8>, BuildError> {
-        self.compile_with(table::REM_BITS)
+        self.compile_with(None)
     }
 
-    /// [`RuleSetBuilder::compile`], storing at least `rem_bits` hash bits
-    /// per record beyond the bucket (tests use a few, to force collisions).
-    pub(crate) fn compile_with(mut self, rem_bits: u32) -> Result<Vec<u8>, BuildError> {
+    /// [`RuleSetBuilder::compile`], keeping at least `rem_bits` hash bits
+    /// per name beyond the bucket's instead of what the size budget leaves
+    /// (tests keep a few, to force collisions).
+    pub(crate) fn compile_with(mut self, rem_bits: Option<u32>) -> Result<Vec<u8>, BuildError> {
         let mut names = std::mem::take(&mut self.names);
         if !self.badfilters.is_empty() {
             names.retain(|r| {
@@ -250,18 +251,18 @@ impl RuleSetBuilder {
         }
         // Two different names must never share the hash bits the table
         // keeps: a seed where they do is replaced (for a million names
-        // about n^2 / 2^(d + r + 1) = 1e-3 of seeds do), and should seeds
+        // about n^2 / 2^(d + r + 1) = 1/64 of seeds do), and should seeds
         // keep failing, which only a tiny `rem_bits` makes likely, a bit
         // more is kept.
         let mut seed = 0u64;
-        let mut rem_bits = rem_bits.max(1);
+        let mut extra = 0;
         let built = loop {
-            if let Some(built) = self.name_table(&mut names, seed, rem_bits)? {
+            if let Some(built) = self.name_table(&mut names, seed, rem_bits, extra)? {
                 break built;
             }
             seed += 1;
             if seed % 4 == 0 {
-                rem_bits += 1;
+                extra += 1;
             }
         };
         let (section, kinds, shared) = built;
@@ -288,14 +289,17 @@ impl RuleSetBuilder {
     }
 
     /// Builds the name table with `seed`, or `None` when two different
-    /// names share the hash bits it keeps. Returns the section, the kinds
-    /// and the shared entries.
+    /// names share the hash bits it keeps (or, for hashes as unlucky, a
+    /// directory sample overflows). Keeps `rem_bits` remainder bits, or
+    /// what [`rem_bits_for`] gives, and `extra` more. Returns the section,
+    /// the kinds and the shared entries.
     #[allow(clippy::type_complexity)]
     fn name_table(
         &self,
         names: &mut [NameRecord],
         seed: u64,
-        rem_bits: u32,
+        rem_bits: Option<u32>,
+        extra: u32,
     ) -> Result<Option<(NamesSection, Vec<u64>, Vec<u64>)>, BuildError> {
         for r in names.iter_mut() {
             r.hash = table::hash_reversed(seed, self.key(r));
@@ -373,11 +377,14 @@ impl RuleSetBuilder {
         // Kinds index `kinds`; the next index means "shared".
         let kind_max = (kinds.len() as u64).saturating_sub(u64::from(shared.is_empty()));
         let dir_bits = Shape::dir_bits_for(count);
+        let (kind_bits, value_bits) = (table::bits_for(kind_max), table::bits_for(max_value));
+        let rem_bits =
+            rem_bits.unwrap_or_else(|| rem_bits_for(count, dir_bits, kind_bits + value_bits));
         let shape = Shape {
             dir_bits,
-            rem_bits: rem_bits.min(64 - dir_bits),
-            kind_bits: table::bits_for(kind_max),
-            value_bits: table::bits_for(max_value),
+            rem_bits: (rem_bits.max(1) + extra).min(64 - dir_bits),
+            kind_bits,
+            value_bits,
         };
         // Rows are in hash order, so names that share the kept bits are
         // next to each other.
@@ -391,8 +398,17 @@ impl RuleSetBuilder {
         if bits > table::MAX_RECORD_BITS {
             return Err(BuildError::TooLarge);
         }
+        let Some((samples, sizes)) =
+            table::directory(shape, rows.iter().map(|r| shape.bucket(r.0)))
+        else {
+            return Ok(None);
+        };
+        let mut tags = vec![0u8; count + TAG_PAD];
         let mut records = vec![0u8; (count * bits as usize).div_ceil(8) + RECORD_PAD];
         for (n, &(hash, kind, value)) in rows.iter().enumerate() {
+            if let Some(t) = tags.get_mut(n) {
+                *t = shape.tag(hash);
+            }
             let kind = if kind == SHARED_KIND {
                 kinds.len() as u64
             } else {
@@ -405,7 +421,6 @@ impl RuleSetBuilder {
                 table::pack_record(shape, hash, kind, value),
             );
         }
-        let (samples, sizes) = table::directory(shape, rows.iter().map(|r| shape.bucket(r.0)));
         let section = NamesSection {
             seed,
             count,
@@ -413,6 +428,7 @@ impl RuleSetBuilder {
             shape,
             samples,
             sizes,
+            tags,
             records,
         };
         Ok(Some((section, kinds, shared)))
@@ -438,3 +454,29 @@ impl std::fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+/// What a compiled name may cost, in bits, all parts of the name table
+/// counted: the size the format is built to (six bytes).
+pub(crate) const NAME_BITS: u64 = 48;
+/// The fewest remainder bits a table keeps, whatever the budget: a probe
+/// for an unlisted name then matches falsely at most once in 2^24 (16.8
+/// million) times.
+pub(crate) const MIN_REM_BITS: u32 = 24;
+/// The most remainder bits a table keeps: small lists get near-exact
+/// tables, not ever larger ones.
+pub(crate) const MAX_REM_BITS: u32 = 40;
+
+/// The remainder bits (tag included) that keep a table of `count` names
+/// within [`NAME_BITS`] a name, given its directory bits and the payload
+/// bits of a record: the budget less the directory (unary sizes and
+/// samples) and the payload, within [`MIN_REM_BITS`]..=[`MAX_REM_BITS`].
+pub(crate) fn rem_bits_for(count: usize, dir_bits: u32, payload_bits: u32) -> u32 {
+    let n = count.max(1) as u64;
+    let buckets = 1u64 << dir_bits;
+    let directory = buckets + n + 64 * buckets.div_ceil(table::GROUP as u64);
+    let per_name = (NAME_BITS * n).saturating_sub(directory) / n;
+    let rem = per_name.saturating_sub(u64::from(payload_bits));
+    u32::try_from(rem)
+        .unwrap_or(u32::MAX)
+        .clamp(MIN_REM_BITS, MAX_REM_BITS)
+}

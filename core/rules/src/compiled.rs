@@ -1,14 +1,14 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 3
+//! # File format, version 4
 //!
 //! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (3) |
+//! | 4 | format version (4) |
 //! | 4 | reserved, 0 |
 //! | 8 × 6 | lengths of the six sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
@@ -30,9 +30,10 @@
 //! | 8 | record count `n` (distinct names) |
 //! | 8 | label counts: bit `i` set when some name has `i + 1` labels (bit 63: 64 or more) |
 //! | 1, 1, 1, 1, 4 | directory bits `d` (at most 30), remainder bits `r`, kind bits `k`, value bits `v`, 4 zero bytes |
-//! | 4 × (⌈2^d / 32⌉ + 1) | samples: `u32` count of the records before each block of 32 buckets, then `n` |
+//! | 8 × ⌈2^d / 128⌉ | samples, one per group of 128 buckets: bits 0–31 the records before the group, bits 32–41, 42–51, 52–61 the records in the group before its 2nd, 3rd and 4th block of 32 buckets; the rest zero |
 //! | 8 × ⌈(2^d + n) / 64⌉ | bucket sizes in unary, bucket after bucket: a 0 per record, then a 1; `u64` words, LSB first, zero-padded |
-//! | ⌈n·w/8⌉ + 16 | records, `w = r + k + v` bits each, packed LSB-first with no gaps, then 16 zero bytes |
+//! | n + 8 | tags: a byte per record, the top `t = min(r, 8)` remainder bits, then 8 zero bytes |
+//! | ⌈n·w/8⌉ + 16 | records, `w = (r − t) + k + v` bits each: the other remainder bits, then the payload; packed LSB-first with no gaps, then 16 zero bytes |
 //!
 //! Each distinct rule name is hashed to 64 bits: a chain over its labels
 //! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
@@ -40,58 +41,71 @@
 //! bytes; see `table.rs`), so a lookup gets the hashes of the name and of
 //! all its parents from one right-to-left pass. The table keeps the top
 //! `d + r` bits of each hash: the top `d` pick a bucket, with
-//! `d = ⌈log2 n⌉`, so one name per bucket or fewer on average; the record
-//! stores the next `r` bits (29), then the payload: a kind (an index into
-//! the kinds; the index just past them means "several rules": the value
-//! then indexes the shared entries) and a value (the line). Records are in
-//! hash order, so the records of bucket `b` follow the records of all
-//! buckets before it; where they start is the count of zeros before the
-//! `b`-th one of the sizes, found from the sample of `b`'s block and a
-//! select within at most two words. `k` and `v` are as small as the data
-//! allows: one list with one kind of line and no name with several rules
-//! gives `k = 0`, and `v` is the bit length of the largest line number.
-//! The loader checks that the samples and sizes agree with each other and
-//! with `n`, so a lookup never reads outside its bucket's records.
+//! `d = ⌈log2 n⌉`, so one name per bucket or fewer on average; the next `r`
+//! are the remainder, split between the tag and the record. The payload is
+//! a kind (an index into the kinds; the index just past them means "several
+//! rules": the value then indexes the shared entries) and a value (the
+//! line). Records and tags are in hash order, so the records of bucket `b`
+//! follow those of all buckets before it; where they start is the count of
+//! zeros before the `b`-th one of the sizes, found from the sample of `b`'s
+//! block and a select within at most two words. `k` and `v` are as small as
+//! the data allows: one list with one kind of line and no name with several
+//! rules gives `k = 0`, and `v` is the bit length of the largest line
+//! number. The loader checks that the samples and sizes agree with each
+//! other and with `n`, and that the pads are zero, so a lookup never reads
+//! outside its bucket's records.
+//!
+//! ## Size: six bytes a name
+//!
+//! `r` is what is left of 48 bits a name (6 bytes) once the payload and the
+//! directory are paid for: `r = ⌊48 − k − v − (2^d + n)/n − 0.5·2^d/n⌋`,
+//! kept within 24..=40 (see `builder::rem_bits_for`). For one list of a
+//! million lines: `d = 20`, `v = 20`, sizes 2.05 bits and samples 0.52 bits
+//! a name, so `r = 25`, and a name costs 8 (tag) + 17 + 20 (record) + 2.57 =
+//! 47.6 bits = 5.95 bytes. Lists of a few thousand names keep up to 40 bits;
+//! lists with many lists' rules or very long ones keep at least 24 and may
+//! then cost a little more than six bytes.
 //!
 //! ## Exactness
 //!
 //! The table stores truncated hashes, not names: a query name that is in no
 //! list but whose top `d + r` hash bits equal a listed name's would match it.
 //! For names not chosen to collide (the 64-bit hash taken as uniform), a
-//! probe matches falsely with probability `n / 2^(d + r)`, at most
-//! `2^-29 = 1.9e-9` since `n ≤ 2^d` (up to 2^30 names, the most
-//! directory bits). A query probes once per label (fewer
+//! probe matches falsely with probability `n / 2^(d + r)` (the names per
+//! bucket, at most 1, over `2^r`). A query probes once per label (fewer
 //! when no listed name has that many labels: with no one-label rule, the
-//! TLD is not probed), so at a million names (`d = 20`):
-//! `10^6 / 2^49 = 1.8e-9` per probe, `7.1e-9` for a query of four labels
-//! and `8.9e-9` for five, below `1e-8`; two million names (`d = 21`) give the
-//! same. A phone making 10^5 queries a day would see one false match in
-//! about four years; the matched rule is reported like any other, so an
-//! allow rule for the name fixes it. Two listed names never share the kept
-//! bits: the builder checks every pair that does against the names
-//! themselves (at a million names about one build in a thousand has such a
-//! pair) and builds again with the next seed, keeping one more bit after
-//! every four failed seeds. A name crafted to collide gains nothing a new
-//! domain does not already have: an unlisted name is never blocked anyway,
-//! and a collision with an allowed name needs about `2^(d + r)` tries per
-//! name targeted (`2^49` at a million names).
+//! TLD is not probed). So:
 //!
-//! ## Costs
+//! | list | `d` | `r` | false match per probe | per query of 4 probes |
+//! |---|---|---|---|---|
+//! | HaGeZi light, 176k names | 18 | 26 | 1.0e-8 | 4.0e-8 |
+//! | 1M generated names | 20 | 25 | 2.8e-8 | 1.1e-7 |
+//! | 2M generated names | 21 | 24 | 5.7e-8 | 2.3e-7 |
+//! | any list (the floor `r = 24`) | | 24 | at most 6.0e-8 | at most 2.4e-7 |
 //!
-//! Per distinct name `w` bits of record, `(2^d + n) / n` (2 to 3) bits of
-//! sizes and `2^d / n` (1 to 2) bits of samples: for one list of a
-//! million lines, `d = 20`, `r = 29`, `k = 0`, `v = 20`, so
-//! 49 + 2.05 + 1.05 = 52.1 bits = 6.5 bytes. Six bytes would leave 28 bits
-//! for the hash and its index, so about 25 stored hash bits and a false
-//! match 16 times as likely (`1.1e-7` for a query of four labels); storing
-//! fewer line bits would need the list's order, which hash order scrambles.
+//! A phone making 20,000 queries a day with a million-name list would see
+//! one false match in about 1.2 years; the matched rule is reported like any
+//! other (list and line), and an allow rule for the name fixes it. This is
+//! the price of six bytes a name with a line number kept for the journal:
+//! the line alone takes 20 of the 48 bits at a million lines. Two listed
+//! names never share the kept bits: the builder checks every pair that does
+//! against the names themselves (at a million names about one build in 64
+//! has such a pair) and builds again with the next seed, keeping one more
+//! bit after every four failed seeds. A name crafted to collide gains
+//! nothing a new domain does not already have: an unlisted name is never
+//! blocked anyway, and a collision with an allowed name needs about
+//! `2^(d + r)` tries per name targeted (`2^45` at a million names) and the
+//! seed.
 //!
-//! A lookup hashes each label once and, per label probed, reads two samples
-//! and one or two words of sizes (together 390 bytes per thousand names,
-//! small enough to stay mostly in cache) and the bucket's records. The
-//! records are the one cache miss: a first pass over the labels touches, for each, the
-//! lines where its bucket's records should be (guessed from its block's
-//! samples, right 98% of the time), so the misses of all labels overlap.
+//! ## Lookups
+//!
+//! A lookup hashes each label once and, per label probed, reads its block's
+//! sample and one or two words of sizes (together 2.6 bits a name: 320 KB
+//! at a million names, mostly in cache) and the bucket's tags (a byte a
+//! name). Only a record whose tag matches is read: for an unlisted name one
+//! probe in about 270 (`n / 2^d / 2^8`). A first pass over the labels reads
+//! each probe's sample and touches its sizes and tags, so the cache misses
+//! of all labels overlap.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -99,12 +113,12 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::table::{self, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD};
+use crate::table::{self, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const SECTIONS: usize = 6;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
 /// Fixed part of the names section: seed, count, label counts, shape,
@@ -214,9 +228,21 @@ struct NameTable {
     labels: u64,
     shape: Shape,
     record_bits: u32,
+    /// Records per bucket, in 1/65,536ths: where in its block a bucket's
+    /// records should begin.
+    load: usize,
     samples: Range<usize>,
     sizes: Range<usize>,
+    tags: Range<usize>,
     records: Range<usize>,
+}
+
+/// The name table's sections, as slices, for one lookup.
+struct Sections<'a> {
+    samples: &'a [u8],
+    sizes: &'a [u8],
+    tags: &'a [u8],
+    records: &'a [u8],
 }
 
 /// Address rules of one family: record ranges grouped by prefix length.
@@ -425,15 +451,17 @@ impl RuleSet {
             return Verdict::Unlisted;
         }
         let data = self.as_bytes();
-        let samples = data.get(t.samples.clone()).unwrap_or_default();
-        let sizes = data.get(t.sizes.clone()).unwrap_or_default();
-        let records = data.get(t.records.clone()).unwrap_or_default();
-        let (shape, bits) = (t.shape, t.record_bits as usize);
+        let sections = Sections {
+            samples: data.get(t.samples.clone()).unwrap_or_default(),
+            sizes: data.get(t.sizes.clone()).unwrap_or_default(),
+            tags: data.get(t.tags.clone()).unwrap_or_default(),
+            records: data.get(t.records.clone()).unwrap_or_default(),
+        };
         let mut labels = table::Labels::new(name.as_bytes());
         let mut found = Matches::default();
         // Per suffix probed, TLD first: its hash, the records before its
-        // bucket's block, and whether it is the whole name. Most names have a
-        // few labels; longer ones go in chunks of `BATCH`.
+        // bucket's block, and whether it is the whole name. Most names have
+        // a few labels; longer ones go in chunks of `BATCH`.
         const BATCH: usize = 8;
         let mut probes = [(0u64, 0usize, false); BATCH];
         let mut hash = table::start(t.seed);
@@ -441,11 +469,10 @@ impl RuleSet {
         // name of one label, so the TLD is not).
         let mut listed_depths = t.labels;
         while !labels.done() {
-            // 1. Hash each label and touch what its probe will read: the
-            // bucket's sizes, and the record where the bucket's records
-            // should be, from where its block's records begin and end. The
+            // 1. Hash each label, read its block's sample and touch what
+            // its probe will read next (the bucket's sizes and tags). The
             // cache misses of all labels overlap instead of following each
-            // other, and nothing here branches on what memory holds.
+            // other.
             let mut n = 0;
             let mut touched = 0u8;
             while n < BATCH {
@@ -459,44 +486,101 @@ impl RuleSet {
                 if !listed {
                     continue;
                 }
-                let bucket = shape.bucket(hash);
-                let block = bucket / table::BLOCK;
-                let (first, next) = table::block_records(samples, block);
-                // The guess is off by 1.7 records on average: the lines 24
-                // bytes either side of it hold the bucket's records 98% of
-                // the time (at a million names).
-                let guess = (first
-                    + next.wrapping_sub(first).wrapping_mul(bucket % table::BLOCK) / table::BLOCK)
-                    .wrapping_mul(bits)
-                    / 8;
-                let window = table::block_sizes(block, first) / 8;
-                for at in [window, window + 15] {
-                    touched ^= sizes.get(at).copied().unwrap_or(0);
-                }
-                for at in [guess.saturating_sub(24), guess + 24] {
-                    touched ^= records.get(at).copied().unwrap_or(0);
-                }
+                let first;
+                (first, touched) = self.touch(&sections, hash, touched);
                 if let Some(p) = probes.get_mut(n) {
                     *p = (hash, first, labels.done());
                 }
                 n += 1;
             }
             std::hint::black_box(touched);
-            // 2. Find each bucket's records and compare the remainders; no
-            // two records of a bucket share one.
+            // 2. Look each probe up, from what is now in cache: only a
+            // matching tag reads a record.
             for &(hash, first, exact) in probes.iter().take(n) {
-                let rem = shape.rem(hash);
-                for i in table::bucket_records(sizes, shape.bucket(hash), first) {
-                    let record = table::read_record(records, i, t.record_bits);
-                    if table::record_rem(shape, record) == rem {
-                        let (kind, value) = table::payload(shape, record);
-                        self.add_payload(&mut found, kind, value, exact);
-                        break;
-                    }
+                if let Some((kind, value)) = self.probe(&sections, hash, first) {
+                    self.add_payload(&mut found, kind, value, exact);
                 }
             }
         }
         found.verdict()
+    }
+
+    /// Reads the sample of `hash`'s block (the records before it) and
+    /// touches the lines the probe will read next: the bucket's sizes and
+    /// where its tags should be if the block's records are spread evenly.
+    /// Nothing here branches on what memory holds, so the touches of several
+    /// probes overlap. Records are not touched: only a matching tag reads
+    /// one, and touching them for every probe costs more than it saves.
+    #[inline(always)]
+    fn touch(&self, s: &Sections<'_>, hash: u64, touched: u8) -> (usize, u8) {
+        let t = &self.names;
+        let bucket = t.shape.bucket(hash);
+        let block = bucket / table::BLOCK;
+        let first = table::records_before_block(s.samples, block);
+        let guess = first + (((bucket % table::BLOCK) * t.load) >> 16);
+        let mut x = touched;
+        for (section, at) in [
+            (s.sizes, table::block_sizes(block, first) / 8),
+            (s.tags, guess),
+        ] {
+            x ^= section.get(at).copied().unwrap_or(0);
+        }
+        (first, x)
+    }
+
+    /// The payload of the record whose kept hash bits are `hash`'s, if any,
+    /// given the records before its block: the bucket's records from the
+    /// sizes, then their tags, then the record whose tag matches. For an
+    /// unlisted name, one probe in about 270 reads a record from the table;
+    /// the others read record 0, which stays in cache, so that no branch
+    /// depends on whether a tag matched.
+    #[inline(always)]
+    fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(u64, u64)> {
+        let t = &self.names;
+        let shape = t.shape;
+        let range = table::bucket_records(s.sizes, shape.bucket(hash), first);
+        let (tag, stored) = (shape.tag(hash), shape.stored(hash));
+        let len = range.end - range.start;
+        let hits = table::tag_matches(s.tags, range.start, len, tag);
+        if len > 8 || hits & hits.wrapping_sub(1) != 0 {
+            return self.probe_each(s, range, tag, stored);
+        }
+        let i = if hits != 0 {
+            range.start + hits.trailing_zeros() as usize / 8
+        } else {
+            0
+        };
+        let record = table::read_record(s.records, i, t.record_bits);
+        let found = hits != 0 && table::record_stored(shape, record) == stored;
+        found.then(|| table::payload(shape, record))
+    }
+
+    /// [`RuleSet::probe`] for a bucket of more than eight records or with
+    /// several records of the same tag: every candidate in turn.
+    #[cold]
+    fn probe_each(
+        &self,
+        s: &Sections<'_>,
+        range: Range<usize>,
+        tag: u8,
+        stored: u64,
+    ) -> Option<(u64, u64)> {
+        let shape = self.names.shape;
+        let mut at = range.start;
+        while at < range.end {
+            let mut hits = table::tag_matches(s.tags, at, range.end - at, tag);
+            while hits != 0 {
+                let i = at + hits.trailing_zeros() as usize / 8;
+                let record = table::read_record(s.records, i, self.names.record_bits);
+                // No two records share the kept bits: the first is the one.
+                if table::record_stored(shape, record) == stored {
+                    return Some(table::payload(shape, record));
+                }
+                hits &= hits - 1;
+            }
+            at += 8;
+        }
+        None
     }
 
     /// Adds the rules of one table record: kind `k` is `kinds[k]` with
@@ -718,10 +802,12 @@ pub(crate) struct NamesSection {
     /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
     pub labels: u64,
     pub shape: Shape,
-    /// Records before each block of [`table::BLOCK`] buckets, then `count`.
-    pub samples: Vec<u32>,
+    /// A sample per [`table::GROUP`] buckets (see [`table::records_before_block`]).
+    pub samples: Vec<u64>,
     /// Bucket sizes in unary, 64 bits a word.
     pub sizes: Vec<u64>,
+    /// A tag per record, with [`TAG_PAD`] zero bytes after them.
+    pub tags: Vec<u8>,
     /// Bit-packed records, with [`RECORD_PAD`] zero bytes after them.
     pub records: Vec<u8>,
 }
@@ -729,10 +815,11 @@ pub(crate) struct NamesSection {
 impl NamesSection {
     pub fn empty() -> Self {
         let shape = Shape {
-            rem_bits: table::REM_BITS,
+            rem_bits: table::TAG_BITS,
             ..Shape::default()
         };
-        let (samples, sizes) = table::directory(shape, std::iter::empty());
+        let (samples, sizes) =
+            table::directory(shape, std::iter::empty()).unwrap_or((vec![0], vec![1]));
         Self {
             seed: 0,
             count: 0,
@@ -740,12 +827,17 @@ impl NamesSection {
             shape,
             samples,
             sizes,
+            tags: vec![0; TAG_PAD],
             records: vec![0; RECORD_PAD],
         }
     }
 
     fn encoded_len(&self) -> usize {
-        NAMES_HEADER + self.samples.len() * 4 + self.sizes.len() * 8 + self.records.len()
+        NAMES_HEADER
+            + self.samples.len() * 8
+            + self.sizes.len() * 8
+            + self.tags.len()
+            + self.records.len()
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -763,6 +855,7 @@ impl NamesSection {
         for w in &self.sizes {
             out.extend_from_slice(&w.to_le_bytes());
         }
+        out.extend_from_slice(&self.tags);
         out.extend_from_slice(&self.records);
     }
 }
@@ -795,7 +888,7 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     {
         return Err(BAD);
     }
-    let samples_len = shape.samples().checked_mul(4).ok_or(BAD)?;
+    let samples_len = shape.samples().checked_mul(8).ok_or(BAD)?;
     let sizes_len = shape
         .buckets()
         .checked_add(count)
@@ -806,9 +899,17 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
         .map(|b| b.div_ceil(8))
         .and_then(|b| b.checked_add(RECORD_PAD))
         .ok_or(BAD)?;
+    let tags_len = count.checked_add(TAG_PAD).ok_or(BAD)?;
     let samples = NAMES_HEADER..NAMES_HEADER.checked_add(samples_len).ok_or(BAD)?;
     let sizes = samples.end..samples.end.checked_add(sizes_len).ok_or(BAD)?;
-    if sizes.end.checked_add(records_len) != Some(section.len()) {
+    let tags = sizes.end..sizes.end.checked_add(tags_len).ok_or(BAD)?;
+    if tags.end.checked_add(records_len) != Some(section.len()) {
+        return Err(BAD);
+    }
+    // The pads are zero, as written: a file differing only there is refused
+    // like any other altered one.
+    let zero = |r: Range<usize>| section.get(r).is_some_and(|b| b.iter().all(|&x| x == 0));
+    if !zero(tags.end - TAG_PAD..tags.end) || !zero(section.len() - RECORD_PAD..section.len()) {
         return Err(BAD);
     }
     if !table::check_directory(
@@ -826,9 +927,11 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
         labels,
         shape,
         record_bits,
+        load: (count << 16) >> shape.dir_bits,
         samples: at(samples),
-        records: range.start + sizes.end..range.end,
         sizes: at(sizes),
+        records: range.start + tags.end..range.end,
+        tags: at(tags),
     })
 }
 

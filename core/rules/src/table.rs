@@ -1,16 +1,25 @@
 //! The name table: truncated hashes of rule names in about one bucket per
-//! name, bucket sizes in unary, records bit-packed with their payload. See
-//! [`crate::compiled`] for the layout and the false-match bound.
+//! name, bucket sizes in unary, a tag byte per record in its own array, and
+//! records bit-packed with their payload. See [`crate::compiled`] for the
+//! layout and the false-match bound.
 
-/// Hash bits each record stores beyond those its bucket implies: with about
-/// one name per bucket, a probe for an unlisted name matches with a chance
-/// of at most 2^-29 (see [`crate::compiled`], "Exactness").
-pub(crate) const REM_BITS: u32 = 29;
+/// The most remainder bits a record's tag holds: the top ones, kept in a
+/// byte array of its own that is small enough to stay in cache, so that a
+/// probe for an unlisted name almost never reads the records.
+pub(crate) const TAG_BITS: u32 = 8;
 /// The most directory bits a table has: enough for a bucket per name up to
 /// 2^30 names.
 pub(crate) const MAX_DIR_BITS: u32 = 30;
-/// Buckets per directory sample.
+/// Buckets per block: the unit a bucket's records are found from.
 pub(crate) const BLOCK: usize = 32;
+/// Buckets per directory sample: one `u64` holds the records before the
+/// group and before each of its blocks after the first.
+pub(crate) const GROUP: usize = 128;
+/// Bits of each within-group count in a sample.
+const DELTA_BITS: u32 = 10;
+/// Zero bytes after the tags, so that every tag read is one 8-byte load
+/// that stays inside the section.
+pub(crate) const TAG_PAD: usize = 8;
 /// Zero bytes after the records, so that every record read is one 16-byte
 /// load that stays inside the section.
 pub(crate) const RECORD_PAD: usize = 16;
@@ -120,11 +129,17 @@ fn label_start(name: &[u8], end: usize) -> usize {
     }
 }
 
-/// The high bit of each byte of `w` that is a dot (exact: no borrow runs
-/// from one byte into the next).
+/// The high bit of each byte of `w` that is a dot.
 #[inline(always)]
 fn dot_bits(w: u64) -> u64 {
-    let x = w ^ (ONES8 * u64::from(b'.'));
+    eq_bytes(w, b'.')
+}
+
+/// The high bit of each byte of `w` equal to `b` (exact: no borrow runs
+/// from one byte into the next).
+#[inline(always)]
+fn eq_bytes(w: u64, b: u8) -> u64 {
+    let x = w ^ (ONES8 * u64::from(b));
     let nonzero = ((x & !HIGH8).wrapping_add(!HIGH8) | x) & HIGH8;
     !nonzero & HIGH8
 }
@@ -191,7 +206,7 @@ impl Iterator for Labels<'_> {
 pub(crate) struct Shape {
     /// Bits of the hash that pick the bucket (its top bits).
     pub dir_bits: u32,
-    /// Bits of the hash below those that each record stores.
+    /// Bits of the hash below those: the tag's, then the record's.
     pub rem_bits: u32,
     /// Bits of the payload that pick a kind (list and flags, or "shared").
     pub kind_bits: u32,
@@ -205,17 +220,32 @@ impl Shape {
         self.dir_bits + self.rem_bits
     }
 
+    /// Remainder bits in the tag: the top [`TAG_BITS`] of them.
+    pub fn tag_bits(self) -> u32 {
+        self.rem_bits.min(TAG_BITS)
+    }
+
+    /// Remainder bits in the record: those below the tag's.
+    pub fn stored_bits(self) -> u32 {
+        self.rem_bits - self.tag_bits()
+    }
+
     pub fn record_bits(self) -> u32 {
-        self.rem_bits + self.kind_bits + self.value_bits
+        self.stored_bits() + self.kind_bits + self.value_bits
     }
 
     pub fn buckets(self) -> usize {
         1usize << self.dir_bits
     }
 
-    /// Directory samples: one per [`BLOCK`] buckets, and one past the end.
+    /// Directory samples: one per [`GROUP`] buckets.
     pub fn samples(self) -> usize {
-        self.buckets().div_ceil(BLOCK) + 1
+        self.buckets().div_ceil(GROUP)
+    }
+
+    /// Blocks of [`BLOCK`] buckets.
+    pub fn blocks(self) -> usize {
+        self.buckets().div_ceil(BLOCK)
     }
 
     /// The top [`Shape::hash_bits`] bits of `hash`: what the table keeps.
@@ -232,6 +262,18 @@ impl Shape {
     #[inline(always)]
     pub fn rem(self, hash: u64) -> u64 {
         self.key(hash) & mask64(self.rem_bits)
+    }
+
+    /// The tag of `hash`: the top [`Shape::tag_bits`] of its remainder.
+    #[inline(always)]
+    pub fn tag(self, hash: u64) -> u8 {
+        (self.rem(hash) >> self.stored_bits()) as u8
+    }
+
+    /// The remainder bits a record stores for `hash`.
+    #[inline(always)]
+    pub fn stored(self, hash: u64) -> u64 {
+        self.rem(hash) & mask64(self.stored_bits())
     }
 
     /// Directory bits for `n` names: at least one bucket per name, at most
@@ -315,20 +357,40 @@ fn bits_at(words: &[u8], at: usize) -> u64 {
     lo | word(words, w + 8).checked_shl(64 - shift).unwrap_or(0)
 }
 
-/// Records before block `block` and before the next one, from the
-/// directory's samples (a little-endian `u32` per [`BLOCK`] buckets).
+/// Records before block `block`, from the directory's samples: a
+/// little-endian `u64` per [`GROUP`] buckets holds the records before the
+/// group (bits 0-31) and, in three [`DELTA_BITS`]-bit fields from bit 32,
+/// the records in the group before its second, third and fourth block.
 #[inline(always)]
-pub(crate) fn block_records(samples: &[u8], block: usize) -> (usize, usize) {
-    match samples
-        .get(block * 4..block * 4 + 8)
-        .map(<[u8; 8]>::try_from)
-    {
-        Some(Ok(b)) => {
-            let v = u64::from_le_bytes(b);
-            (v as u32 as usize, (v >> 32) as usize)
+pub(crate) fn records_before_block(samples: &[u8], block: usize) -> usize {
+    let s = word(samples, block / (GROUP / BLOCK) * 8);
+    // With a zero field put in front for the group's first block.
+    let deltas = (s >> 32) << DELTA_BITS;
+    let delta = (deltas >> (DELTA_BITS as usize * (block % (GROUP / BLOCK)))) & mask64(DELTA_BITS);
+    s as u32 as usize + delta as usize
+}
+
+/// A sample from the records before its group and its blocks: `None` when
+/// a block's count does not fit its field.
+fn sample(before: &[usize]) -> Option<u64> {
+    let (&base, rest) = before.split_first()?;
+    let mut s = u64::from(u32::try_from(base).ok()?);
+    for (i, &b) in rest.iter().enumerate() {
+        let delta = b.checked_sub(base)? as u64;
+        if delta > mask64(DELTA_BITS) {
+            return None;
         }
-        _ => (0, 0),
+        s |= delta << (32 + DELTA_BITS as usize * i);
     }
+    Some(s)
+}
+
+/// Which of the first eight records from `start` (at most `len`) have tag
+/// `tag`: the high bit of byte `i` for record `start + i`. `tags` ends with
+/// [`TAG_PAD`] zero bytes.
+#[inline(always)]
+pub(crate) fn tag_matches(tags: &[u8], start: usize, len: usize, tag: u8) -> u64 {
+    eq_bytes(word(tags, start), tag) & mask64(8 * len.min(8) as u32)
 }
 
 /// Where the sizes of block `block`, which `first` records precede, begin:
@@ -356,19 +418,22 @@ pub(crate) fn bucket_records(sizes: &[u8], bucket: usize, first: usize) -> std::
         Some(Ok(b)) => u128::from_le_bytes(b) >> (begin % 8),
         _ => return slow_bucket_records(sizes, begin, bucket, j),
     };
+    // The word holding the start: the first 64 bits (with the one put in
+    // front), or the next 64. Both are counted and one is picked, without a
+    // branch the processor would mispredict.
     let a = (window as u64) << 1 | 1;
-    let sums = running_ones(a);
-    let start = if j < sums >> 56 {
-        select(a, sums, j)
+    let b = (window >> 63) as u64;
+    let (sums_a, sums_b) = (running_ones(a), running_ones(b));
+    let in_a = j < sums_a >> 56;
+    let (w, sums, k, base) = if in_a {
+        (a, sums_a, j, 0)
     } else {
-        let b = (window >> 63) as u64;
-        let sums_b = running_ones(b);
-        let k = j - (sums >> 56);
-        if k >= sums_b >> 56 {
-            return slow_bucket_records(sizes, begin, bucket, j);
-        }
-        64 + select(b, sums_b, k)
+        (b, sums_b, j - (sums_a >> 56), 64)
     };
+    if k >= sums >> 56 {
+        return slow_bucket_records(sizes, begin, bucket, j);
+    }
+    let start = base + select(w, sums, k);
     // `start` counts from `begin`; the records run to the next one.
     let rest = window.checked_shr(start as u32).unwrap_or(0);
     if rest == 0 {
@@ -454,23 +519,24 @@ pub(crate) fn write_record(records: &mut [u8], i: usize, bits: u32, value: u128)
     }
 }
 
-/// Packs a record from its hash remainder and payload.
+/// Packs a record from its hash and payload.
 pub(crate) fn pack_record(shape: Shape, hash: u64, kind: u64, value: u64) -> u128 {
-    u128::from(shape.rem(hash))
-        | u128::from(kind) << shape.rem_bits
-        | u128::from(value) << (shape.rem_bits + shape.kind_bits)
+    let stored = shape.stored_bits();
+    u128::from(shape.stored(hash))
+        | u128::from(kind) << stored
+        | u128::from(value) << (stored + shape.kind_bits)
 }
 
-/// The stored remainder of a record.
+/// The remainder bits a record stores.
 #[inline(always)]
-pub(crate) fn record_rem(shape: Shape, record: u128) -> u64 {
-    (record & mask128(shape.rem_bits)) as u64
+pub(crate) fn record_stored(shape: Shape, record: u128) -> u64 {
+    (record & mask128(shape.stored_bits())) as u64
 }
 
 /// Splits a record's payload into (kind, value).
 #[inline(always)]
 pub(crate) fn payload(shape: Shape, record: u128) -> (u64, u64) {
-    let p = record >> shape.rem_bits;
+    let p = record >> shape.stored_bits();
     (
         (p & mask128(shape.kind_bits)) as u64,
         ((p >> shape.kind_bits) & mask128(shape.value_bits)) as u64,
@@ -479,11 +545,13 @@ pub(crate) fn payload(shape: Shape, record: u128) -> (u64, u64) {
 
 /// The directory of a table whose records, in order, fall in `buckets`
 /// (each below `shape.buckets()`, ascending): the samples and the unary
-/// sizes, as written to the file.
+/// sizes, as written to the file. `None` when a group's counts do not fit
+/// its sample (never for hashes not chosen to do so: a group of 128 buckets
+/// holds about 128 records; the builder then tries another seed).
 pub(crate) fn directory(
     shape: Shape,
     buckets: impl ExactSizeIterator<Item = usize>,
-) -> (Vec<u32>, Vec<u64>) {
+) -> Option<(Vec<u64>, Vec<u64>)> {
     let total = shape.buckets() + buckets.len();
     // Every bit a one, then a zero for each record: record `i` of bucket `b`
     // has `b` bucket ends and `i` records before it.
@@ -491,41 +559,53 @@ pub(crate) fn directory(
     if let Some(last) = sizes.last_mut() {
         *last = mask64(((total + 63) % 64 + 1) as u32);
     }
-    let mut samples = vec![0u32; shape.samples()];
+    // Records in each block, then (below) before each block.
+    let mut before = vec![0usize; shape.blocks() + 1];
     for (i, b) in buckets.enumerate() {
         let bit = b + i;
         if let Some(w) = sizes.get_mut(bit / 64) {
             *w &= !(1 << (bit % 64));
         }
-        if let Some(s) = samples.get_mut(b / BLOCK + 1) {
+        if let Some(s) = before.get_mut(b / BLOCK + 1) {
             *s += 1;
         }
     }
     let mut sum = 0;
-    for s in &mut samples {
+    for s in &mut before {
         sum += *s;
         *s = sum;
     }
-    (samples, sizes)
+    before.pop();
+    let samples = before
+        .chunks(GROUP / BLOCK)
+        .map(sample)
+        .collect::<Option<Vec<u64>>>()?;
+    Some((samples, sizes))
 }
 
 /// Whether a directory read from a file is one that [`directory`] writes
 /// for `count` records; lookups rely on it.
 pub(crate) fn check_directory(shape: Shape, count: usize, samples: &[u8], sizes: &[u8]) -> bool {
-    let sample = |i: usize| {
-        samples
-            .get(i * 4..i * 4 + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(|b| u32::from_le_bytes(b) as usize)
-    };
     let Some(total) = shape.buckets().checked_add(count) else {
         return false;
     };
-    if samples.len() != shape.samples() * 4
-        || sizes.len() != total.div_ceil(64) * 8
-        || sample(0) != Some(0)
-        || sample(shape.samples() - 1) != Some(count)
-    {
+    if samples.len() != shape.samples() * 8 || sizes.len() != total.div_ceil(64) * 8 {
+        return false;
+    }
+    // What each sample holds, field by field: reserved bits and the fields
+    // of blocks past the last are zero, and the first block has no records
+    // before it.
+    let blocks = shape.blocks();
+    let per_group = GROUP / BLOCK;
+    for (g, s) in samples.chunks_exact(8).enumerate() {
+        let s = word(s, 0);
+        let used = blocks.saturating_sub(g * per_group).min(per_group);
+        let used_bits = 32 + DELTA_BITS * (used as u32).saturating_sub(1);
+        if s & !mask64(used_bits) != 0 {
+            return false;
+        }
+    }
+    if blocks > 0 && records_before_block(samples, 0) != 0 {
         return false;
     }
     let (mut ones, mut zeros) = (0usize, 0usize);
@@ -537,13 +617,16 @@ pub(crate) fn check_directory(shape: Shape, count: usize, samples: &[u8], sizes:
         }
         let sums = running_ones(w);
         let n = (sums >> 56) as usize;
-        // Each block's sample counts the zeros before the one that ends
-        // its previous block's last bucket.
+        // The records before each block are the zeros before the one that
+        // ends its previous block's last bucket.
         let mut m = ones + (BLOCK - 1) - ones % BLOCK;
         while m < ones + n {
-            let at = i * 64 + select(w, sums, (m - ones) as u64);
-            if sample((m + 1) / BLOCK) != Some(at - m) {
-                return false;
+            let block = (m + 1) / BLOCK;
+            if block < blocks {
+                let at = i * 64 + select(w, sums, (m - ones) as u64);
+                if records_before_block(samples, block) != at - m {
+                    return false;
+                }
             }
             m += BLOCK;
         }
@@ -671,32 +754,91 @@ mod tests {
         }
     }
 
+    fn directory_bytes(shape: Shape, buckets: &[usize]) -> (Vec<u8>, Vec<u8>) {
+        let (samples, sizes) = directory(shape, buckets.iter().copied()).unwrap();
+        assert_eq!(samples.len(), shape.samples());
+        (
+            samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            sizes.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        )
+    }
+
     #[test]
     fn directory_gives_each_bucket_its_records() {
+        for dir_bits in [0, 3, 5, 8, 9] {
+            let shape = Shape {
+                dir_bits,
+                rem_bits: 10,
+                kind_bits: 0,
+                value_bits: 4,
+            };
+            let n = shape.buckets();
+            // Bucket b holds (b * 7) % 5 records, one bucket 70 (past a word).
+            let sizes_of = |b: usize| if b == n / 2 + 2 { 70 } else { (b * 7) % 5 };
+            let buckets: Vec<usize> = (0..n)
+                .flat_map(|b| std::iter::repeat_n(b, sizes_of(b)))
+                .collect();
+            let (samples, sizes) = directory_bytes(shape, &buckets);
+            assert!(check_directory(shape, buckets.len(), &samples, &sizes));
+            let mut first = 0;
+            for b in 0..n {
+                let before = records_before_block(&samples, b / BLOCK);
+                let r = bucket_records(&sizes, b, before);
+                assert_eq!(r, first..first + sizes_of(b), "{dir_bits} bucket {b}");
+                first = r.end;
+            }
+            assert_eq!(first, buckets.len());
+        }
+    }
+
+    #[test]
+    fn directory_checks_refuse_any_changed_bit() {
         let shape = Shape {
-            dir_bits: 8,
+            dir_bits: 9,
             rem_bits: 10,
             kind_bits: 0,
             value_bits: 4,
         };
-        // Bucket b holds (b * 7) % 5 records, one bucket 70 (past a word).
-        let sizes_of = |b: usize| if b == 130 { 70 } else { (b * 7) % 5 };
-        let buckets: Vec<usize> = (0..256)
-            .flat_map(|b| std::iter::repeat_n(b, sizes_of(b)))
-            .collect();
-        let (samples, sizes) = directory(shape, buckets.iter().copied());
-        assert_eq!(samples.len(), shape.samples());
-        let samples: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let sizes: Vec<u8> = sizes.iter().flat_map(|s| s.to_le_bytes()).collect();
-        assert!(check_directory(shape, buckets.len(), &samples, &sizes));
-        let mut first = 0;
-        for b in 0..256 {
-            let (before, _) = block_records(&samples, b / BLOCK);
-            let r = bucket_records(&sizes, b, before);
-            assert_eq!(r, first..first + sizes_of(b), "bucket {b}");
-            first = r.end;
+        let buckets: Vec<usize> = (0..600).map(|i| i * 512 / 600).collect();
+        let (samples, sizes) = directory_bytes(shape, &buckets);
+        assert!(check_directory(shape, 600, &samples, &sizes));
+        for bit in 0..samples.len() * 8 {
+            let mut bad = samples.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                !check_directory(shape, 600, &bad, &sizes),
+                "samples bit {bit}"
+            );
         }
-        assert_eq!(first, buckets.len());
+        for bit in 0..sizes.len() * 8 {
+            let mut bad = sizes.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                !check_directory(shape, 600, &samples, &bad),
+                "sizes bit {bit}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_too_full_for_its_sample_is_refused() {
+        let shape = Shape {
+            dir_bits: 8,
+            ..Shape::default()
+        };
+        // 1,024 records in the first block: the second block's count
+        // does not fit ten bits.
+        assert!(directory(shape, std::iter::repeat_n(0, 1024)).is_none());
+        assert!(directory(shape, std::iter::repeat_n(0, 1023)).is_some());
+    }
+
+    #[test]
+    fn tags_match_within_the_bucket_only() {
+        let tags = [7u8, 3, 7, 7, 9, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(tag_matches(&tags, 0, 3, 7), 0x80_0080);
+        assert_eq!(tag_matches(&tags, 1, 1, 7), 0);
+        assert_eq!(tag_matches(&tags, 2, 8, 7).count_ones(), 6);
+        assert_eq!(tag_matches(&tags, 9, 1, 0), 0x80);
     }
 
     #[test]
@@ -708,6 +850,7 @@ mod tests {
             value_bits: 21,
         };
         let bits = shape.record_bits();
+        assert_eq!(bits, 21 + 2 + 21);
         let mut buf = vec![0u8; (10 * bits as usize).div_ceil(8) + RECORD_PAD];
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -721,7 +864,11 @@ mod tests {
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let r = read_record(&buf, i as usize, bits);
-            assert_eq!(record_rem(shape, r), shape.rem(h));
+            assert_eq!(record_stored(shape, r), shape.stored(h));
+            assert_eq!(
+                u64::from(shape.tag(h)) << 21 | shape.stored(h),
+                shape.rem(h)
+            );
             assert_eq!(payload(shape, r), (i % 4, i * 1000));
         }
     }

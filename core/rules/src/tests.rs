@@ -366,7 +366,7 @@ fn listed_names_never_share_kept_bits_even_when_few_are_kept() {
     let names: Vec<String> = (0..3000).map(|i| format!("n{i}")).collect();
     let mut b = RuleSetBuilder::new();
     b.add_list(info("l0"), names.join("\n").as_bytes()).unwrap();
-    let set = RuleSet::from_vec(b.compile_with(1).unwrap()).unwrap();
+    let set = RuleSet::from_vec(b.compile_with(Some(1)).unwrap()).unwrap();
     assert_eq!(set.name_count(), names.len());
     for (i, name) in names.iter().enumerate() {
         assert_eq!(set.lookup(name), blocked(0, i as u32 + 1), "{name}");
@@ -389,4 +389,23 @@ fn every_label_count_with_a_rule_is_probed() {
     let (set, _) = build(&["example.com\n"]);
     assert_eq!(set.lookup("com"), Verdict::Unlisted);
     assert_eq!(set.lookup("a.example.com"), blocked(0, 1));
+}
+
+#[test]
+fn a_compiled_name_costs_at_most_six_bytes() {
+    // Whatever the count (a power of two just passed leaves half the
+    // buckets empty, the costliest case) and the line numbers: six bytes a
+    // name plus the fixed headers.
+    for count in [3_000usize, 16_385, 70_000, 131_072] {
+        let text: String = (0..count)
+            .map(|i| format!("n{i}.example{}.com\n", i % 97))
+            .collect();
+        let mut b = RuleSetBuilder::new();
+        b.add_list(info("l0"), text.as_bytes()).unwrap();
+        let set = b.build();
+        assert_eq!(set.name_count(), count);
+        let bytes = set.as_bytes().len();
+        assert!(bytes <= 6 * count + 256, "{count} names: {bytes} bytes");
+        assert_eq!(set.lookup("n7.example7.com"), blocked(0, 8));
+    }
 }
