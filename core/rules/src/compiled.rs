@@ -517,7 +517,7 @@ impl RuleSet {
         let bucket = t.shape.bucket(hash);
         let block = bucket / table::BLOCK;
         let first = table::records_before_block(s.samples, block);
-        let guess = first + (((bucket % table::BLOCK) * t.load) >> 16);
+        let guess = first.wrapping_add((bucket % table::BLOCK).wrapping_mul(t.load) >> 16);
         let mut x = touched;
         for (section, at) in [
             (s.sizes, table::block_sizes(block, first) / 8),
@@ -927,7 +927,8 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
         labels,
         shape,
         record_bits,
-        load: (count << 16) >> shape.dir_bits,
+        // In u64: `count << 16` overflows a 32-bit usize (armv7 phones).
+        load: usize::try_from(((count as u64) << 16) >> shape.dir_bits).unwrap_or(usize::MAX),
         samples: at(samples),
         sizes: at(sizes),
         records: range.start + tags.end..range.end,
