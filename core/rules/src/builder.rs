@@ -314,6 +314,8 @@ impl RuleSetBuilder {
         let mut kind_of: HashMap<u64, u64> = HashMap::new();
         let mut shared: Vec<u64> = Vec::new();
         let mut max_value = 0u64;
+        // Hashes of names with an allow or `$important` subtree rule.
+        let mut raisers: Vec<u64> = Vec::new();
         // Bit `i`: some name has `i + 1` labels (the last bit: 64 or more).
         let mut labels = 0u64;
         let mut i = 0;
@@ -340,6 +342,9 @@ impl RuleSetBuilder {
                     }
                 }
                 j += 1;
+            }
+            if best.iter().skip(1).flatten().any(|e| e & SUBTREE != 0) {
+                raisers.push(first.hash);
             }
             let mut kept = best.iter().flatten().copied().peekable();
             let Some(one) = kept.next() else { break };
@@ -382,7 +387,7 @@ impl RuleSetBuilder {
             rem_bits.unwrap_or_else(|| rem_bits_for(count, dir_bits, kind_bits + value_bits));
         let shape = Shape {
             dir_bits,
-            rem_bits: (rem_bits.max(1) + extra).min(64 - dir_bits),
+            rem_bits: (rem_bits.max(1) + extra).min(63 - dir_bits),
             kind_bits,
             value_bits,
         };
@@ -430,9 +435,33 @@ impl RuleSetBuilder {
             sizes,
             tags,
             records,
+            raisers: raiser_index(&raisers),
         };
         Ok(Some((section, kinds, shared)))
     }
+}
+
+/// The open-addressed index of the raisers' hashes (two slots a name, a
+/// power of two), or `None` when there are too many to index.
+fn raiser_index(hashes: &[u64]) -> Option<Vec<u64>> {
+    if hashes.is_empty() {
+        return Some(Vec::new());
+    }
+    if hashes.len() > compiled::MAX_RAISERS {
+        return None;
+    }
+    let slots = (2 * hashes.len()).next_power_of_two();
+    let mut keys = vec![0u64; slots];
+    for &h in hashes {
+        let mut at = compiled::raiser_slot(h, slots);
+        while keys.get(at).is_some_and(|&k| k != 0) {
+            at = (at + 1) & (slots - 1);
+        }
+        if let Some(k) = keys.get_mut(at) {
+            *k = compiled::raiser_key(h);
+        }
+    }
+    Some(keys)
 }
 
 /// Why compiling failed; not expected in practice.

@@ -1,14 +1,14 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 4
+//! # File format, version 5
 //!
 //! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (4) |
+//! | 4 | format version (5) |
 //! | 4 | reserved, 0 |
 //! | 8 × 6 | lengths of the six sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
@@ -30,10 +30,12 @@
 //! | 8 | record count `n` (distinct names) |
 //! | 8 | label counts: bit `i` set when some name has `i + 1` labels (bit 63: 64 or more) |
 //! | 1, 1, 1, 1, 4 | directory bits `d` (at most 30), remainder bits `r`, kind bits `k`, value bits `v`, 4 zero bytes |
+//! | 8 | raiser slots `s`: 0 (no raisers), a power of two from 2 to 2^17 (the index below), or `u64::MAX` (too many raisers to index) |
 //! | 8 × ⌈2^d / 128⌉ | samples, one per group of 128 buckets: bits 0–31 the records before the group, bits 32–41, 42–51, 52–61 the records in the group before its 2nd, 3rd and 4th block of 32 buckets; the rest zero |
 //! | 8 × ⌈(2^d + n) / 64⌉ | bucket sizes in unary, bucket after bucket: a 0 per record, then a 1; `u64` words, LSB first, zero-padded |
 //! | n + 8 | tags: a byte per record, the top `t = min(r, 8)` remainder bits, then 8 zero bytes |
 //! | ⌈n·w/8⌉ + 16 | records, `w = (r − t) + k + v` bits each: the other remainder bits, then the payload; packed LSB-first with no gaps, then 16 zero bytes |
+//! | 8 × `s` | the raisers' index: `u64` keys (`hash | 1`) by linear probing from slot `(hash >> 1) mod s`; 0 is a free slot, and at least one is free |
 //!
 //! Each distinct rule name is hashed to 64 bits: a chain over its labels
 //! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
@@ -64,7 +66,9 @@
 //! a name, so `r = 25`, and a name costs 8 (tag) + 17 + 20 (record) + 2.57 =
 //! 47.6 bits = 5.95 bytes. Lists of a few thousand names keep up to 40 bits;
 //! lists with many lists' rules or very long ones keep at least 24 and may
-//! then cost a little more than six bytes.
+//! then cost a little more than six bytes. A name with an allow or
+//! `$important` subtree rule (a raiser, below) costs up to 16 bytes more in
+//! the raisers' index: allowlists are short, and most blocklists have none.
 //!
 //! ## Exactness
 //!
@@ -103,9 +107,24 @@
 //! sample and one or two words of sizes (together 2.6 bits a name: 320 KB
 //! at a million names, mostly in cache) and the bucket's tags (a byte a
 //! name). Only a record whose tag matches is read: for an unlisted name one
-//! probe in about 270 (`n / 2^d / 2^8`). A first pass over the labels reads
-//! each probe's sample and touches its sizes and tags, so the cache misses
-//! of all labels overlap.
+//! probe in about 270 (`n / 2^d / 2^8`). A first pass over the labels, TLD
+//! first, hashes them, reads each probe's sample and touches its sizes and
+//! tags, so the cache misses of all labels overlap. The second pass probes
+//! the longest name first.
+//!
+//! Within a class the longest matching name is reported, and a parent only
+//! matters if it carries a rule of a stronger class: an allow or an
+//! `$important` rule, and as a parent only a subtree one. Those names are
+//! the *raisers*; the builder indexes their full 64-bit hashes (two slots a
+//! name). Once a probe matches, the walk goes on only through parents in
+//! that index, and stops at an `$important` allow. A blocked subdomain of
+//! a listed name therefore costs two probes (itself and the listed name)
+//! whatever its depth, and a list with no allow rule never probes a parent
+//! of a match. Lists with more than 65,536 raisers are not indexed (the
+//! index would pass 1 MiB); their lookups probe every label, as before.
+//! The index changes which probes are made, never the verdict: a probe it
+//! skips could only have matched falsely (truncated hashes colliding),
+//! which makes a skipped probe a false match avoided.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -113,18 +132,24 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::table::{self, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD, TAG_PAD};
+use crate::table::{self, Cuts, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const SECTIONS: usize = 6;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
 /// Fixed part of the names section: seed, count, label counts, shape,
 /// padding.
-const NAMES_HEADER: usize = 8 + 8 + 8 + 8;
+const NAMES_HEADER: usize = 8 + 8 + 8 + 8 + 8;
 const CRC_LEN: usize = 4;
+/// The most probes of one lookup: one per label, and no listed name has
+/// more than 127 labels (253 bytes).
+const MAX_PROBES: usize = 128;
+/// The most names the raisers' index holds (at two slots of 8 bytes a
+/// name, 1 MiB); with more, lookups probe every label.
+pub(crate) const MAX_RAISERS: usize = 1 << 16;
 const V4_RECORD: usize = 16;
 const V6_RECORD: usize = 32;
 
@@ -226,8 +251,7 @@ struct NameTable {
     count: usize,
     /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
     labels: u64,
-    shape: Shape,
-    record_bits: u32,
+    cuts: Cuts,
     /// Records per bucket, in 1/65,536ths: where in its block a bucket's
     /// records should begin.
     load: usize,
@@ -235,6 +259,23 @@ struct NameTable {
     sizes: Range<usize>,
     tags: Range<usize>,
     records: Range<usize>,
+    raisers: Raisers,
+}
+
+/// The names with a rule that outranks a plain block (an allow or
+/// `$important` subtree rule): after a match, the only parents a lookup
+/// still needs to probe.
+#[derive(Clone, Debug, Default)]
+enum Raisers {
+    /// No name carries an allow or `$important` subtree rule: the deepest
+    /// match decides.
+    #[default]
+    None,
+    /// The names that do, by hash, in this open-addressed table of `u64`
+    /// keys (a power of two of them).
+    Indexed(Range<usize>),
+    /// Too many names do to index them: every label is probed.
+    Unindexed,
 }
 
 /// The name table's sections, as slices, for one lookup.
@@ -284,23 +325,36 @@ impl Default for RuleSet {
     }
 }
 
-/// The best rule seen in each class during one lookup.
+/// The rule kept in each class during one lookup.
 #[derive(Default)]
-struct Matches([Option<u64>; 4]);
+struct Matches {
+    entries: [Option<u64>; 4],
+    /// Bit `c` set when class `c` has a rule.
+    classes: u8,
+}
 
 impl Matches {
-    /// Later (more specific) matches replace earlier ones, so the journal
-    /// names the rule closest to the query.
+    /// Keeps the first rule of each class: lookups go from the longest
+    /// name to the shortest, so the journal names the rule closest to the
+    /// query.
     fn add(&mut self, entry: u64, exact_query: bool) {
         if entry & SUBTREE != 0 || exact_query {
-            if let Some(slot) = self.0.get_mut(class_of(entry)) {
+            let class = class_of(entry);
+            if let Some(slot @ None) = self.entries.get_mut(class) {
                 *slot = Some(entry);
+                self.classes |= 1 << class;
             }
         }
     }
 
+    /// Whether a rule of a class above every one kept so far could still
+    /// change the verdict: `false` once an `$important` allow is kept.
+    fn may_rise(&self) -> bool {
+        self.classes & 1 << 3 == 0
+    }
+
     fn verdict(&self) -> Verdict {
-        let [block, allow, important_block, important_allow] = self.0;
+        let [block, allow, important_block, important_allow] = self.entries;
         if let Some(e) = important_allow {
             Verdict::Allowed(rule_of(e))
         } else if let Some(e) = important_block {
@@ -439,17 +493,50 @@ impl RuleSet {
 
     /// Looks `name` up: lowercase ASCII (punycode), no trailing dot, as
     /// [`crate::normalize_name`] gives. One pass over the name from its last
-    /// label to its first hashes the name and every parent; each hash is
-    /// looked up in the name table (one bucket each). Allocates nothing.
+    /// label to its first hashes the name and every parent; then the hashes
+    /// are looked up in the name table (one bucket each), the longest name
+    /// first. Allocates nothing.
     ///
     /// Decision, from strongest to weakest: an `$important` allow, an
     /// `$important` block, an allow, a block; within a class, the rule on the
-    /// longest matching name is reported.
+    /// longest matching name is reported. So once a name matches, its
+    /// parents are probed only if they carry a rule of a stronger class
+    /// (see the module docs: a blocked subdomain costs two probes, not one
+    /// per label).
     pub fn lookup(&self, name: &str) -> Verdict {
-        let t = &self.names;
-        if t.count == 0 {
+        if self.names.count == 0 {
             return Verdict::Unlisted;
         }
+        // Nearly every name has at most eight labels that some listed name
+        // has as many of.
+        match self.walk::<8>(name) {
+            Some(verdict) => verdict,
+            None => self.walk_long(name),
+        }
+    }
+
+    /// How lookups find the raisers: "none", "indexed" or "unindexed".
+    #[cfg(test)]
+    pub(crate) fn raisers_mode(&self) -> &'static str {
+        match self.names.raisers {
+            Raisers::None => "none",
+            Raisers::Indexed(_) => "indexed",
+            Raisers::Unindexed => "unindexed",
+        }
+    }
+
+    /// [`RuleSet::lookup`] for names of more than eight probed labels.
+    #[cold]
+    #[inline(never)]
+    fn walk_long(&self, name: &str) -> Verdict {
+        self.walk::<MAX_PROBES>(name).unwrap_or(Verdict::Unlisted)
+    }
+
+    /// Looks `name` up with room for `N` probes: `None` when it needs more
+    /// (only when `N` is below [`MAX_PROBES`]).
+    #[inline(always)]
+    fn walk<const N: usize>(&self, name: &str) -> Option<Verdict> {
+        let t = &self.names;
         let data = self.as_bytes();
         let sections = Sections {
             samples: data.get(t.samples.clone()).unwrap_or_default(),
@@ -457,52 +544,68 @@ impl RuleSet {
             tags: data.get(t.tags.clone()).unwrap_or_default(),
             records: data.get(t.records.clone()).unwrap_or_default(),
         };
+        // 1. TLD first: hash each label, and for each label count some
+        // listed name has, read its block's sample and touch what its probe
+        // will read next (the bucket's sizes and tags). The cache misses of
+        // all labels overlap instead of following each other.
         let mut labels = table::Labels::new(name.as_bytes());
-        let mut found = Matches::default();
-        // Per suffix probed, TLD first: its hash, the records before its
-        // bucket's block, and whether it is the whole name. Most names have
-        // a few labels; longer ones go in chunks of `BATCH`.
-        const BATCH: usize = 8;
-        let mut probes = [(0u64, 0usize, false); BATCH];
+        // Per probe: the hash, the records before its bucket's block.
+        let mut probes = [(0u64, 0usize); N];
+        let mut n = 0;
         let mut hash = table::start(t.seed);
         // Label counts no listed name has are not probed (most lists have no
         // name of one label, so the TLD is not).
         let mut listed_depths = t.labels;
-        while !labels.done() {
-            // 1. Hash each label, read its block's sample and touch what
-            // its probe will read next (the bucket's sizes and tags). The
-            // cache misses of all labels overlap instead of following each
-            // other.
-            let mut n = 0;
-            let mut touched = 0u8;
-            while n < BATCH {
-                let Some((from, to)) = labels.next() else {
-                    break;
-                };
-                hash = table::absorb(hash, name.as_bytes(), from, to);
-                let listed = listed_depths & 1 != 0;
-                // The last bit stands for every depth from 64 on.
-                listed_depths = listed_depths >> 1 | listed_depths & 1 << 63;
-                if !listed {
-                    continue;
-                }
-                let first;
-                (first, touched) = self.touch(&sections, hash, touched);
-                if let Some(p) = probes.get_mut(n) {
-                    *p = (hash, first, labels.done());
-                }
-                n += 1;
+        let mut touched = 0u8;
+        // Whether the last probe is of the whole name.
+        let mut whole = false;
+        while let Some((from, to)) = labels.next() {
+            hash = table::absorb(hash, name.as_bytes(), from, to);
+            let listed = listed_depths & 1 != 0;
+            // The last bit stands for every depth from 64 on.
+            listed_depths = listed_depths >> 1 | listed_depths & 1 << 63;
+            if !listed {
+                continue;
             }
-            std::hint::black_box(touched);
-            // 2. Look each probe up, from what is now in cache: only a
-            // matching tag reads a record.
-            for &(hash, first, exact) in probes.iter().take(n) {
-                if let Some((kind, value)) = self.probe(&sections, hash, first) {
-                    self.add_payload(&mut found, kind, value, exact);
+            let Some(slot) = probes.get_mut(n) else {
+                if N < MAX_PROBES {
+                    return None;
                 }
-            }
+                // No listed name has more labels than this.
+                break;
+            };
+            let first;
+            (first, touched) = self.touch(&sections, hash, touched);
+            *slot = (hash, first);
+            n += 1;
+            whole = labels.done();
         }
-        found.verdict()
+        std::hint::black_box(touched);
+        // 2. The longest name first: once one matches, only its parents
+        // that carry a stronger rule are probed.
+        let mut found = Matches::default();
+        let mut exact = whole;
+        for &(hash, first) in probes.get(..n).unwrap_or_default().iter().rev() {
+            if found.classes != 0 {
+                if !found.may_rise() {
+                    break;
+                }
+                match &t.raisers {
+                    Raisers::None => break,
+                    Raisers::Indexed(keys) => {
+                        if !raises(data.get(keys.clone()).unwrap_or_default(), hash) {
+                            continue;
+                        }
+                    }
+                    Raisers::Unindexed => {}
+                }
+            }
+            if let Some((kind, value)) = self.probe(&sections, hash, first) {
+                self.add_payload(data, &mut found, kind, value, exact);
+            }
+            exact = false;
+        }
+        Some(found.verdict())
     }
 
     /// Reads the sample of `hash`'s block (the records before it) and
@@ -514,7 +617,7 @@ impl RuleSet {
     #[inline(always)]
     fn touch(&self, s: &Sections<'_>, hash: u64, touched: u8) -> (usize, u8) {
         let t = &self.names;
-        let bucket = t.shape.bucket(hash);
+        let bucket = t.cuts.bucket(hash);
         let block = bucket / table::BLOCK;
         let first = table::records_before_block(s.samples, block);
         let guess = first.wrapping_add((bucket % table::BLOCK).wrapping_mul(t.load) >> 16);
@@ -536,10 +639,9 @@ impl RuleSet {
     /// depends on whether a tag matched.
     #[inline(always)]
     fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(u64, u64)> {
-        let t = &self.names;
-        let shape = t.shape;
-        let range = table::bucket_records(s.sizes, shape.bucket(hash), first);
-        let (tag, stored) = (shape.tag(hash), shape.stored(hash));
+        let cuts = &self.names.cuts;
+        let range = table::bucket_records(s.sizes, cuts.bucket(hash), first);
+        let (tag, stored) = cuts.tag_and_stored(hash);
         let len = range.end - range.start;
         let hits = table::tag_matches(s.tags, range.start, len, tag);
         if len > 8 || hits & hits.wrapping_sub(1) != 0 {
@@ -550,9 +652,9 @@ impl RuleSet {
         } else {
             0
         };
-        let record = table::read_record(s.records, i, t.record_bits);
-        let found = hits != 0 && table::record_stored(shape, record) == stored;
-        found.then(|| table::payload(shape, record))
+        let record = cuts.record(s.records, i);
+        let found = hits != 0 && cuts.stored(record) == stored;
+        found.then(|| cuts.payload(record))
     }
 
     /// [`RuleSet::probe`] for a bucket of more than eight records or with
@@ -565,16 +667,16 @@ impl RuleSet {
         tag: u8,
         stored: u64,
     ) -> Option<(u64, u64)> {
-        let shape = self.names.shape;
+        let cuts = &self.names.cuts;
         let mut at = range.start;
         while at < range.end {
             let mut hits = table::tag_matches(s.tags, at, range.end - at, tag);
             while hits != 0 {
                 let i = at + hits.trailing_zeros() as usize / 8;
-                let record = table::read_record(s.records, i, self.names.record_bits);
+                let record = cuts.record(s.records, i);
                 // No two records share the kept bits: the first is the one.
-                if table::record_stored(shape, record) == stored {
-                    return Some(table::payload(shape, record));
+                if cuts.stored(record) == stored {
+                    return Some(cuts.payload(record));
                 }
                 hits &= hits - 1;
             }
@@ -586,8 +688,14 @@ impl RuleSet {
     /// Adds the rules of one table record: kind `k` is `kinds[k]` with
     /// line `value`; the kind after the last is a run of shared entries
     /// starting at index `value` (see `builder`).
-    fn add_payload(&self, found: &mut Matches, kind: u64, value: u64, exact_query: bool) {
-        let data = self.as_bytes();
+    fn add_payload(
+        &self,
+        data: &[u8],
+        found: &mut Matches,
+        kind: u64,
+        value: u64,
+        exact_query: bool,
+    ) {
         let kinds = data.get(self.kinds.clone()).unwrap_or_default();
         let at = usize::try_from(kind).unwrap_or(usize::MAX);
         if let Some(entry) = read_u64(kinds, at.saturating_mul(8)) {
@@ -682,8 +790,8 @@ impl RuleSet {
         let addr_len = if record == V4_RECORD { 4 } else { 16 };
         let records = self.as_bytes().get(table.range.clone()).unwrap_or_default();
         let mut found = Matches::default();
-        // Shortest prefix first, so that longer prefixes replace them.
-        for (len, idx) in table.by_len.iter().rev() {
+        // Longest prefix first: the first rule of each class is kept.
+        for (len, idx) in &table.by_len {
             let masked = mask_bytes(&key, addr_len, *len);
             let Some(masked) = masked.get(..addr_len) else {
                 continue;
@@ -750,6 +858,38 @@ fn mask_bytes(key: &[u8; 16], addr_len: usize, len: u8) -> [u8; 16] {
     out
 }
 
+/// The key a raiser's hash is stored under: never 0, which marks a free
+/// slot.
+pub(crate) fn raiser_key(hash: u64) -> u64 {
+    hash | 1
+}
+
+/// The slot a raiser's key is looked for first, among `slots` (a power of
+/// two).
+pub(crate) fn raiser_slot(hash: u64, slots: usize) -> usize {
+    (hash >> 1) as usize & (slots - 1)
+}
+
+/// Whether the raisers' index `keys` (a power of two of `u64` slots, at
+/// least one free, as the loader checks) holds `hash`.
+#[inline]
+fn raises(keys: &[u8], hash: u64) -> bool {
+    let slots = keys.len() / 8;
+    if slots == 0 {
+        return false;
+    }
+    let key = raiser_key(hash);
+    let mut at = raiser_slot(hash, slots);
+    for _ in 0..slots {
+        match read_u64(keys, at * 8) {
+            Some(k) if k == key => return true,
+            Some(0) | None => return false,
+            Some(_) => at = (at + 1) & (slots - 1),
+        }
+    }
+    false
+}
+
 fn read_u32(data: &[u8], at: usize) -> Option<u32> {
     let bytes = data.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes(bytes.try_into().ok()?))
@@ -810,6 +950,9 @@ pub(crate) struct NamesSection {
     pub tags: Vec<u8>,
     /// Bit-packed records, with [`RECORD_PAD`] zero bytes after them.
     pub records: Vec<u8>,
+    /// The raisers' index (see [`Raisers`]): empty for none, `None` when
+    /// there are too many to index.
+    pub raisers: Option<Vec<u64>>,
 }
 
 impl NamesSection {
@@ -829,6 +972,7 @@ impl NamesSection {
             sizes,
             tags: vec![0; TAG_PAD],
             records: vec![0; RECORD_PAD],
+            raisers: Some(Vec::new()),
         }
     }
 
@@ -838,6 +982,7 @@ impl NamesSection {
             + self.sizes.len() * 8
             + self.tags.len()
             + self.records.len()
+            + self.raisers.as_ref().map_or(0, |k| k.len() * 8)
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -849,6 +994,8 @@ impl NamesSection {
             out.push(u8::try_from(b).unwrap_or(u8::MAX));
         }
         out.extend_from_slice(&[0; 4]);
+        let slots = self.raisers.as_ref().map_or(u64::MAX, |k| k.len() as u64);
+        out.extend_from_slice(&slots.to_le_bytes());
         for d in &self.samples {
             out.extend_from_slice(&d.to_le_bytes());
         }
@@ -857,6 +1004,9 @@ impl NamesSection {
         }
         out.extend_from_slice(&self.tags);
         out.extend_from_slice(&self.records);
+        for k in self.raisers.iter().flatten() {
+            out.extend_from_slice(&k.to_le_bytes());
+        }
     }
 }
 
@@ -870,6 +1020,7 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     if (labels == 0) != (count == 0) {
         return Err(BAD);
     }
+    let raiser_slots = read_u64(section, 32).ok_or(BAD)?;
     let shape_bytes = section.get(24..32).ok_or(BAD)?;
     let [dir_bits, rem_bits, kind_bits, value_bits, 0, 0, 0, 0] = *shape_bytes else {
         return Err(BAD);
@@ -881,11 +1032,7 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
         value_bits: u32::from(value_bits),
     };
     let record_bits = shape.record_bits();
-    if shape.dir_bits > MAX_DIR_BITS
-        || shape.rem_bits == 0
-        || shape.hash_bits() > 64
-        || record_bits > MAX_RECORD_BITS
-    {
+    if shape.dir_bits > MAX_DIR_BITS || !shape.is_valid() || record_bits > MAX_RECORD_BITS {
         return Err(BAD);
     }
     let samples_len = shape.samples().checked_mul(8).ok_or(BAD)?;
@@ -903,13 +1050,25 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     let samples = NAMES_HEADER..NAMES_HEADER.checked_add(samples_len).ok_or(BAD)?;
     let sizes = samples.end..samples.end.checked_add(sizes_len).ok_or(BAD)?;
     let tags = sizes.end..sizes.end.checked_add(tags_len).ok_or(BAD)?;
-    if tags.end.checked_add(records_len) != Some(section.len()) {
+    let records = tags.end..tags.end.checked_add(records_len).ok_or(BAD)?;
+    let raisers_len = match raiser_slots {
+        0 | u64::MAX => 0,
+        n if n.is_power_of_two() && n >= 2 && n <= 2 * MAX_RAISERS as u64 => n as usize * 8,
+        _ => return Err(BAD),
+    };
+    let raisers = records.end..records.end.checked_add(raisers_len).ok_or(BAD)?;
+    if raisers.end != section.len() {
+        return Err(BAD);
+    }
+    // At least one free slot, so that a search for an absent key ends.
+    let keys = section.get(raisers.clone()).ok_or(BAD)?;
+    if raisers_len != 0 && !keys.chunks_exact(8).any(|k| k.iter().all(|&b| b == 0)) {
         return Err(BAD);
     }
     // The pads are zero, as written: a file differing only there is refused
     // like any other altered one.
     let zero = |r: Range<usize>| section.get(r).is_some_and(|b| b.iter().all(|&x| x == 0));
-    if !zero(tags.end - TAG_PAD..tags.end) || !zero(section.len() - RECORD_PAD..section.len()) {
+    if !zero(tags.end - TAG_PAD..tags.end) || !zero(records.end - RECORD_PAD..records.end) {
         return Err(BAD);
     }
     if !table::check_directory(
@@ -925,14 +1084,18 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
         seed,
         count,
         labels,
-        shape,
-        record_bits,
+        cuts: Cuts::new(shape),
         // In u64: `count << 16` overflows a 32-bit usize (armv7 phones).
         load: usize::try_from(((count as u64) << 16) >> shape.dir_bits).unwrap_or(usize::MAX),
         samples: at(samples),
         sizes: at(sizes),
-        records: range.start + tags.end..range.end,
         tags: at(tags),
+        records: at(records),
+        raisers: match raiser_slots {
+            0 => Raisers::None,
+            u64::MAX => Raisers::Unindexed,
+            _ => Raisers::Indexed(at(raisers)),
+        },
     })
 }
 

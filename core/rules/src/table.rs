@@ -82,6 +82,24 @@ fn short_word(bytes: &[u8], from: usize, to: usize) -> u64 {
 /// up to 16 bytes (nearly all of them) costs one multiply and no branch.
 #[inline(always)]
 pub(crate) fn absorb(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
+    let len = to.wrapping_sub(from);
+    // Most labels: at most 8 bytes, with 8 bytes of the name ending where
+    // they do. The same value as below, from one load.
+    if len <= 8 && to >= 8 && to <= bytes.len() {
+        let a = match bytes.get(to - 8..to).map(<[u8; 8]>::try_from) {
+            Some(Ok(w)) => u64::from_le_bytes(w).wrapping_shr(64 - 8 * len as u32),
+            _ => 0,
+        };
+        // An empty label (a name with `..`) keeps nothing of the load.
+        let a = if len == 0 { 0 } else { a };
+        return mum(state ^ K0, a ^ K1 ^ (len as u64) << 56);
+    }
+    absorb_any(state, bytes, from, to)
+}
+
+/// [`absorb`] for any label.
+#[inline(always)]
+fn absorb_any(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
     let len = to.saturating_sub(from);
     let mut s = state;
     let mut at = from;
@@ -249,19 +267,27 @@ impl Shape {
     }
 
     /// The top [`Shape::hash_bits`] bits of `hash`: what the table keeps.
+    /// Shifts wrap: a loaded shape keeps 1 to 64 hash bits and 1 to 63
+    /// remainder bits (`Shape::is_valid`), so no shift reaches 64.
     #[inline(always)]
     pub fn key(self, hash: u64) -> u64 {
-        hash.checked_shr(64 - self.hash_bits()).unwrap_or(0)
+        hash.wrapping_shr(64 - self.hash_bits())
     }
 
     #[inline(always)]
     pub fn bucket(self, hash: u64) -> usize {
-        self.key(hash).checked_shr(self.rem_bits).unwrap_or(0) as usize
+        self.key(hash).wrapping_shr(self.rem_bits) as usize
     }
 
     #[inline(always)]
     pub fn rem(self, hash: u64) -> u64 {
         self.key(hash) & mask64(self.rem_bits)
+    }
+
+    /// Whether the shifts of [`Shape::key`] and [`Shape::bucket`] stay
+    /// below 64.
+    pub fn is_valid(self) -> bool {
+        (1..=64).contains(&self.hash_bits()) && (1..64).contains(&self.rem_bits)
     }
 
     /// The tag of `hash`: the top [`Shape::tag_bits`] of its remainder.
@@ -283,6 +309,87 @@ impl Shape {
             .next_power_of_two()
             .trailing_zeros()
             .min(MAX_DIR_BITS)
+    }
+}
+
+/// A [`Shape`]'s shifts and masks, worked out once when a table is loaded
+/// rather than in every lookup.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cuts {
+    /// `64 - hash_bits`: what a hash is shifted by to keep its kept bits.
+    key_shift: u32,
+    rem_bits: u32,
+    rem_mask: u64,
+    stored_bits: u32,
+    stored_mask: u64,
+    kind_bits: u32,
+    kind_mask: u128,
+    value_mask: u128,
+    pub record_bits: u32,
+    record_mask: u128,
+}
+
+impl Cuts {
+    /// The cuts of a valid shape ([`Shape::is_valid`]).
+    pub fn new(shape: Shape) -> Self {
+        Self {
+            key_shift: 64 - shape.hash_bits(),
+            rem_bits: shape.rem_bits,
+            rem_mask: mask64(shape.rem_bits),
+            stored_bits: shape.stored_bits(),
+            stored_mask: mask64(shape.stored_bits()),
+            kind_bits: shape.kind_bits,
+            kind_mask: mask128(shape.kind_bits),
+            value_mask: mask128(shape.value_bits),
+            record_bits: shape.record_bits(),
+            record_mask: mask128(shape.record_bits()),
+        }
+    }
+
+    /// [`Shape::bucket`].
+    #[inline(always)]
+    pub fn bucket(&self, hash: u64) -> usize {
+        (hash.wrapping_shr(self.key_shift)).wrapping_shr(self.rem_bits) as usize
+    }
+
+    /// [`Shape::tag`] and [`Shape::stored`].
+    #[inline(always)]
+    pub fn tag_and_stored(&self, hash: u64) -> (u8, u64) {
+        let rem = hash.wrapping_shr(self.key_shift) & self.rem_mask;
+        (
+            rem.wrapping_shr(self.stored_bits) as u8,
+            rem & self.stored_mask,
+        )
+    }
+
+    /// Record `i` of packed records.
+    #[inline(always)]
+    pub fn record(&self, records: &[u8], i: usize) -> u128 {
+        let bit = i.wrapping_mul(self.record_bits as usize);
+        let at = bit / 8;
+        let Some(Ok(word)) = records
+            .get(at..at.wrapping_add(16))
+            .map(<[u8; 16]>::try_from)
+        else {
+            return 0;
+        };
+        (u128::from_le_bytes(word) >> (bit % 8)) & self.record_mask
+    }
+
+    /// The remainder bits a record stores.
+    #[inline(always)]
+    pub fn stored(&self, record: u128) -> u64 {
+        record as u64 & self.stored_mask
+    }
+
+    /// A record's payload: (kind, value).
+    #[inline(always)]
+    pub fn payload(&self, record: u128) -> (u64, u64) {
+        let p = record.wrapping_shr(self.stored_bits);
+        (
+            (p & self.kind_mask) as u64,
+            (p.wrapping_shr(self.kind_bits) & self.value_mask) as u64,
+        )
     }
 }
 
@@ -418,24 +525,17 @@ pub(crate) fn bucket_records(sizes: &[u8], bucket: usize, first: usize) -> std::
         Some(Ok(b)) => u128::from_le_bytes(b) >> (begin % 8),
         _ => return slow_bucket_records(sizes, begin, bucket, j),
     };
-    // The word holding the start: the first 64 bits (with the one put in
-    // front), or the next 64. Both are counted and one is picked, without a
-    // branch the processor would mispredict.
+    // With the one put in front, the first 64 bits hold the start of
+    // nearly every bucket; the rest (a block's last buckets when it is
+    // fuller than usual) take the word-at-a-time path.
     let a = (window as u64) << 1 | 1;
-    let b = (window >> 63) as u64;
-    let (sums_a, sums_b) = (running_ones(a), running_ones(b));
-    let in_a = j < sums_a >> 56;
-    let (w, sums, k, base) = if in_a {
-        (a, sums_a, j, 0)
-    } else {
-        (b, sums_b, j - (sums_a >> 56), 64)
-    };
-    if k >= sums >> 56 {
+    let sums = running_ones(a);
+    if j >= sums >> 56 {
         return slow_bucket_records(sizes, begin, bucket, j);
     }
-    let start = base + select(w, sums, k);
     // `start` counts from `begin`; the records run to the next one.
-    let rest = window.checked_shr(start as u32).unwrap_or(0);
+    let start = select(a, sums, j) & 63;
+    let rest = (window >> start) as u64;
     if rest == 0 {
         return slow_bucket_records(sizes, begin, bucket, j);
     }
@@ -493,20 +593,6 @@ fn count_zeros(sizes: &[u8], at: usize) -> usize {
     len
 }
 
-/// Reads record `i` (`bits` wide) from packed records.
-#[inline(always)]
-pub(crate) fn read_record(records: &[u8], i: usize, bits: u32) -> u128 {
-    let bit = i.wrapping_mul(bits as usize);
-    let at = bit / 8;
-    let Some(Ok(word)) = records
-        .get(at..at.wrapping_add(16))
-        .map(<[u8; 16]>::try_from)
-    else {
-        return 0;
-    };
-    (u128::from_le_bytes(word) >> (bit % 8)) & mask128(bits)
-}
-
 /// Writes bit-packed records; `records` must be zeroed and long enough.
 pub(crate) fn write_record(records: &mut [u8], i: usize, bits: u32, value: u128) {
     let bit = i * bits as usize;
@@ -525,22 +611,6 @@ pub(crate) fn pack_record(shape: Shape, hash: u64, kind: u64, value: u64) -> u12
     u128::from(shape.stored(hash))
         | u128::from(kind) << stored
         | u128::from(value) << (stored + shape.kind_bits)
-}
-
-/// The remainder bits a record stores.
-#[inline(always)]
-pub(crate) fn record_stored(shape: Shape, record: u128) -> u64 {
-    (record & mask128(shape.stored_bits())) as u64
-}
-
-/// Splits a record's payload into (kind, value).
-#[inline(always)]
-pub(crate) fn payload(shape: Shape, record: u128) -> (u64, u64) {
-    let p = record >> shape.stored_bits();
-    (
-        (p & mask128(shape.kind_bits)) as u64,
-        ((p >> shape.kind_bits) & mask128(shape.value_bits)) as u64,
-    )
 }
 
 /// The directory of a table whose records, in order, fall in `buckets`
@@ -861,15 +931,18 @@ mod tests {
                 pack_record(shape, h, i % 4, i * 1000),
             );
         }
+        let cuts = Cuts::new(shape);
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let r = read_record(&buf, i as usize, bits);
-            assert_eq!(record_stored(shape, r), shape.stored(h));
+            let r = cuts.record(&buf, i as usize);
+            assert_eq!(cuts.stored(r), shape.stored(h));
+            assert_eq!(cuts.tag_and_stored(h), (shape.tag(h), shape.stored(h)));
+            assert_eq!(cuts.bucket(h), shape.bucket(h));
             assert_eq!(
                 u64::from(shape.tag(h)) << 21 | shape.stored(h),
                 shape.rem(h)
             );
-            assert_eq!(payload(shape, r), (i % 4, i * 1000));
+            assert_eq!(cuts.payload(r), (i % 4, i * 1000));
         }
     }
 }

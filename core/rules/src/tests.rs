@@ -341,8 +341,9 @@ fn rule_set_is_send_sync_static() {
 
 #[test]
 fn names_with_many_labels_see_every_parent() {
-    // Lookups hash labels in batches of 16: rules on both sides of a batch
-    // boundary, and on the exact name, must all be seen.
+    // Lookups keep eight probes on the stack and take a slower path for
+    // more: rules on both sides of that boundary, and on the exact name,
+    // must all be seen.
     let labels: Vec<String> = (0..40).map(|i| format!("l{i}")).collect();
     let suffix = |n: usize| labels[labels.len() - n..].join(".");
     let (set, _) = build(&[
@@ -407,5 +408,74 @@ fn a_compiled_name_costs_at_most_six_bytes() {
         let bytes = set.as_bytes().len();
         assert!(bytes <= 6 * count + 256, "{count} names: {bytes} bytes");
         assert_eq!(set.lookup("n7.example7.com"), blocked(0, 8));
+    }
+}
+
+#[test]
+fn a_match_ends_the_walk_unless_a_parent_outranks_it() {
+    // After a match, parents are probed only if they carry an allow or
+    // `$important` subtree rule: found through the raisers' index, or label
+    // by label when there are too many raisers to index. Both must give
+    // the verdicts of a walk through every label.
+    for (raisers, mode) in [
+        (3, "indexed"),
+        (crate::compiled::MAX_RAISERS + 1, "unindexed"),
+    ] {
+        let allow: String = (0..raisers)
+            .map(|i| format!("@@||k{i}.example^\n"))
+            .collect();
+        let (set, _) = build(&[
+            "||ads.k0.example^\nexample\n0.0.0.0 h.k0.example\n||t.example^\n",
+            &allow,
+            "@@||ok.t.example^$important\n||imp.k1.example^$important\n",
+        ]);
+        assert_eq!(set.raisers_mode(), mode);
+        assert_eq!(set.lookup("x.ads.k0.example"), allowed(1, 1), "{mode}");
+        assert_eq!(set.lookup("h.k0.example"), allowed(1, 1), "{mode}");
+        assert_eq!(set.lookup("ads.z.example"), blocked(0, 2), "{mode}");
+        assert_eq!(set.lookup("other.example"), blocked(0, 2), "{mode}");
+        assert_eq!(set.lookup("x.t.example"), blocked(0, 4), "{mode}");
+        assert_eq!(set.lookup("a.ok.t.example"), allowed(2, 1), "{mode}");
+        assert_eq!(set.lookup("a.imp.k1.example"), blocked(2, 2), "{mode}");
+        assert_eq!(set.lookup("k2.example"), allowed(1, 3), "{mode}");
+    }
+    // No raisers at all: the first match decides.
+    let (set, _) = build(&["example\n||ads.example^\n"]);
+    assert_eq!(set.raisers_mode(), "none");
+    assert_eq!(set.lookup("x.ads.example"), blocked(0, 2));
+    assert_eq!(set.lookup("x.example"), blocked(0, 1));
+}
+
+#[test]
+fn a_raisers_index_that_could_not_end_a_search_is_refused() {
+    let (set, _) = build(&["@@||a.example^\n||b.a.example^\n"]);
+    let bytes = set.as_bytes().to_vec();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    // The names section follows the 64-byte header and the lists; its
+    // raiser slot count is at byte 32 and its index ends the section.
+    let names = 64 + u64_at(&bytes, 16) as usize;
+    let names_end = names + u64_at(&bytes, 24) as usize;
+    assert_eq!(u64_at(&bytes, names + 32), 2);
+    let reseal = |mut b: Vec<u8>| {
+        let body = b.len() - 4;
+        let crc = crc32fast::hash(&b[..body]);
+        b[body..].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    assert!(RuleSet::from_vec(reseal(bytes.clone())).is_ok());
+    // Every slot taken: a search for an absent key would never end.
+    let mut full = bytes.clone();
+    for slot in full[names_end - 16..names_end].chunks_exact_mut(8) {
+        if slot.iter().all(|&b| b == 0) {
+            slot.copy_from_slice(&7u64.to_le_bytes());
+        }
+    }
+    assert!(RuleSet::from_vec(reseal(full)).is_err());
+    // A slot count that is not a power of two, or that disagrees with the
+    // section's length.
+    for slots in [3u64, 0, 4, u64::MAX] {
+        let mut b = bytes.clone();
+        b[names + 32..names + 40].copy_from_slice(&slots.to_le_bytes());
+        assert!(RuleSet::from_vec(reseal(b)).is_err(), "{slots} slots");
     }
 }
