@@ -1,0 +1,80 @@
+//! Lookups in a tight loop, for profilers and instruction counters: builds
+//! a generated list (as the benchmarks do) and looks up blocked names (a
+//! subdomain of every 97th listed name) or popular ones, round after round.
+//! Prints the fastest round's time a lookup: a floor that other tenants of
+//! a shared machine disturb less than a median.
+//!
+//! `cargo run --release -p tacet-rules --example lookup_loop -- [NAMES] [QUERIES] [--popular]`
+//! (defaults: 1,000,000 names, 10,000 queries). `LOOKUPS` sets the lookups
+//! a round (default 1,000,000). `bench/lookup_instructions.sh` runs it
+//! under valgrind for instructions per lookup.
+
+// Example code: a failed unwrap is a broken setup.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../benches/support/lists.rs"]
+#[allow(dead_code)]
+mod lists;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use tacet_rules::{ListInfo, RuleSetBuilder, Verdict};
+
+const ROUNDS: u32 = 7;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let popular = args.iter().any(|a| a == "--popular");
+    let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    let count = numbers.next().unwrap_or(1_000_000);
+    let queries = numbers.next().unwrap_or(10_000).max(1);
+    let lookups: u32 = std::env::var("LOOKUPS").map_or(1_000_000, |s| s.parse().unwrap());
+
+    let names = lists::generated(count);
+    let mut b = RuleSetBuilder::new();
+    let info = ListInfo {
+        id: "generated".into(),
+        title: "generated".into(),
+    };
+    b.add_list(info, lists::as_text(&names).as_bytes()).unwrap();
+    let set = b.build();
+    // Queries one after another in one buffer, as the benchmarks have them.
+    let text: String = if popular {
+        lists::popular_names()
+            .into_iter()
+            .take(queries)
+            .map(|n| n + "\n")
+            .collect()
+    } else {
+        names
+            .iter()
+            .step_by(97)
+            .take(queries)
+            .map(|n| format!("www.{n}\n"))
+            .collect()
+    };
+    let q: Vec<&str> = text.lines().collect();
+
+    let mut best = f64::MAX;
+    let mut blocked = 0u64;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let mut i = 0;
+        for _ in 0..lookups {
+            i += 1;
+            if i == q.len() {
+                i = 0;
+            }
+            blocked += u64::from(matches!(set.lookup(black_box(q[i])), Verdict::Blocked(_)));
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(lookups));
+    }
+    println!(
+        "{} names, {} {} queries: {best:.1} ns a lookup (fastest of {ROUNDS} rounds; {:.0}% blocked)",
+        names.len(),
+        q.len(),
+        if popular { "popular" } else { "blocked" },
+        100.0 * blocked as f64 / f64::from(lookups * ROUNDS),
+    );
+}
