@@ -164,8 +164,39 @@ fn benches(c: &mut Criterion) {
                 })
             });
         }
+        // The hardware's share: one random read in a buffer the size of
+        // the compiled table, a pointer chase so each read waits for the
+        // one before. A blocked lookup needs at least one such read (its
+        // record); on a shared machine its cost moves with the neighbours'.
+        let chain = pointer_chain(bytes / 8);
+        g.bench_function("one-random-read", |b| {
+            let mut at = 0usize;
+            b.iter(|| {
+                at = chain[at];
+                at
+            })
+        });
         g.finish();
     }
+}
+
+/// A random cycle through `len` slots: slot `i` holds the next index.
+fn pointer_chain(len: usize) -> Vec<usize> {
+    let len = len.max(2);
+    let mut order: Vec<usize> = (0..len).collect();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in (1..len).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let mut chain = vec![0; len];
+    for w in order.windows(2) {
+        chain[w[0]] = w[1];
+    }
+    chain[order[len - 1]] = order[0];
+    chain
 }
 
 criterion_group!(rules, benches);
