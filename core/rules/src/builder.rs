@@ -441,8 +441,8 @@ impl RuleSetBuilder {
     }
 }
 
-/// The open-addressed index of the raisers' hashes (two slots a name, a
-/// power of two), or `None` when there are too many to index.
+/// The open-addressed index of the raisers' hashes (a power of two of
+/// slots, at least two a name), or `None` when there are too many to index.
 fn raiser_index(hashes: &[u64]) -> Option<Vec<u64>> {
     if hashes.is_empty() {
         return Some(Vec::new());

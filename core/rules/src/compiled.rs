@@ -67,7 +67,7 @@
 //! 47.6 bits = 5.95 bytes. Lists of a few thousand names keep up to 40 bits;
 //! lists with many lists' rules or very long ones keep at least 24 and may
 //! then cost a little more than six bytes. A name with an allow or
-//! `$important` subtree rule (a raiser, below) costs up to 16 bytes more in
+//! `$important` subtree rule (a raiser, below) costs 16 to 32 bytes more in
 //! the raisers' index: allowlists are short, and most blocklists have none.
 //!
 //! ## Exactness
@@ -76,9 +76,10 @@
 //! list but whose top `d + r` hash bits equal a listed name's would match it.
 //! For names not chosen to collide (the 64-bit hash taken as uniform), a
 //! probe matches falsely with probability `n / 2^(d + r)` (the names per
-//! bucket, at most 1, over `2^r`). A query probes once per label (fewer
-//! when no listed name has that many labels: with no one-label rule, the
-//! TLD is not probed). So:
+//! bucket, at most 1, over `2^r`). A query probes at most once per label
+//! (fewer when no listed name has that many labels: with no one-label
+//! rule, the TLD is not probed; and fewer once a name matches, see
+//! Lookups). So, at most:
 //!
 //! | list | `d` | `r` | false match per probe | per query of 4 probes |
 //! |---|---|---|---|---|
@@ -115,16 +116,18 @@
 //! Within a class the longest matching name is reported, and a parent only
 //! matters if it carries a rule of a stronger class: an allow or an
 //! `$important` rule, and as a parent only a subtree one. Those names are
-//! the *raisers*; the builder indexes their full 64-bit hashes (two slots a
-//! name). Once a probe matches, the walk goes on only through parents in
-//! that index, and stops at an `$important` allow. A blocked subdomain of
-//! a listed name therefore costs two probes (itself and the listed name)
-//! whatever its depth, and a list with no allow rule never probes a parent
-//! of a match. Lists with more than 65,536 raisers are not indexed (the
+//! the *raisers*; the builder indexes their full 64-bit hashes (a power of
+//! two of slots, at least two a name). Once a probe matches, the walk goes
+//! on only through parents in that index, and stops at an `$important`
+//! allow. The parents of a blocked name's match are no longer probed:
+//! `www.ads.example` under a rule for `ads.example` costs two probes, not
+//! one per label; and a set with no allow or `$important` rule never probes
+//! past a match. Sets with more than 65,536 raisers are not indexed (the
 //! index would pass 1 MiB); their lookups probe every label, as before.
-//! The index changes which probes are made, never the verdict: a probe it
-//! skips could only have matched falsely (truncated hashes colliding),
-//! which makes a skipped probe a false match avoided.
+//! The index changes which probes are made, never the verdict: a parent it
+//! skips may carry rules, but none of a class stronger than one already
+//! found, so none that could decide; only a false match (truncated hashes
+//! colliding) of a stronger class could have, and skipping it avoids it.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -140,15 +143,15 @@ const MAGIC: &[u8; 8] = b"TACETRUL";
 pub const FORMAT_VERSION: u32 = 5;
 const SECTIONS: usize = 6;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
-/// Fixed part of the names section: seed, count, label counts, shape,
-/// padding.
+/// Fixed part of the names section: seed, count, label counts, shape and
+/// padding, raiser slots.
 const NAMES_HEADER: usize = 8 + 8 + 8 + 8 + 8;
 const CRC_LEN: usize = 4;
 /// The most probes of one lookup: one per label, and no listed name has
 /// more than 127 labels (253 bytes).
 const MAX_PROBES: usize = 128;
-/// The most names the raisers' index holds (at two slots of 8 bytes a
-/// name, 1 MiB); with more, lookups probe every label.
+/// The most names the raisers' index holds (2^17 slots of 8 bytes, 1 MiB,
+/// at this many); with more, lookups probe every label.
 pub(crate) const MAX_RAISERS: usize = 1 << 16;
 const V4_RECORD: usize = 16;
 const V6_RECORD: usize = 32;
@@ -501,8 +504,8 @@ impl RuleSet {
     /// `$important` block, an allow, a block; within a class, the rule on the
     /// longest matching name is reported. So once a name matches, its
     /// parents are probed only if they carry a rule of a stronger class
-    /// (see the module docs: a blocked subdomain costs two probes, not one
-    /// per label).
+    /// (see the module docs: a blocked name's match ends the walk unless a
+    /// parent could outrank it).
     pub fn lookup(&self, name: &str) -> Verdict {
         if self.names.count == 0 {
             return Verdict::Unlisted;

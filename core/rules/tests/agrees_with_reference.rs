@@ -29,7 +29,8 @@ impl Rule {
 
 /// Names from a few labels, so that rules and queries share suffixes; some
 /// labels are long, as the hash reads labels in 8- and 16-byte pieces, and
-/// some names are deep, as lookups probe labels in batches of 8.
+/// some names are deep, as lookups keep eight probes on the stack and take
+/// a slower path for more.
 fn name() -> impl Strategy<Value = String> {
     let label = prop::sample::select(vec![
         "a",
