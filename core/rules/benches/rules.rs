@@ -134,15 +134,7 @@ fn benches(c: &mut Criterion) {
         });
         g.finish();
 
-        // Blocked queries: subdomains of listed names, so the walk goes
-        // through parents as it does for real traffic.
-        let blocked_text = packed(
-            case.names
-                .iter()
-                .step_by(97)
-                .take(10_000)
-                .map(|n| format!("www.{n}")),
-        );
+        let blocked_text = lists::blocked_queries(&case.names, 10_000);
         let blocked: Vec<&str> = blocked_text.lines().collect();
         let mut g = c.benchmark_group(format!("lookup/{}", case.label));
         g.sample_size(20)

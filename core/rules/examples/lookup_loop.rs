@@ -47,12 +47,7 @@ fn main() {
             .map(|n| n + "\n")
             .collect()
     } else {
-        names
-            .iter()
-            .step_by(97)
-            .take(queries)
-            .map(|n| format!("www.{n}\n"))
-            .collect()
+        lists::blocked_queries(&names, queries)
     };
     let q: Vec<&str> = text.lines().collect();
 

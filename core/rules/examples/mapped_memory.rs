@@ -12,6 +12,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../benches/support/lists.rs"]
+// Shared with the benchmarks; this example uses part of it.
+#[allow(dead_code)]
 mod lists;
 
 use std::fs::File;

@@ -85,3 +85,14 @@ pub fn as_text(names: &[String]) -> String {
     }
     text
 }
+
+/// Blocked queries for a list: `www.` and every 97th listed name, so the
+/// walk goes through parents as it does for real traffic; one a line.
+pub fn blocked_queries(names: &[String], count: usize) -> String {
+    names
+        .iter()
+        .step_by(97)
+        .take(count)
+        .map(|n| format!("www.{n}\n"))
+        .collect()
+}
