@@ -85,14 +85,16 @@ pub(crate) fn absorb(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
     let len = to.wrapping_sub(from);
     // Most labels: at most 8 bytes, with 8 bytes of the name ending where
     // they do. The same value as below, from one load.
-    if len <= 8 && to >= 8 && to <= bytes.len() {
-        let a = match bytes.get(to - 8..to).map(<[u8; 8]>::try_from) {
-            Some(Ok(w)) => u64::from_le_bytes(w).wrapping_shr(64 - 8 * len as u32),
-            _ => 0,
-        };
-        // An empty label (a name with `..`) keeps nothing of the load.
-        let a = if len == 0 { 0 } else { a };
-        return mum(state ^ K0, a ^ K1 ^ (len as u64) << 56);
+    if len <= 8 && to >= 8 {
+        if let Some(Ok(w)) = bytes.get(to - 8..to).map(<[u8; 8]>::try_from) {
+            // An empty label (a name with `..`) keeps nothing of the load.
+            let a = if len == 0 {
+                0
+            } else {
+                u64::from_le_bytes(w).wrapping_shr(64 - 8 * len as u32)
+            };
+            return mum(state ^ K0, a ^ K1 ^ (len as u64) << 56);
+        }
     }
     absorb_any(state, bytes, from, to)
 }
@@ -325,7 +327,7 @@ pub(crate) struct Cuts {
     kind_bits: u32,
     kind_mask: u128,
     value_mask: u128,
-    pub record_bits: u32,
+    record_bits: u32,
     record_mask: u128,
 }
 
@@ -872,17 +874,22 @@ mod tests {
         let buckets: Vec<usize> = (0..600).map(|i| i * 512 / 600).collect();
         let (samples, sizes) = directory_bytes(shape, &buckets);
         assert!(check_directory(shape, 600, &samples, &sizes));
-        for bit in 0..samples.len() * 8 {
-            let mut bad = samples.clone();
-            bad[bit / 8] ^= 1 << (bit % 8);
+        // Each bytes with one bit flipped, every bit in turn.
+        let flipped = |bytes: &[u8]| {
+            let bytes = bytes.to_vec();
+            (0..bytes.len() * 8).map(move |bit| {
+                let mut bad = bytes.clone();
+                bad[bit / 8] ^= 1 << (bit % 8);
+                (bit, bad)
+            })
+        };
+        for (bit, bad) in flipped(&samples) {
             assert!(
                 !check_directory(shape, 600, &bad, &sizes),
                 "samples bit {bit}"
             );
         }
-        for bit in 0..sizes.len() * 8 {
-            let mut bad = sizes.clone();
-            bad[bit / 8] ^= 1 << (bit % 8);
+        for (bit, bad) in flipped(&sizes) {
             assert!(
                 !check_directory(shape, 600, &samples, &bad),
                 "sizes bit {bit}"
