@@ -220,6 +220,157 @@ impl Iterator for Labels<'_> {
     }
 }
 
+/// Asks the processor to bring the cache line of `bytes[at]` in, without
+/// waiting for it: a hint that never faults and changes nothing else. Out
+/// of bounds, it does nothing. On processors other than x86-64 and
+/// AArch64 it reads the byte instead, which overlaps misses as well but
+/// holds the lookup until the line arrives.
+#[inline(always)]
+pub(crate) fn prefetch(bytes: &[u8], at: usize) {
+    let Some(byte) = bytes.get(at) else {
+        return;
+    };
+    let p: *const u8 = byte;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of every x86-64 processor; a prefetch neither
+    // reads nor writes memory as the program sees it, and `p` points into
+    // `bytes` anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above: `prfm` is a hint that cannot fault, and `p` points
+    // into `bytes`.
+    unsafe {
+        std::arch::asm!(
+            "prfm pldl1keep, [{0}]",
+            in(reg) p,
+            options(nostack, readonly, preserves_flags)
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    std::hint::black_box(*byte);
+    let _ = p;
+}
+
+/// The longest name [`ShortHashes`] takes: nearly every name queried.
+pub(crate) const SHORT_NAME: usize = 64;
+/// A [`ShortHashes`] buffer: 8 zero bytes, the name, zeros; long enough
+/// that any 8-byte load at an offset below 128 stays inside it.
+const PADDED: usize = 136;
+
+/// The chain hash of a name and of each of its parents, TLD first, each
+/// with whether it is the whole name: for names of up to [`SHORT_NAME`]
+/// bytes. The name is copied between zero bytes, so that a label of up to
+/// 16 bytes is hashed from two loads, with no bounds to check and no branch
+/// on where it sits; the same hashes as [`absorb`] gives.
+pub(crate) struct ShortHashes<'a> {
+    buf: &'a [u8; PADDED],
+    /// Bit `i` set when byte `i` of the name is a dot.
+    dots: u64,
+    /// Where the next label ends; `None` once all are given.
+    end: Option<usize>,
+    state: u64,
+}
+
+/// The buffer a [`ShortHashes`] copies its name into, on the caller's
+/// stack so that it is never moved.
+pub(crate) struct Padded([u8; PADDED]);
+
+impl Padded {
+    pub(crate) fn new() -> Self {
+        Self([0; PADDED])
+    }
+}
+
+impl<'a> ShortHashes<'a> {
+    /// `None` for a name longer than [`SHORT_NAME`] bytes.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut Padded, name: &[u8], seed: u64) -> Option<Self> {
+        if name.len() > SHORT_NAME {
+            return None;
+        }
+        buf.0.get_mut(8..8 + name.len())?.copy_from_slice(name);
+        let buf = &buf.0;
+        let mut dots = 0u64;
+        let mut at = 0;
+        while at < name.len() {
+            // One bit per byte: bit 8i + 7 moves to bit 56 + i.
+            let bits = (dot_bits(word(buf, (at + 8) & 127)) >> 7)
+                .wrapping_mul(0x0102_0408_1020_4080)
+                >> 56;
+            dots |= bits << (at & 63);
+            at += 8;
+        }
+        Some(Self {
+            buf,
+            dots,
+            end: Some(name.len()),
+            state: start(seed),
+        })
+    }
+
+    /// The 8 bytes of the name that end at `to` (zeros before its start).
+    #[inline(always)]
+    fn ending_at(&self, to: usize) -> u64 {
+        word(self.buf, to & 127)
+    }
+}
+
+impl Iterator for ShortHashes<'_> {
+    type Item = (u64, bool);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(u64, bool)> {
+        let to = self.end?;
+        // Just after the last dot before `to`.
+        let from = 64 - (self.dots & mask64(to as u32)).leading_zeros() as usize;
+        self.end = from.checked_sub(1);
+        let len = to - from;
+        let last = self.ending_at(to);
+        // As `absorb`: a label of at most 8 bytes is one word (`b` empty);
+        // one of up to 16, the first 8 bytes and the rest.
+        self.state = if len <= 8 {
+            let a = last.checked_shr(64 - 8 * len as u32).unwrap_or(0);
+            mum(self.state ^ K0, a ^ K1 ^ (len as u64) << 56)
+        } else if len <= 16 {
+            let a = self.ending_at(from + 8);
+            let b = last >> (128 - 8 * len as u32);
+            mum(self.state ^ b ^ K0, a ^ K1 ^ (len as u64) << 56)
+        } else {
+            absorb_any(self.state, self.buf, from + 8, to + 8)
+        };
+        Some((self.state, self.end.is_none()))
+    }
+}
+
+/// [`ShortHashes`] for a name of any length.
+pub(crate) struct LongHashes<'a> {
+    name: &'a [u8],
+    labels: Labels<'a>,
+    state: u64,
+}
+
+impl<'a> LongHashes<'a> {
+    pub(crate) fn new(name: &'a [u8], seed: u64) -> Self {
+        Self {
+            name,
+            labels: Labels::new(name),
+            state: start(seed),
+        }
+    }
+}
+
+impl Iterator for LongHashes<'_> {
+    type Item = (u64, bool);
+
+    fn next(&mut self) -> Option<(u64, bool)> {
+        let (from, to) = self.labels.next()?;
+        self.state = absorb(self.state, self.name, from, to);
+        Some((self.state, self.labels.done()))
+    }
+}
+
 /// The shape of a table: how a hash splits into bucket and stored bits, and
 /// how a record's bits are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -362,6 +513,12 @@ impl Cuts {
             rem.wrapping_shr(self.stored_bits) as u8,
             rem & self.stored_mask,
         )
+    }
+
+    /// The byte where record `i` of packed records begins.
+    #[inline(always)]
+    pub fn record_byte(&self, i: usize) -> usize {
+        i.wrapping_mul(self.record_bits as usize) / 8
     }
 
     /// Record `i` of packed records.
@@ -764,6 +921,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn short_names_hash_as_long_ones_do() {
+        // Every name of up to 64 bytes from an alphabet heavy in dots, with
+        // labels of every length from empty to over 16 bytes.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut names: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b".".to_vec(),
+            b"..".to_vec(),
+            b"com".to_vec(),
+            b"www.example.com".to_vec(),
+            b".leading.dot".to_vec(),
+            b"trailing.dot.".to_vec(),
+            b"abcdefghijklmnopq.abcdefghijklmnop.abcdefgh.abcdefghi".to_vec(),
+            vec![b'x'; 64],
+            [b"a.".repeat(31), b"bc".to_vec()].concat(),
+        ];
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 65) as usize;
+            let dots = 2 + (state >> 8) % 20;
+            let name = (0..len)
+                .map(|i| {
+                    let r = state.rotate_left(i as u32 * 7) ^ i as u64;
+                    if r % dots == 0 {
+                        b'.'
+                    } else {
+                        b'a' + (r >> 8) as u8 % 26
+                    }
+                })
+                .collect();
+            names.push(name);
+        }
+        for name in &names {
+            assert!(name.len() <= SHORT_NAME);
+            let mut buf = Padded::new();
+            let short: Vec<(u64, bool)> = ShortHashes::new(&mut buf, name, 9)
+                .map(Iterator::collect)
+                .unwrap_or_default();
+            let long: Vec<(u64, bool)> = LongHashes::new(name, 9).collect();
+            assert_eq!(short, long, "{:?}", String::from_utf8_lossy(name));
+            assert_eq!(short.last().map(|h| h.1), Some(true));
+        }
+        let mut buf = Padded::new();
+        assert!(ShortHashes::new(&mut buf, &[b'a'; SHORT_NAME + 1], 9).is_none());
     }
 
     #[test]
