@@ -7,6 +7,9 @@
 # veth pairs and TUN devices, so they need root. Without root they are
 # skipped with a message, except when CI=true, where a skip is a failure.
 # They never send traffic beyond loopback and the namespaces they create.
+# The core crates' tests also run built for 64-bit and 32-bit ARM under
+# qemu-user (core/test-cross.sh); without its tools they are skipped with a
+# message, except when CI=true.
 # Exits non-zero if anything fails.
 
 set -euo pipefail
@@ -52,6 +55,16 @@ echo "== Rust tests: unit, property, end-to-end"
 # The end-to-end tests run the release binary just built.
 export TACET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tacet"
 cargo test --workspace --release --no-fail-fast
+
+echo "== Rust: the core crates on 64-bit and 32-bit ARM, under qemu-user"
+cross=0
+core/test-cross.sh || cross=$?
+if [ "$cross" = 2 ] && [ "${CI:-}" != true ]; then
+    echo "test.sh: the ARM tests were skipped: install what core/test-cross.sh lists" >&2
+elif [ "$cross" != 0 ]; then
+    echo "test.sh: the ARM tests failed (or could not run: CI must run them)" >&2
+    exit "$cross"
+fi
 
 echo "== Kotlin: the bindings on the JVM against the cdylib (JUnit, JNA)"
 bindings/test-kotlin.sh
