@@ -13,7 +13,7 @@ use crate::compiled::{
 use crate::name::{normalize_into, push_reversed};
 use crate::parse::{is_hosts_header_name, parse_line, Line, LineReader, MAX_LINE_BYTES};
 use crate::report::{LineKind, ParseReport, Problem};
-use crate::table::{self, Shape, RECORD_PAD, TAG_PAD};
+use crate::table::{self, Cuts, Shape, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, RuleSet};
 
 /// The flags a `$badfilter` compares (everything but list and line).
@@ -391,11 +391,12 @@ impl RuleSetBuilder {
             kind_bits,
             value_bits,
         };
+        let cuts = Cuts::new(shape);
         // Rows are in hash order, so names that share the kept bits are
         // next to each other.
         if rows
             .windows(2)
-            .any(|w| matches!(w, [a, b] if shape.key(a.0) == shape.key(b.0)))
+            .any(|w| matches!(w, [a, b] if cuts.key(a.0) == cuts.key(b.0)))
         {
             return Ok(None);
         }
@@ -403,8 +404,7 @@ impl RuleSetBuilder {
         if bits > table::MAX_RECORD_BITS {
             return Err(BuildError::TooLarge);
         }
-        let Some((samples, sizes)) =
-            table::directory(shape, rows.iter().map(|r| shape.bucket(r.0)))
+        let Some((samples, sizes)) = table::directory(shape, rows.iter().map(|r| cuts.bucket(r.0)))
         else {
             return Ok(None);
         };
@@ -412,19 +412,14 @@ impl RuleSetBuilder {
         let mut records = vec![0u8; (count * bits as usize).div_ceil(8) + RECORD_PAD];
         for (n, &(hash, kind, value)) in rows.iter().enumerate() {
             if let Some(t) = tags.get_mut(n) {
-                *t = shape.tag(hash);
+                (*t, _) = cuts.tag_and_stored(hash);
             }
             let kind = if kind == SHARED_KIND {
                 kinds.len() as u64
             } else {
                 kind
             };
-            table::write_record(
-                &mut records,
-                n,
-                bits,
-                table::pack_record(shape, hash, kind, value),
-            );
+            table::write_record(&mut records, n, bits, cuts.pack(hash, kind, value));
         }
         let section = NamesSection {
             seed,

@@ -419,40 +419,10 @@ impl Shape {
         self.buckets().div_ceil(BLOCK)
     }
 
-    /// The top [`Shape::hash_bits`] bits of `hash`: what the table keeps.
-    /// Shifts wrap: a loaded shape keeps 1 to 64 hash bits and 1 to 63
-    /// remainder bits (`Shape::is_valid`), so no shift reaches 64.
-    #[inline(always)]
-    pub fn key(self, hash: u64) -> u64 {
-        hash.wrapping_shr(64 - self.hash_bits())
-    }
-
-    #[inline(always)]
-    pub fn bucket(self, hash: u64) -> usize {
-        self.key(hash).wrapping_shr(self.rem_bits) as usize
-    }
-
-    #[inline(always)]
-    pub fn rem(self, hash: u64) -> u64 {
-        self.key(hash) & mask64(self.rem_bits)
-    }
-
-    /// Whether the shifts of [`Shape::key`] and [`Shape::bucket`] stay
-    /// below 64.
+    /// Whether the shifts of [`Cuts`] stay below 64: 1 to 64 hash bits
+    /// kept, 1 to 63 of them remainder.
     pub fn is_valid(self) -> bool {
         (1..=64).contains(&self.hash_bits()) && (1..64).contains(&self.rem_bits)
-    }
-
-    /// The tag of `hash`: the top [`Shape::tag_bits`] of its remainder.
-    #[inline(always)]
-    pub fn tag(self, hash: u64) -> u8 {
-        (self.rem(hash) >> self.stored_bits()) as u8
-    }
-
-    /// The remainder bits a record stores for `hash`.
-    #[inline(always)]
-    pub fn stored(self, hash: u64) -> u64 {
-        self.rem(hash) & mask64(self.stored_bits())
     }
 
     /// Directory bits for `n` names: at least one bucket per name, at most
@@ -499,13 +469,22 @@ impl Cuts {
         }
     }
 
-    /// [`Shape::bucket`].
+    /// The top [`Shape::hash_bits`] bits of `hash`: what the table keeps,
+    /// bucket and remainder. Two names whose keys are equal cannot be told
+    /// apart.
     #[inline(always)]
-    pub fn bucket(&self, hash: u64) -> usize {
-        (hash.wrapping_shr(self.key_shift)).wrapping_shr(self.rem_bits) as usize
+    pub fn key(&self, hash: u64) -> u64 {
+        hash.wrapping_shr(self.key_shift)
     }
 
-    /// [`Shape::tag`] and [`Shape::stored`].
+    /// The bucket of `hash`: the top [`Shape::dir_bits`] of its key.
+    #[inline(always)]
+    pub fn bucket(&self, hash: u64) -> usize {
+        self.key(hash).wrapping_shr(self.rem_bits) as usize
+    }
+
+    /// The rest of the key, the remainder, split in two: the tag (its top
+    /// [`Shape::tag_bits`]), and the bits the record stores.
     #[inline(always)]
     pub fn tag_and_stored(&self, hash: u64) -> (u8, u64) {
         let rem = hash.wrapping_shr(self.key_shift) & self.rem_mask;
@@ -533,6 +512,15 @@ impl Cuts {
             return 0;
         };
         (u128::from_le_bytes(word) >> (bit % 8)) & self.record_mask
+    }
+
+    /// A record for `hash` and its payload (kind and value), as
+    /// [`Cuts::record`] reads it back.
+    pub fn pack(&self, hash: u64, kind: u64, value: u64) -> u128 {
+        let (_, stored) = self.tag_and_stored(hash);
+        u128::from(stored)
+            | u128::from(kind) << self.stored_bits
+            | u128::from(value) << (self.stored_bits + self.kind_bits)
     }
 
     /// The remainder bits a record stores.
@@ -762,14 +750,6 @@ pub(crate) fn write_record(records: &mut [u8], i: usize, bits: u32, value: u128)
         let v = u128::from_le_bytes(word) | (value & mask128(bits)) << (bit % 8);
         dst.copy_from_slice(&v.to_le_bytes());
     }
-}
-
-/// Packs a record from its hash and payload.
-pub(crate) fn pack_record(shape: Shape, hash: u64, kind: u64, value: u64) -> u128 {
-    let stored = shape.stored_bits();
-    u128::from(shape.stored(hash))
-        | u128::from(kind) << stored
-        | u128::from(value) << (stored + shape.kind_bits)
 }
 
 /// The directory of a table whose records, in order, fall in `buckets`
@@ -1134,27 +1114,23 @@ mod tests {
         };
         let bits = shape.record_bits();
         assert_eq!(bits, 21 + 2 + 21);
+        let cuts = Cuts::new(shape);
         let mut buf = vec![0u8; (10 * bits as usize).div_ceil(8) + RECORD_PAD];
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            write_record(
-                &mut buf,
-                i as usize,
-                bits,
-                pack_record(shape, h, i % 4, i * 1000),
-            );
+            write_record(&mut buf, i as usize, bits, cuts.pack(h, i % 4, i * 1000));
         }
-        let cuts = Cuts::new(shape);
         for i in 0..10u64 {
             let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let r = cuts.record(&buf, i as usize);
-            assert_eq!(cuts.stored(r), shape.stored(h));
-            assert_eq!(cuts.tag_and_stored(h), (shape.tag(h), shape.stored(h)));
-            assert_eq!(cuts.bucket(h), shape.bucket(h));
-            assert_eq!(
-                u64::from(shape.tag(h)) << 21 | shape.stored(h),
-                shape.rem(h)
-            );
+            // The top 32 bits kept: 3 of bucket, then 8 of tag and 21
+            // stored.
+            let (tag, stored) = cuts.tag_and_stored(h);
+            assert_eq!(cuts.key(h), h >> 32);
+            assert_eq!(cuts.bucket(h), (h >> 61) as usize);
+            assert_eq!(u64::from(tag), h >> 53 & 0xff);
+            assert_eq!(stored, h >> 32 & 0x1f_ffff);
+            assert_eq!(cuts.stored(r), stored);
             assert_eq!(cuts.payload(r), (i % 4, i * 1000));
         }
     }
