@@ -93,7 +93,7 @@ pub(crate) fn absorb(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
             } else {
                 u64::from_le_bytes(w).wrapping_shr(64 - 8 * len as u32)
             };
-            return mum(state ^ K0, a ^ K1 ^ (len as u64) << 56);
+            return fold(state, a, 0, len);
         }
     }
     absorb_any(state, bytes, from, to)
@@ -113,7 +113,16 @@ fn absorb_any(state: u64, bytes: &[u8], from: usize, to: usize) -> u64 {
     }
     let mid = to.min(at + 8);
     let (a, b) = (short_word(bytes, at, mid), short_word(bytes, mid, to));
-    mum(s ^ b ^ K0, a ^ K1 ^ (len as u64) << 56)
+    fold(s, a, b, len)
+}
+
+/// The last step of absorbing a label of `len` bytes: its first 8 bytes
+/// (or fewer, zero-filled) in `a`, the next 8 in `b`, folded into the
+/// chain with the length, so that labels differing only in trailing zeros
+/// hash apart.
+#[inline(always)]
+fn fold(state: u64, a: u64, b: u64, len: usize) -> u64 {
+    mum(state ^ b ^ K0, a ^ K1 ^ (len as u64) << 56)
 }
 
 /// The hash of a reversed key (`com.huami.api`).
@@ -147,6 +156,21 @@ fn label_start(name: &[u8], end: usize) -> usize {
         Some(dot) => dot + 1,
         None => 0,
     }
+}
+
+/// A bit per byte of `w`, set for a dot: bit `i` for byte `i`.
+#[inline(always)]
+fn dot_mask(w: u64) -> u64 {
+    // Bit 8i + 7 moves to bit 56 + i.
+    (dot_bits(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Where the label that ends at `to` starts, in a name of at most 64 bytes
+/// whose dots are the set bits of `dots`: just after the last dot before
+/// `to`.
+#[inline(always)]
+fn after_last_dot(dots: u64, to: usize) -> usize {
+    64 - (dots & mask64(to as u32)).leading_zeros() as usize
 }
 
 /// The high bit of each byte of `w` that is a dot.
@@ -184,8 +208,7 @@ impl<'a> Labels<'a> {
             while at < name.len() {
                 let w = short_word(name, at, name.len().min(at + 8));
                 // One bit per byte: bit 8i + 7 moves to bit 56 + i.
-                let bits = (dot_bits(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-                dots |= bits << at;
+                dots |= dot_mask(w) << at;
                 at += 8;
             }
         }
@@ -209,9 +232,7 @@ impl Iterator for Labels<'_> {
     fn next(&mut self) -> Option<(usize, usize)> {
         let to = self.end?;
         let from = if self.name.len() <= 64 {
-            // Just after the last dot before `to`.
-            let before = self.dots & mask64(to as u32);
-            64 - before.leading_zeros() as usize
+            after_last_dot(self.dots, to)
         } else {
             label_start(self.name, to)
         };
@@ -295,11 +316,7 @@ impl<'a> ShortHashes<'a> {
         let mut dots = 0u64;
         let mut at = 0;
         while at < name.len() {
-            // One bit per byte: bit 8i + 7 moves to bit 56 + i.
-            let bits = (dot_bits(word(buf, (at + 8) & 127)) >> 7)
-                .wrapping_mul(0x0102_0408_1020_4080)
-                >> 56;
-            dots |= bits << (at & 63);
+            dots |= dot_mask(word(buf, (at + 8) & 127)) << (at & 63);
             at += 8;
         }
         Some(Self {
@@ -323,8 +340,7 @@ impl Iterator for ShortHashes<'_> {
     #[inline(always)]
     fn next(&mut self) -> Option<(u64, bool)> {
         let to = self.end?;
-        // Just after the last dot before `to`.
-        let from = 64 - (self.dots & mask64(to as u32)).leading_zeros() as usize;
+        let from = after_last_dot(self.dots, to);
         self.end = from.checked_sub(1);
         let len = to - from;
         let last = self.ending_at(to);
@@ -332,11 +348,11 @@ impl Iterator for ShortHashes<'_> {
         // one of up to 16, the first 8 bytes and the rest.
         self.state = if len <= 8 {
             let a = last.checked_shr(64 - 8 * len as u32).unwrap_or(0);
-            mum(self.state ^ K0, a ^ K1 ^ (len as u64) << 56)
+            fold(self.state, a, 0, len)
         } else if len <= 16 {
             let a = self.ending_at(from + 8);
             let b = last >> (128 - 8 * len as u32);
-            mum(self.state ^ b ^ K0, a ^ K1 ^ (len as u64) << 56)
+            fold(self.state, a, b, len)
         } else {
             absorb_any(self.state, self.buf, from + 8, to + 8)
         };
