@@ -19,6 +19,7 @@
 //! - `builder`: [`RuleSetBuilder`], which compiles lists into a [`RuleSet`].
 //! - [`compiled`]: the immutable, checksummed, memory-mappable [`RuleSet`].
 //! - [`curated`]: the lists that ship with tacet, and the default set.
+//! - [`enforce`]: the names a small list blocks, to resolve before any app asks.
 //!
 //! # What a line means
 //!
@@ -91,6 +92,7 @@
 pub mod builder;
 pub mod compiled;
 pub mod curated;
+pub mod enforce;
 pub mod name;
 pub mod parse;
 pub mod report;
