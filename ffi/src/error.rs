@@ -119,7 +119,9 @@ impl From<Error> for FirewallError {
                 fd: -1,
                 reason: e.to_string(),
             },
-            Error::Runtime(e @ RuntimeError::NoUpstream) => Self::InvalidConfig {
+            Error::Runtime(
+                e @ (RuntimeError::NoUpstream | RuntimeError::UpstreamIsFirewall(_)),
+            ) => Self::InvalidConfig {
                 reason: e.to_string(),
             },
             Error::Runtime(e @ RuntimeError::UpstreamUnreachable(..)) => {

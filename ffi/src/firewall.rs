@@ -241,6 +241,7 @@ impl Firewall {
         let config = RuntimeConfig {
             engine: settings.engine_config(),
             upstreams: settings.upstreams.clone(),
+            enforced_names: settings.enforced_names(),
             store: settings.store_location(),
         };
         match tacet_runtime::Firewall::start(tun, config, rules, observer) {
@@ -292,6 +293,7 @@ impl Firewall {
         let rules = Arc::new(rules);
         let discovery = settings.config.discovery;
         let upstreams = settings.upstreams.clone();
+        let enforced = settings.enforced_names();
         current.settings = settings;
         current.rules = Arc::clone(&rules);
         drop(current);
@@ -302,6 +304,7 @@ impl Firewall {
                 // Returns once the I/O thread has the rules: "applies at
                 // once" holds for the very next query.
                 runtime.set_rules(rules);
+                runtime.set_enforced_names(enforced);
             }
         }
         Ok((&report).into())

@@ -112,6 +112,16 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The names looked up before any app asks: those of the curated block
+    /// lists that are on. (Their texts are built in: reading cannot fail.)
+    pub fn enforced_names(&self) -> Vec<String> {
+        tacet_runtime::enforced::enforced_names(&self.lists, &[])
+            .map(|e| e.names)
+            .unwrap_or_default()
+    }
+}
+
 /// An upstream as `IP` (port 53) or `IP:port`.
 fn parse_upstream(text: &str) -> Result<SocketAddr, Error> {
     tacet_runtime::upstream::parse_upstream(text).map_err(Error::Config)

@@ -66,8 +66,12 @@ const SCRIPT: &[(&str, &[(&str, TYPE)])] = &[
     ),
 ];
 
-/// Passes the firewall's events to the demo's main thread.
-struct Forward(mpsc::Sender<(Event, String)>);
+/// Passes the firewall's events to the demo's main thread, and its routes
+/// to the route thread.
+struct Forward {
+    events: mpsc::Sender<(Event, String)>,
+    routes: Option<mpsc::Sender<Vec<tacet_engine::Route>>>,
+}
 
 impl Observer for Forward {
     fn on_event(&mut self, event: Event, rules: &RuleSet) {
@@ -80,8 +84,13 @@ impl Observer for Forward {
                 rule: Some(rule), ..
             } => Some(*rule),
             Event::Blocked { .. } | Event::Allowed { rule: None, .. } => None,
-            // The demo replays DNS only; rejects and routes don't occur.
-            Event::Rejected { .. } | Event::SharedAddress { .. } | Event::RoutesChanged { .. } => {
+            Event::RoutesChanged { routes } => {
+                if let Some(sender) = &self.routes {
+                    let _ = sender.send(routes.clone());
+                }
+                return;
+            }
+            Event::Rejected { .. } | Event::SharedAddress { .. } | Event::AnswerRefused { .. } => {
                 return
             }
         };
@@ -92,7 +101,7 @@ impl Observer for Forward {
                     .map(|l| format!("{}, line {}", l.title, r.line))
             })
             .unwrap_or_default();
-        let _ = self.0.send((event, source));
+        let _ = self.events.send((event, source));
     }
 }
 
@@ -148,12 +157,24 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             ..Config::default()
         };
         crate::interface::configure(TUN_NAME, config.resolver_v4, config.resolver_v6)?;
+        let curated: Vec<_> = tacet_rules::curated::catalog()
+            .iter()
+            .filter(|l| l.default_on)
+            .collect();
+        let enforced_names = tacet_runtime::enforced::enforced_names(&curated, &[])
+            .map_err(|e| e.to_string())?
+            .names;
         let runtime = RuntimeConfig {
             engine: config,
             upstreams: vec![SocketAddr::from((UPSTREAM, 53))],
+            enforced_names,
             store: None,
         };
-        Firewall::start(tun, runtime, rules, Box::new(Forward(events))).map_err(|e| e.to_string())
+        let forward = Forward {
+            events,
+            routes: Some(crate::routes::route_thread(TUN_NAME.to_owned())),
+        };
+        Firewall::start(tun, runtime, rules, Box::new(forward)).map_err(|e| e.to_string())
     })??;
     let client = phone
         .run(|| UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)))?
@@ -197,6 +218,9 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             std::thread::sleep(Duration::from_millis(args.delay_ms));
         }
     }
+    if !stop.load(Ordering::SeqCst) {
+        hard_coded_camera(&phone)?;
+    }
     let stats = firewall.stop().map_err(|e| e.to_string())?;
     upstream_stop.store(true, Ordering::SeqCst);
     let _ = upstream_thread.join();
@@ -208,6 +232,33 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     drop(phone);
     println!("Removed the demo's namespaces; nothing is left behind.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The camera again, now with its fallback server's address built in: it
+/// never asks the firewall, yet its connection is refused at once,
+/// because the curated lists' names were looked up when the firewall
+/// started and their addresses are rejected from then on.
+fn hard_coded_camera(phone: &Netns) -> Result<(), String> {
+    let server = Ipv4Addr::from(crate::demo_upstream::address_v4("iotcplatform.com"));
+    println!("\nThe camera again, its P2P server's address built in (no DNS at all)");
+    let tried = phone.run(move || {
+        let started = std::time::Instant::now();
+        let result = std::net::TcpStream::connect_timeout(
+            &SocketAddr::from((server, 32100)),
+            Duration::from_secs(3),
+        );
+        (result, started.elapsed())
+    })?;
+    let fate = match tried {
+        (Err(e), took) if e.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+            "REFUSED in {:.1} ms: iotcplatform.com was looked up at start",
+            took.as_secs_f64() * 1000.0
+        ),
+        (Err(e), _) => format!("failed: {e}"),
+        (Ok(_), _) => "connected: not enforced".to_owned(),
+    };
+    println!("  connect {server}:32100  {fate}");
+    Ok(())
 }
 
 /// Sends one query to the firewall and describes the answer.

@@ -1,6 +1,9 @@
 //! The demo's stand-in for the internet's resolvers: answers every A and
-//! AAAA question with a made-up address from the documentation ranges
-//! (198.51.100.0/24, 2001:db8::/32), so the demo needs no network at all.
+//! AAAA question with a made-up address, so the demo needs no network at
+//! all. The addresses are public ones (93.184.215.0/24 and
+//! 2606:2800:21f::/48, where example.com is served), because the firewall
+//! never learns a private or documentation address from a blocked name;
+//! nothing is ever sent to them: the demo's namespaces have no route out.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::UdpSocket;
@@ -13,7 +16,7 @@ use simple_dns::{Packet, PacketFlag, ResourceRecord, CLASS, QTYPE, TYPE};
 
 /// The made-up IPv4 address the demo upstream gives `name`.
 pub fn address_v4(name: &str) -> [u8; 4] {
-    [198, 51, 100, host_byte(name)]
+    [93, 184, 215, host_byte(name)]
 }
 
 fn host_byte(name: &str) -> u8 {
@@ -47,7 +50,7 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
             address: u32::from_be_bytes(address_v4(&name)),
         })),
         QTYPE::TYPE(TYPE::AAAA) => Some(RData::AAAA(AAAA {
-            address: 0x2001_0db8_0000_0000_0000_0000_0000_0000 | u128::from(host_byte(&name)),
+            address: 0x2606_2800_021f_0000_0000_0000_0000_0000 | u128::from(host_byte(&name)),
         })),
         _ => None,
     };

@@ -10,6 +10,7 @@ mod demo;
 mod demo_upstream;
 mod interface;
 mod netns;
+mod routes;
 mod rule_sources;
 mod rules_cmd;
 mod run;
@@ -24,8 +25,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "tacet", version, about, long_about = None)]
 struct Cli {
-    /// Log more: -v for what the firewall does, -vv for every query (names
-    /// are private: debug logs show them).
+    /// Log more: -v for what the firewall does, -vv for every query,
+    /// blocked or allowed (names are private: only debug logs show them).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
@@ -76,7 +77,7 @@ fn main() -> ExitCode {
         .format_target(false)
         .init();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, cli.verbose >= 2),
         Command::Demo(args) => demo::demo(args),
         Command::Check(args) => rules_cmd::run_check(&args).map(|()| ExitCode::SUCCESS),
         Command::Lint(args) => rules_cmd::run_lint(&args).map(|()| ExitCode::SUCCESS),

@@ -1,6 +1,5 @@
 //! `tacet run`: the firewall on a TUN, until Ctrl-C or SIGTERM.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
@@ -81,6 +80,18 @@ pub struct RunArgs {
     /// The journal's size bound, in KiB (oldest entries go first).
     #[arg(long, value_name = "KIB", default_value_t = StoreConfig::default().journal_max_bytes / 1024)]
     pub journal_kib: u64,
+    /// A block list whose names are also looked up before any app asks, so
+    /// that connections to their addresses are rejected from the first
+    /// second (for apps with hard-coded or cached addresses); may be
+    /// repeated. The curated block lists are always enforced this way. At
+    /// most 512 names in all, looked up at most 60 a minute after the
+    /// first 128: meant for small vendor lists, not for a list of a million.
+    #[arg(long = "enforce", value_name = "FILE")]
+    pub enforce: Vec<PathBuf>,
+    /// Do not resolve blocked names at all: neither those apps ask for nor
+    /// enforced ones. Connections to their addresses are then not rejected.
+    #[arg(long)]
+    pub no_address_learning: bool,
 }
 
 fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
@@ -100,8 +111,9 @@ fn parse_block_mode(text: &str) -> Result<BlockMode, String> {
 }
 
 impl RunArgs {
-    /// The engine settings these arguments ask for.
-    pub fn engine_config(&self) -> Config {
+    /// The engine settings these arguments ask for; `log_queries` reports
+    /// every allowed query too, for `-vv`.
+    pub fn engine_config(&self, log_queries: bool) -> Config {
         Config {
             resolver_v4: self.resolver_v4,
             resolver_v6: self.resolver_v6,
@@ -109,10 +121,40 @@ impl RunArgs {
             block_ttl: self.block_ttl,
             upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
             max_pending: self.max_pending,
-            report_allowed: self.discovery,
+            report_allowed: self.discovery || log_queries,
             answer_canaries: !self.no_canaries,
+            learn_addresses: !self.no_address_learning,
             ..Config::default()
         }
+    }
+
+    /// The lists, with the enforced ones read as block lists too.
+    fn lists(&self) -> ListArgs {
+        let mut lists = self.lists.clone();
+        lists.blocklists.extend(self.enforce.iter().cloned());
+        lists
+    }
+
+    /// The names to look up before any app asks: the curated block lists'
+    /// (unless left out) and those of the `--enforce` lists.
+    fn enforced_names(&self) -> Result<Vec<String>, String> {
+        let curated: Vec<_> = if self.lists.no_curated {
+            Vec::new()
+        } else {
+            tacet_rules::curated::catalog()
+                .iter()
+                .filter(|l| l.default_on)
+                .collect()
+        };
+        let enforced = tacet_runtime::enforced::enforced_names(&curated, &self.enforce)
+            .map_err(|e| format!("cannot read a list to enforce: {e}"))?;
+        for list in &enforced.left_out {
+            eprintln!(
+                "tacet: {list}: only the first names are enforced ({} in all at most)",
+                tacet_engine::enforce::MAX_ENFORCED_NAMES
+            );
+        }
+        Ok(enforced.names)
     }
 
     fn store_dir(&self) -> Option<&Path> {
@@ -122,7 +164,7 @@ impl RunArgs {
     /// The rules, mapped from the store's compiled copy when there is a
     /// store (see `map_through_store`).
     fn load_rules(&self) -> Result<RuleSet, String> {
-        let rules = rule_sources::load(&self.lists, self.store_dir())?;
+        let rules = rule_sources::load(&self.lists(), self.store_dir())?;
         Ok(match self.store_dir() {
             Some(dir) => tacet_runtime::rule_sources::map_through_store(rules, dir),
             None => rules,
@@ -173,7 +215,16 @@ impl Observer for LogEvents {
                     let _ = sender.send(routes);
                 }
             }
-            Event::Allowed { .. } => {}
+            Event::Allowed { name, qtype, .. } => log::debug!("allowed {name} type {qtype}"),
+            Event::AnswerRefused {
+                name,
+                qtype,
+                problem,
+                ..
+            } => {
+                log::warn!("an upstream answer was refused ({problem}): the app got SERVFAIL");
+                log::debug!("refused the answer for {name} type {qtype}: {problem}");
+            }
         }
     }
 
@@ -184,50 +235,10 @@ impl Observer for LogEvents {
     }
 }
 
-/// Keeps the TUN's routes equal to the announced ones (address rules'
-/// networks and learned addresses), on its own thread so `ip` never runs on
-/// the I/O thread. Routes are added, never replaced: a network the machine
-/// already routes (its LAN, a default route) keeps its route, with a
-/// warning, rather than being taken over and lost when tacet exits.
-fn route_thread(tun: String) -> mpsc::Sender<Vec<Route>> {
-    let (sender, receiver) = mpsc::channel::<Vec<Route>>();
-    std::thread::spawn(move || {
-        let mut routed: HashSet<Route> = HashSet::new();
-        while let Ok(mut wanted) = receiver.recv() {
-            // Only the latest set matters.
-            while let Ok(newer) = receiver.try_recv() {
-                wanted = newer;
-            }
-            let wanted: HashSet<Route> = wanted.into_iter().collect();
-            for route in routed.difference(&wanted) {
-                let _ = crate::interface::ip(&["route", "del", &route.to_string(), "dev", &tun]);
-            }
-            let mut taken = HashSet::new();
-            for route in wanted.iter() {
-                if routed.contains(route) {
-                    taken.insert(*route);
-                    continue;
-                }
-                match crate::interface::ip(&["route", "add", &route.to_string(), "dev", &tun]) {
-                    Ok(()) => {
-                        taken.insert(*route);
-                    }
-                    Err(e) => log::warn!("blocked {route} not routed into {tun}: {e}"),
-                }
-            }
-            log::info!(
-                "{} blocked networks and addresses routed into {tun}",
-                taken.len()
-            );
-            routed = taken;
-        }
-    });
-    sender
-}
-
 /// `tacet run`.
-pub fn run(args: RunArgs) -> Result<ExitCode, String> {
+pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
     let rules = Arc::new(args.load_rules()?);
+    let enforced_names = args.enforced_names()?;
     let upstreams = upstreams(&args)?;
     let (tun, description) = match (&args.tun, args.fd) {
         (Some(name), _) => {
@@ -255,16 +266,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         dir: dir.to_owned(),
         config: StoreConfig {
             journal_max_bytes: args.journal_kib * 1024,
+            discovery: args.discovery,
             ..StoreConfig::default()
         },
     });
     let config = RuntimeConfig {
-        engine: args.engine_config(),
+        engine: args.engine_config(log_queries),
         upstreams: upstreams.clone(),
+        enforced_names,
         store,
     };
     // With --fd, routes are the caller's business (as on a phone).
-    let routes = args.tun.clone().map(route_thread);
+    let routes = args.tun.clone().map(crate::routes::route_thread);
     let mut firewall = Firewall::start(
         tun,
         config,
@@ -287,9 +300,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     // A signal or the firewall failing on its own (0) wakes us; SIGHUP
     // re-reads the lists, the custom one included.
     while let Ok(SIGHUP) = woken.recv() {
-        match args.load_rules() {
-            Ok(rules) => {
+        match args
+            .load_rules()
+            .and_then(|r| Ok((r, args.enforced_names()?)))
+        {
+            Ok((rules, enforced)) => {
                 firewall.set_rules(Arc::new(rules));
+                firewall.set_enforced_names(enforced);
                 log::info!("rules reloaded");
             }
             Err(e) => eprintln!("tacet: kept the old rules: {e}"),

@@ -16,6 +16,30 @@ pub const DEFAULT_RESOLVER_V4: Ipv4Addr = Ipv4Addr::new(10, 111, 222, 53);
 /// `fd74:6163:6574::/48` (the global id spells "tacet" in ASCII).
 pub const DEFAULT_RESOLVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd74, 0x6163, 0x6574, 0, 0, 0, 0, 0x53);
 
+/// The tunnel's IPv4 network, as every shell addresses the TUN
+/// (10.111.222.1/24): the resolver lies inside it.
+pub const TUNNEL_V4: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 111, 222, 0), 24);
+
+/// The tunnel's IPv6 network (fd74:6163:6574::1/64).
+pub const TUNNEL_V6: (Ipv6Addr, u8) = (Ipv6Addr::new(0xfd74, 0x6163, 0x6574, 0, 0, 0, 0, 0), 64);
+
+/// Whether `addr` lies in the tunnel's own networks: never an upstream
+/// (its queries would come back to the firewall), never learned.
+pub fn in_tunnel(addr: std::net::IpAddr) -> bool {
+    let (v4, v4_len) = TUNNEL_V4;
+    let (v6, v6_len) = TUNNEL_V6;
+    crate::Route {
+        addr: v4.into(),
+        prefix_len: v4_len,
+    }
+    .contains(addr)
+        || crate::Route {
+            addr: v6.into(),
+            prefix_len: v6_len,
+        }
+        .contains(addr)
+}
+
 /// How a blocked name is answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BlockMode {

@@ -7,8 +7,7 @@
 //! private types...), and a resolver must still forward or answer those.
 //! Answers echo the query's header and question bytes as they came, as RFC
 //! 1035 asks, so they work for every type too. simple-dns checks every
-//! answer in the tests and parses upstream answers where the engine needs
-//! their records.
+//! answer in the tests. Upstream answers are read by [`crate::answer`].
 
 use std::fmt::Write as _;
 
@@ -132,6 +131,20 @@ impl<'a> Query<'a> {
         self.head
     }
 
+    /// The wire form of the question alone: name, type and class.
+    pub fn question(&self) -> Option<&'a [u8]> {
+        self.head.get(HEADER_LEN..)
+    }
+
+    /// An empty answer with the TC bit set: "ask again over TCP".
+    pub fn answer_truncated(&self) -> Vec<u8> {
+        let mut out = self.start_answer(Rcode::NoError, 0, 0);
+        if let Some(flags) = out.get_mut(2) {
+            *flags |= (FLAG_TC >> 8) as u8;
+        }
+        self.finish(out)
+    }
+
     /// An answer with this code and no records: NODATA for NOERROR, or
     /// SERVFAIL, REFUSED, NXDOMAIN... A negative answer carries a SOA so the
     /// phone caches it for `negative_ttl` seconds (RFC 2308).
@@ -177,6 +190,30 @@ impl<'a> Query<'a> {
     }
 }
 
+/// A recursive query for `name` (in rule form: lowercase, dotted) and
+/// `qtype`, ID zero (the runtime gives every query a random ID); `None`
+/// for a name that cannot be written (an empty or overlong label).
+pub fn query_message(name: &str, qtype: u16) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(HEADER_LEN + name.len() + 6);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&FLAG_RD.to_be_bytes());
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        let len = u8::try_from(label.len())
+            .ok()
+            .filter(|l| (1..=63).contains(l))?;
+        out.push(len);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    if out.len() - HEADER_LEN > 255 {
+        return None;
+    }
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    Some(out)
+}
+
 /// An answer with `rcode` to a query that [`Query::parse`] refused: the
 /// header with the question count zeroed, so nothing unparsed is echoed.
 pub fn refusal(message: &[u8], rcode: Rcode) -> Option<Vec<u8>> {
@@ -189,66 +226,6 @@ pub fn refusal(message: &[u8], rcode: Rcode) -> Option<Vec<u8>> {
         write_u16(&mut out, offset, 0);
     }
     Some(out)
-}
-
-/// What the firewall needs from an upstream answer: the addresses in it
-/// (A, AAAA, and the address hints of HTTPS/SVCB records) and the names it
-/// leads through (CNAME targets and HTTPS/SVCB target names), in rule form.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AnswerFacts {
-    /// Each address with its record's TTL.
-    pub addresses: Vec<(std::net::IpAddr, u32)>,
-    /// Names the answer points to instead of the question's.
-    pub aliases: Vec<String>,
-}
-
-/// Reads an upstream answer with simple-dns; `None` if it does not parse.
-pub fn inspect_answer(response: &[u8]) -> Option<AnswerFacts> {
-    use simple_dns::rdata::{RData, SVCParam, SVCB};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let packet = simple_dns::Packet::parse(response).ok()?;
-    let mut facts = AnswerFacts::default();
-    let svcb = |record: &SVCB<'_>, ttl: u32, facts: &mut AnswerFacts| {
-        let target = rule_form(&record.target.to_string());
-        if !target.is_empty() {
-            facts.aliases.push(target);
-        }
-        for param in record.iter_params() {
-            match param {
-                SVCParam::Ipv4Hint(v4) => {
-                    facts
-                        .addresses
-                        .extend(v4.iter().map(|a| (IpAddr::V4(Ipv4Addr::from(*a)), ttl)));
-                }
-                SVCParam::Ipv6Hint(v6) => {
-                    facts
-                        .addresses
-                        .extend(v6.iter().map(|a| (IpAddr::V6(Ipv6Addr::from(*a)), ttl)));
-                }
-                _ => {}
-            }
-        }
-    };
-    for record in &packet.answers {
-        match &record.rdata {
-            RData::A(a) => facts
-                .addresses
-                .push((IpAddr::V4(Ipv4Addr::from(a.address)), record.ttl)),
-            RData::AAAA(a) => facts
-                .addresses
-                .push((IpAddr::V6(Ipv6Addr::from(a.address)), record.ttl)),
-            RData::CNAME(cname) => facts.aliases.push(rule_form(&cname.0.to_string())),
-            RData::HTTPS(https) => svcb(&https.0, record.ttl, &mut facts),
-            RData::SVCB(record_svcb) => svcb(record_svcb, record.ttl, &mut facts),
-            _ => {}
-        }
-    }
-    Some(facts)
-}
-
-/// A presentation-form name as rules see it: lowercase, no trailing dot.
-fn rule_form(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Whether `response` answers the same question as `query`: same type and
@@ -591,6 +568,20 @@ mod tests {
         other_type[34] = 28;
         assert!(!same_question(&query, &other_type));
         assert!(!same_question(&query, &response[..20]));
+    }
+
+    #[test]
+    fn queries_are_written_for_rule_form_names() {
+        let m = query_message("api-mifit.huami.com", TYPE_AAAA).unwrap();
+        let q = Query::parse(&m).unwrap();
+        assert_eq!(
+            (q.id, q.name.as_str(), q.qtype),
+            (0, "api-mifit.huami.com", 28)
+        );
+        assert!(query_message("a..example", TYPE_A).is_none());
+        assert!(query_message(&"a".repeat(64), TYPE_A).is_none());
+        let long = ["a".repeat(60).as_str(); 5].join(".");
+        assert!(query_message(&long, TYPE_A).is_none());
     }
 
     #[test]

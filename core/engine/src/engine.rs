@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use tacet_rules::{RuleRef, RuleSet, Verdict};
 
+use crate::answer::{self, AnswerFacts, AnswerProblem};
 use crate::config::{BlockMode, Config, CANARY_NAMES};
-use crate::dns::{self, AnswerFacts, Query, QueryError, Rcode};
+use crate::dns::{self, Query, QueryError, Rcode};
+use crate::enforce::Enforcer;
 use crate::event::{BlockReason, Event, Protocol, RejectReason, Route};
-use crate::learned::{Learned, LearnedAddrs};
-use crate::pending::{Asker, Pending, PendingQueries, QueryHandle, ReplyTo};
+use crate::learned::{self, Learned, LearnedAddrs};
+use crate::pending::{Asker, Discovered, Pending, PendingQueries, QueryHandle, ReplyTo};
 use crate::reject;
 use crate::stats::Stats;
 use crate::tcp::TcpDns;
@@ -33,8 +35,18 @@ const MAX_QUEUED_EVENTS: usize = 4096;
 /// retry storm costs one upstream query, not one per attempt.
 const MAX_BACKGROUND_NAMES: usize = 4096;
 
+/// Background lookups waiting for the upstream at once; beyond, a blocked
+/// name is not resolved (it is still blocked by name). Apps' own queries
+/// keep the rest of the pending table, however many blocked names an app
+/// asks for.
+const MAX_BACKGROUND_IN_FLIGHT: usize = 256;
+
 /// Record type HTTPS, whose answers carry address hints.
 const TYPE_HTTPS: u16 = 65;
+
+/// When an enforced name's lookup gave no address (no AAAA, say), how
+/// long until it is looked up again.
+const ENFORCE_EMPTY_AGAIN: Duration = Duration::from_secs(3600);
 
 /// An allowed query for the runtime to send to the upstream resolver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +86,9 @@ pub enum TimerReason {
     LearnedExpiry,
     /// A pause ends and the learned addresses' routes come back.
     PauseEnds,
+    /// Enforced names wait for their first lookup (the rate allows the
+    /// next one then).
+    EnforceLookups,
 }
 
 /// A deadline from [`Engine::poll_timeout`], with the reason it exists.
@@ -114,12 +129,20 @@ pub struct Engine {
     learned: LearnedAddrs,
     /// Blocked (name, type) resolved in the background, until when.
     background: HashMap<(String, u16), Instant>,
+    /// Background lookups waiting for the upstream.
+    background_in_flight: usize,
     /// The same entries in the order they expire (all live for the TTL
     /// floor, so that is the order they came): expiry pops the front
     /// instead of scanning the map once it is full.
     background_expiry: VecDeque<(Instant, (String, u16))>,
     /// When the learned addresses first changed since the last announcement.
     routes_dirty_since: Option<Instant>,
+    /// When learned addresses were last announced: the first change after
+    /// a quiet `routes_debounce` goes out at once, later ones gather until
+    /// it has passed.
+    routes_announced_at: Option<Instant>,
+    /// The names looked up before any app asks.
+    enforcer: Enforcer,
     /// The networks of the rules' address block rules, routed in whole.
     rule_routes: Vec<Route>,
     /// ICMP errors that may still be sent, refilled over time.
@@ -146,8 +169,11 @@ impl Engine {
             events: VecDeque::new(),
             blocked_names: HashSet::new(),
             background: HashMap::new(),
+            background_in_flight: 0,
             background_expiry: VecDeque::new(),
             routes_dirty_since: None,
+            routes_announced_at: None,
+            enforcer: Enforcer::new(),
             rule_routes: Vec::new(),
             icmp_refilled: None,
             stats: Stats::default(),
@@ -159,9 +185,20 @@ impl Engine {
     /// Replaces the rules. Every query handled after this call sees the
     /// whole new set; none sees part of one. If the networks of address
     /// rules changed, the routes are announced again at once.
-    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+    pub fn set_rules(&mut self, now: Instant, rules: Arc<RuleSet>) {
         self.rules = rules;
         self.update_rule_routes();
+        // A learned address stays rejected only while its name is blocked:
+        // a name the user just allowed is reachable by address at once.
+        let rules = Arc::clone(&self.rules);
+        let freed = self.learned.rules_changed(|name| match rules.lookup(name) {
+            Verdict::Blocked(rule) => Some(rule),
+            _ => None,
+        });
+        if freed {
+            self.routes_changed(now);
+        }
+        self.after_input(now);
     }
 
     /// Takes the routes of the rules' address block rules; announces the
@@ -218,6 +255,7 @@ impl Engine {
     pub fn pause(&mut self, now: Instant, until: Option<Instant>) {
         self.paused_until = until;
         self.routes_changed(now);
+        self.after_input(now);
     }
 
     /// The counters so far.
@@ -230,6 +268,13 @@ impl Engine {
     /// How many TCP connections to the resolvers are open.
     pub fn tcp_connections(&self) -> usize {
         self.tcp.connections()
+    }
+
+    /// How many sockets the TCP side holds (connections, listeners, resets
+    /// on their way): at most [`crate::tcp::MAX_CONNECTIONS`], whatever
+    /// apps send.
+    pub fn tcp_sockets(&self) -> usize {
+        self.tcp.sockets()
     }
 
     /// Turns discovery mode on or off: whether allowed queries are
@@ -245,6 +290,23 @@ impl Engine {
         self.update_rule_routes();
     }
 
+    /// Looks these names up before any app asks, and rejects their
+    /// addresses from then on (at most [`crate::enforce::MAX_ENFORCED_NAMES`],
+    /// at a bounded rate; names no rule blocks are skipped). Names in
+    /// rule form, as [`tacet_rules::enforce::blocked_names`] gives them.
+    /// Names no longer given stop being pinned.
+    pub fn set_enforced_names(&mut self, now: Instant, names: &[String]) {
+        for name in self.enforcer.set_names(now, names) {
+            self.learned.unpin(&name);
+        }
+        self.after_input(now);
+    }
+
+    /// How many names are enforced.
+    pub fn enforced_names(&self) -> usize {
+        self.enforcer.len()
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -252,6 +314,11 @@ impl Engine {
 
     /// Handles one IP packet read from the TUN.
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.handle_packet(now, packet);
+        self.after_input(now);
+    }
+
+    fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
         match wire::parse(packet) {
             Err(_) => self.stats.malformed += 1,
             Ok(Packet::Udp(datagram)) if datagram.destination.port() == 53 => {
@@ -262,7 +329,16 @@ impl Engine {
                 self.handle_message(now, datagram.payload, reply);
             }
             Ok(Packet::Tcp(segment)) if segment.destination.port() == 53 => {
-                for incoming in self.tcp.handle_packet(now, packet) {
+                let Some(messages) = self.tcp.handle_packet(now, packet, &segment) else {
+                    // Every slot is taken: refused at once, at the cost of
+                    // the reset alone.
+                    self.stats.tcp_refused += 1;
+                    if let Some(reset) = reject::tcp_reset(&segment) {
+                        self.tun_out.push_back(reset);
+                    }
+                    return;
+                };
+                for incoming in messages {
                     self.stats.tcp_queries += 1;
                     let reply = ReplyTo::Tcp {
                         conn: incoming.conn,
@@ -272,6 +348,25 @@ impl Engine {
                     self.handle_message(now, &incoming.message, reply);
                 }
                 self.drain_tcp();
+            }
+            Ok(Packet::Tcp(segment)) if self.is_resolver(segment.destination.ip()) => {
+                // DNS over TLS (853) and anything else at the resolvers:
+                // Android's automatic Private DNS probes 853 and must hear
+                // "no" at once, not wait out a timeout.
+                self.stats.resolver_ports_refused += 1;
+                if let Some(reset) = reject::tcp_reset(&segment) {
+                    self.tun_out.push_back(reset);
+                }
+            }
+            Ok(Packet::Udp(datagram)) if self.is_resolver(datagram.destination.ip()) => {
+                // DNS over QUIC (UDP 853) and anything else at the resolvers.
+                self.stats.resolver_ports_refused += 1;
+                let (app, resolver) = (datagram.source.ip(), datagram.destination.ip());
+                if self.take_icmp_token(now) {
+                    if let Some(error) = reject::prohibited(app, resolver, packet) {
+                        self.tun_out.push_back(error);
+                    }
+                }
             }
             Ok(Packet::Tcp(segment)) => self.reject_tcp(now, &segment),
             Ok(Packet::Udp(datagram)) => {
@@ -283,18 +378,44 @@ impl Engine {
 
     /// Handles the upstream's answer to a forwarded query. The runtime has
     /// already checked that it came from the upstream's address and port
-    /// and carries the ID and question it sent.
+    /// and carries the ID it sent; everything else is checked here. An
+    /// answer is relayed only once all of it was read
+    /// ([`answer::inspect`]): one that cannot be read whole gets the app a
+    /// SERVFAIL, is counted and reported, and teaches nothing.
     pub fn handle_upstream_response(&mut self, now: Instant, handle: QueryHandle, response: &[u8]) {
+        self.upstream_response(now, handle, response);
+        self.after_input(now);
+    }
+
+    fn upstream_response(&mut self, now: Instant, handle: QueryHandle, response: &[u8]) {
         let Some(pending) = self.pending.remove(handle) else {
             return; // answered SERVFAIL already
         };
+        if let Asker::Background(_) = pending.asker {
+            self.background_in_flight = self.background_in_flight.saturating_sub(1);
+        }
+        // The engine parsed every pending query before it sent it.
         let Ok(query) = Query::parse(&pending.query) else {
             return;
         };
-        let facts = dns::inspect_answer(response).unwrap_or_default();
+        let inspected = query
+            .question()
+            .ok_or(AnswerProblem::OtherQuestion)
+            .and_then(|question| answer::inspect(response, question));
+        let facts = match inspected {
+            Ok(facts) => facts,
+            Err(problem) => {
+                self.refuse_answer(now, &pending, &query, response, problem);
+                return;
+            }
+        };
         let reply = match pending.asker {
-            Asker::Background => {
-                self.learn_blocked(now, &query.name, &facts);
+            Asker::Background(rule) => {
+                self.learn_blocked(now, &query.name, rule, &facts, false);
+                return;
+            }
+            Asker::Enforced(rule) => {
+                self.learn_enforced(now, &query, rule, &facts);
                 return;
             }
             Asker::App(reply) => reply,
@@ -304,7 +425,7 @@ impl Engine {
             self.stats.blocked += 1;
             self.stats.cname_blocked += 1;
             self.count_unique(&query.name);
-            self.learn_blocked(now, &via, &facts);
+            self.learn_blocked(now, &via, rule, &facts, false);
             let answer = self.block_answer(&query);
             self.reply(now, reply, &answer);
             let reason = BlockReason::Cname { via, rule };
@@ -312,10 +433,72 @@ impl Engine {
             return;
         }
         self.learn_allowed(now, &query.name, &facts);
+        self.report_allowed(now, &pending, &query);
         let mut answer = response.to_vec();
         dns::set_id(&mut answer, query.id);
         self.stats.answered += 1;
         self.reply(now, reply, &answer);
+    }
+
+    /// An answer that could not be read whole: never relayed. The app gets
+    /// SERVFAIL, or, for a truncated answer over UDP, a clean truncated
+    /// answer that sends it to TCP as the upstream meant (servers may cut a
+    /// record short when they set TC).
+    fn refuse_answer(
+        &mut self,
+        now: Instant,
+        pending: &Pending,
+        query: &Query<'_>,
+        response: &[u8],
+        problem: AnswerProblem,
+    ) {
+        self.stats.answers_refused += 1;
+        let reply = match pending.asker {
+            Asker::App(reply) => reply,
+            Asker::Background(_) => return,
+            Asker::Enforced(_) => {
+                self.enforcer.done(&query.name, query.qtype, now, None);
+                return;
+            }
+        };
+        let cut_short = matches!(problem, AnswerProblem::Malformed(..))
+            && dns::is_truncated(response)
+            && response.get(2).is_some_and(|flags| flags & 0x80 != 0);
+        if cut_short && matches!(reply, ReplyTo::Udp { .. }) {
+            self.stats.answered += 1;
+            self.report_allowed(now, pending, query);
+            let answer = query.answer_truncated();
+            self.reply(now, reply, &answer);
+            return;
+        }
+        self.stats.upstream_failures += 1;
+        let answer = query.answer_empty(Rcode::ServFail, None);
+        self.push_event(Event::AnswerRefused {
+            at: now,
+            client: reply.client(),
+            server: reply.server(),
+            transport: reply.transport(),
+            name: query.name.clone(),
+            qtype: query.qtype,
+            problem,
+        });
+        self.reply(now, reply, &answer);
+    }
+
+    /// In discovery mode, reports an allowed query once its fate is known.
+    fn report_allowed(&mut self, now: Instant, pending: &Pending, query: &Query<'_>) {
+        let (Some(discovered), Asker::App(reply)) = (pending.discovered, pending.asker) else {
+            return;
+        };
+        self.push_event(Event::Allowed {
+            at: now,
+            client: reply.client(),
+            server: reply.server(),
+            transport: reply.transport(),
+            name: query.name.clone(),
+            qtype: query.qtype,
+            rule: discovered.rule,
+        });
     }
 
     /// Handles a forwarded query that the runtime could not get answered
@@ -324,6 +507,7 @@ impl Engine {
         if let Some(pending) = self.pending.remove(handle) {
             self.fail(now, &pending);
         }
+        self.after_input(now);
     }
 
     /// Does what time has made due: SERVFAIL for queries past their
@@ -346,18 +530,7 @@ impl Engine {
             self.paused_until = None;
             self.routes_changed(now);
         }
-        if self
-            .routes_dirty_since
-            .is_some_and(|since| since + self.config.routes_debounce <= now)
-        {
-            self.routes_dirty_since = None;
-            let routes = if self.is_paused(now) {
-                Vec::new()
-            } else {
-                self.routes()
-            };
-            self.push_event(Event::RoutesChanged { routes });
-        }
+        self.after_input(now);
     }
 
     /// The next packet to write to the TUN.
@@ -386,12 +559,15 @@ impl Engine {
             self.tcp
                 .poll_timeout()
                 .map(|t| at(t, TimerReason::TcpConnection)),
-            self.routes_dirty_since
-                .map(|t| at(t + self.config.routes_debounce, TimerReason::RoutesDebounce)),
+            self.routes_due()
+                .map(|t| at(t, TimerReason::RoutesDebounce)),
             self.learned
                 .next_expiry()
                 .map(|t| at(t, TimerReason::LearnedExpiry)),
             self.paused_until.map(|t| at(t, TimerReason::PauseEnds)),
+            self.enforcer
+                .first_pass_deadline()
+                .map(|t| at(t, TimerReason::EnforceLookups)),
         ]
         .into_iter()
         .flatten()
@@ -462,43 +638,45 @@ impl Engine {
                 _ => self.block_answer(&query),
             };
             self.reply(now, reply, &answer);
-            if matches!(reason, BlockReason::Rule(_)) {
-                self.resolve_in_background(now, message, &query);
+            if let BlockReason::Rule(rule) = reason {
+                self.resolve_in_background(now, message, &query, rule);
             }
             self.push_event(blocked_event(now, reply, query.name, query.qtype, reason));
             return;
         }
         self.stats.allowed += 1;
-        self.forward(now, message, Asker::App(reply), &query);
-        if self.config.report_allowed {
-            let rule = match verdict {
+        // Reported when its answer is in: a CNAME may still block it.
+        let discovered = self.config.report_allowed.then_some(Discovered {
+            rule: match verdict {
                 Verdict::Allowed(rule) => Some(rule),
                 _ => None,
-            };
-            self.push_event(Event::Allowed {
-                at: now,
-                client: reply.client(),
-                server: reply.server(),
-                transport: reply.transport(),
-                name: query.name,
-                qtype: query.qtype,
-                rule,
-            });
-        }
+            },
+        });
+        self.forward(now, message, Asker::App(reply), discovered, &query);
     }
 
     /// Sends a query upstream for `asker`; an app is answered SERVFAIL at
     /// once when too many queries already wait.
-    fn forward(&mut self, now: Instant, message: &[u8], asker: Asker, query: &Query<'_>) {
+    fn forward(
+        &mut self,
+        now: Instant,
+        message: &[u8],
+        asker: Asker,
+        discovered: Option<Discovered>,
+        query: &Query<'_>,
+    ) {
         let pending = Pending {
             asker,
             query: message.to_vec(),
             deadline: now + self.config.upstream_timeout,
+            discovered,
         };
         match self.pending.insert(pending) {
             Some(handle) => {
-                if let Asker::App(_) = asker {
-                    self.stats.forwarded += 1;
+                match asker {
+                    Asker::App(_) => self.stats.forwarded += 1,
+                    Asker::Background(_) => self.background_in_flight += 1,
+                    Asker::Enforced(_) => {}
                 }
                 let retry_truncated_over_tcp = matches!(asker, Asker::App(ReplyTo::Tcp { .. }));
                 let message = message.to_vec();
@@ -512,6 +690,15 @@ impl Engine {
             None => {
                 if let Asker::App(reply) = asker {
                     self.stats.upstream_failures += 1;
+                    if let Some(discovered) = discovered {
+                        let pending = Pending {
+                            asker,
+                            query: Vec::new(),
+                            deadline: now,
+                            discovered: Some(discovered),
+                        };
+                        self.report_allowed(now, &pending, query);
+                    }
                     let answer = query.answer_empty(Rcode::ServFail, None);
                     self.reply(now, reply, &answer);
                 }
@@ -521,7 +708,13 @@ impl Engine {
 
     /// Resolves a blocked name upstream to learn its addresses, once per
     /// name and type while the last answer's addresses are still kept.
-    fn resolve_in_background(&mut self, now: Instant, message: &[u8], query: &Query<'_>) {
+    fn resolve_in_background(
+        &mut self,
+        now: Instant,
+        message: &[u8],
+        query: &Query<'_>,
+        rule: RuleRef,
+    ) {
         if !self.config.learn_addresses
             || ![dns::TYPE_A, dns::TYPE_AAAA, TYPE_HTTPS].contains(&query.qtype)
         {
@@ -542,14 +735,17 @@ impl Engine {
         if self.background.get(&key).is_some_and(|until| *until > now) {
             return;
         }
-        if self.background.len() >= MAX_BACKGROUND_NAMES {
+        if self.background.len() >= MAX_BACKGROUND_NAMES
+            || self.background_in_flight >= MAX_BACKGROUND_IN_FLIGHT
+        {
+            self.stats.background_skipped += 1;
             return;
         }
         let until = now + self.config.learned.ttl_floor;
         self.background.insert(key.clone(), until);
         self.background_expiry.push_back((until, key));
         self.stats.background_queries += 1;
-        self.forward(now, message, Asker::Background, query);
+        self.forward(now, message, Asker::Background(rule), None, query);
     }
 
     /// The first name an allowed answer leads to that a block rule
@@ -567,18 +763,36 @@ impl Engine {
             })
     }
 
-    fn learn_blocked(&mut self, now: Instant, name: &str, facts: &AnswerFacts) {
+    /// Learns where a blocked name resolves to, so connections there are
+    /// rejected. The answer may come from a hostile network: an address
+    /// that is not globally reachable (the LAN, the router, the phone
+    /// itself), an upstream's, the resolvers', or one beyond the name's
+    /// limit is refused and counted, never routed into the tunnel.
+    fn learn_blocked(
+        &mut self,
+        now: Instant,
+        name: &str,
+        rule: RuleRef,
+        facts: &AnswerFacts,
+        pinned: bool,
+    ) {
         for &(addr, ttl) in &facts.addresses {
-            if addr.is_unspecified()
-                || addr.is_loopback()
+            if !learned::is_global(addr)
                 || self.config.never_block.contains(&addr)
+                || self.is_resolver(addr)
+                || crate::config::in_tunnel(addr)
             {
+                self.stats.learned_refused += 1;
                 continue;
             }
-            match self.learned.learn_blocked(now, addr, name, ttl) {
+            match self
+                .learned
+                .learn_blocked(now, addr, name, rule, ttl, pinned)
+            {
                 Learned::Blocked { new: true } => self.routes_changed(now),
                 Learned::Blocked { new: false } => {}
                 Learned::Shared { allowed_name } => self.shared(now, addr, name, allowed_name),
+                Learned::OverNameLimit => self.stats.learned_refused += 1,
             }
         }
     }
@@ -602,8 +816,106 @@ impl Engine {
         });
     }
 
+    /// The routes changed: announced at once after a quiet
+    /// `routes_debounce`, so a blocked name's first address is routed (and
+    /// its connections rejected) within milliseconds; otherwise gathered
+    /// until the debounce since the last announcement has passed, so a
+    /// burst of changes costs a shell one re-route.
     fn routes_changed(&mut self, now: Instant) {
         self.routes_dirty_since.get_or_insert(now);
+    }
+
+    /// When gathered route changes are due to be announced: as soon as the
+    /// input that made them is handled, unless the last announcement was
+    /// less than `routes_debounce` ago.
+    fn routes_due(&self) -> Option<Instant> {
+        let dirty = self.routes_dirty_since?;
+        Some(
+            self.routes_announced_at
+                .map_or(dirty, |at| dirty.max(at + self.config.routes_debounce)),
+        )
+    }
+
+    /// What every input ends with: the enforced lookups that are due, and
+    /// the route changes that are.
+    fn after_input(&mut self, now: Instant) {
+        self.enforce_due(now);
+        if self.routes_due().is_some_and(|at| at <= now) {
+            self.announce_routes(now);
+        }
+    }
+
+    fn announce_routes(&mut self, now: Instant) {
+        self.routes_dirty_since = None;
+        self.routes_announced_at = Some(now);
+        let routes = if self.is_paused(now) {
+            Vec::new()
+        } else {
+            self.routes()
+        };
+        self.push_event(Event::RoutesChanged { routes });
+    }
+
+    /// Sends the enforced names' lookups that are due and that the rate
+    /// allows. Called after every input: a refresh rides on whatever woke
+    /// the engine.
+    fn enforce_due(&mut self, now: Instant) {
+        if !self.config.learn_addresses {
+            return;
+        }
+        for (name, qtype) in self.enforcer.take_due(now) {
+            let rule = match self.rules.lookup(&name) {
+                Verdict::Blocked(rule) => rule,
+                _ => {
+                    self.enforcer.skip(&name, qtype, now);
+                    continue;
+                }
+            };
+            let Some(message) = dns::query_message(&name, qtype) else {
+                self.enforcer.skip(&name, qtype, now);
+                continue;
+            };
+            let Ok(query) = Query::parse(&message) else {
+                self.enforcer.skip(&name, qtype, now);
+                continue;
+            };
+            self.stats.enforce_lookups += 1;
+            self.forward(now, &message, Asker::Enforced(rule), None, &query);
+        }
+    }
+
+    /// An enforced name's lookup: its addresses of this family are pinned
+    /// (replacing those the lookup no longer gives), and the name is due
+    /// again when the shortest TTL runs out.
+    fn learn_enforced(
+        &mut self,
+        now: Instant,
+        query: &Query<'_>,
+        rule: RuleRef,
+        facts: &AnswerFacts,
+    ) {
+        let v4 = query.qtype == dns::TYPE_A;
+        let keep: Vec<IpAddr> = facts
+            .addresses
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(|a| a.is_ipv4() == v4)
+            .collect();
+        if self.learned.refresh_pinned(&query.name, v4, &keep) {
+            self.routes_changed(now);
+        }
+        self.learn_blocked(now, &query.name, rule, facts, true);
+        let limits = self.config.learned;
+        let again = facts
+            .addresses
+            .iter()
+            .map(|(_, ttl)| Duration::from_secs(u64::from(*ttl)))
+            .min()
+            .map_or(ENFORCE_EMPTY_AGAIN, |ttl| {
+                ttl.clamp(limits.ttl_floor, limits.ttl_ceiling)
+            });
+        self.enforcer
+            .done(&query.name, query.qtype, now, Some(now + again));
     }
 
     /// Why a packet to `addr` must be rejected, and the name it belongs to.
@@ -611,8 +923,8 @@ impl Engine {
         if self.is_paused(now) {
             return None;
         }
-        if let Some(name) = self.learned.lookup(addr) {
-            return Some((name.to_owned(), RejectReason::LearnedAddress));
+        if let Some((name, rule)) = self.learned.lookup(addr) {
+            return Some((name.to_owned(), RejectReason::LearnedAddress(rule)));
         }
         match self.rules.lookup_addr(addr) {
             Verdict::Blocked(rule) => Some((addr.to_string(), RejectReason::AddressRule(rule))),
@@ -720,12 +1032,23 @@ impl Engine {
 
     /// Answers SERVFAIL to an app whose query's upstream failed.
     fn fail(&mut self, now: Instant, pending: &Pending) {
-        let Asker::App(reply) = pending.asker else {
-            return;
+        let reply = match pending.asker {
+            Asker::App(reply) => reply,
+            Asker::Background(_) => {
+                self.background_in_flight = self.background_in_flight.saturating_sub(1);
+                return;
+            }
+            Asker::Enforced(_) => {
+                if let Ok(query) = Query::parse(&pending.query) {
+                    self.enforcer.done(&query.name, query.qtype, now, None);
+                }
+                return;
+            }
         };
         self.stats.upstream_failures += 1;
         match Query::parse(&pending.query) {
             Ok(query) => {
+                self.report_allowed(now, pending, &query);
                 let answer = query.answer_empty(Rcode::ServFail, None);
                 self.reply(now, reply, &answer);
             }

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use tacet_rules::RuleRef;
 
+use crate::answer::AnswerProblem;
+
 /// Why a query was answered with a block answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlockReason {
@@ -28,8 +30,9 @@ pub enum BlockReason {
 /// Why a packet to an address was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RejectReason {
-    /// A blocked name resolved to the address.
-    LearnedAddress,
+    /// A blocked name resolved to the address; the rule that blocks the
+    /// name, which the rejection is counted under.
+    LearnedAddress(RuleRef),
     /// An address or CIDR rule lists it.
     AddressRule(RuleRef),
 }
@@ -105,7 +108,28 @@ pub enum Event {
         /// addresses they do not already cover, as host routes.
         routes: Vec<Route>,
     },
-    /// A query was let through (reported only in discovery mode).
+    /// An allowed query's upstream answer could not be read whole, so it
+    /// was not relayed: the app got SERVFAIL. A hostile or broken network
+    /// resolver, worth showing the user.
+    AnswerRefused {
+        /// When.
+        at: Instant,
+        /// The app's address and port.
+        client: SocketAddr,
+        /// The address and port the query was sent to.
+        server: SocketAddr,
+        /// The query's transport.
+        transport: Protocol,
+        /// The name asked for, in rule form.
+        name: String,
+        /// The record type asked for.
+        qtype: u16,
+        /// What was wrong with the answer.
+        problem: AnswerProblem,
+    },
+    /// A query was let through (reported only in discovery mode), once its
+    /// answer was relayed (or it failed): a query whose answer turned out
+    /// to lead to a blocked name is reported as blocked instead, never both.
     Allowed {
         /// When.
         at: Instant,

@@ -14,15 +14,19 @@
 //! The modules, from the wire up:
 //! - [`wire`]: IP and UDP packets of the tunnel, read with etherparse;
 //! - [`dns`]: the question of a query, and the answers the firewall writes;
+//! - [`answer`]: upstream answers, read whole before anything is relayed;
 //! - [`tcp`]: DNS over TCP, served by smoltcp over an in-memory device;
 //! - [`pending`]: queries waiting for the upstream, bounded, with deadlines;
 //! - [`learned`]: the addresses blocked names resolve to, bounded, with TTLs;
+//! - [`enforce`]: small lists' names, resolved before any app asks;
 //! - [`reject`]: TCP resets and ICMP errors built from offending packets;
 //! - [`engine`]: the [`Engine`] that ties them together;
 //! - [`config`], [`stats`], [`event`]: its settings, counters and reports.
 
+pub mod answer;
 pub mod config;
 pub mod dns;
+pub mod enforce;
 pub mod engine;
 pub mod event;
 pub mod learned;
@@ -35,7 +39,11 @@ pub mod wire;
 #[cfg(test)]
 mod test_util;
 
-pub use config::{BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6};
+pub use answer::{AnswerProblem, Defect, Section};
+pub use config::{
+    in_tunnel, BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6,
+    TUNNEL_V4, TUNNEL_V6,
+};
 pub use engine::{
     Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
 };

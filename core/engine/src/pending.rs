@@ -5,6 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use tacet_rules::RuleRef;
+
 use crate::event::Protocol;
 use crate::tcp::ConnId;
 
@@ -63,8 +65,21 @@ pub enum Asker {
     /// An app, answered as its query came.
     App(ReplyTo),
     /// Nobody: a blocked name resolved in the background to learn its
-    /// addresses (the app already has its block answer).
-    Background,
+    /// addresses (the app already has its block answer), with the rule
+    /// that blocks it, which its addresses are then rejected under.
+    Background(RuleRef),
+    /// Nobody: an enforced name looked up before any app asked, with the
+    /// rule that blocks it; its addresses are pinned until the next lookup.
+    Enforced(RuleRef),
+}
+
+/// In discovery mode, an allowed query is reported once its fate is known
+/// (its answer may still lead to a blocked name): the allow rule that
+/// matched it, if one did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discovered {
+    /// The allow rule, if one matched.
+    pub rule: Option<RuleRef>,
 }
 
 /// A query waiting for its upstream answer.
@@ -76,6 +91,8 @@ pub struct Pending {
     pub query: Vec<u8>,
     /// When the app is answered SERVFAIL if the upstream has not answered.
     pub deadline: Instant,
+    /// Set in discovery mode: report the query as allowed when it ends.
+    pub discovered: Option<Discovered>,
 }
 
 /// The table of pending queries.
@@ -168,9 +185,13 @@ mod tests {
 
     fn pending(deadline: Instant) -> Pending {
         Pending {
-            asker: Asker::Background,
+            asker: Asker::App(ReplyTo::Udp {
+                client: "10.111.222.1:5353".parse().unwrap(),
+                server: "10.111.222.53:53".parse().unwrap(),
+            }),
             query: vec![],
             deadline,
+            discovered: None,
         }
     }
 

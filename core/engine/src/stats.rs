@@ -20,8 +20,13 @@ pub struct Stats {
     /// Upstream answers relayed back to the phone.
     pub answered: u64,
     /// Allowed queries answered SERVFAIL: the upstream failed, timed out,
-    /// or too many queries were already waiting.
+    /// or too many queries were already waiting, or its answer was refused.
     pub upstream_failures: u64,
+    /// Upstream answers not relayed because they could not be read whole
+    /// (malformed, truncated, another question, not a response...); the
+    /// app got SERVFAIL (counted in `upstream_failures` too), or nothing
+    /// was learned from a background lookup.
+    pub answers_refused: u64,
     /// Packets or DNS messages that could not be parsed, dropped.
     pub malformed: u64,
     /// Queries sent to some other address than the virtual resolvers (a
@@ -30,6 +35,9 @@ pub struct Stats {
     pub bypass_attempts: u64,
     /// Queries that came over TCP.
     pub tcp_queries: u64,
+    /// TCP connections to the resolvers refused with a reset because every
+    /// connection slot was taken (a flood, or an app that never closes).
+    pub tcp_refused: u64,
     /// Blocked attempts that were packets to blocked addresses, rejected
     /// (counted in `blocked` too).
     pub rejected: u64,
@@ -40,10 +48,24 @@ pub struct Stats {
     pub cname_blocked: u64,
     /// Blocked names resolved in the background to learn their addresses.
     pub background_queries: u64,
+    /// Lookups of enforced names (small lists resolved before any app asks).
+    pub enforce_lookups: u64,
+    /// Blocked names not resolved in the background because too many such
+    /// lookups were already waiting or remembered (still blocked by name).
+    pub background_skipped: u64,
+    /// Addresses in blocked names' answers not learned: not globally
+    /// reachable (LAN, loopback, link-local, CGNAT, multicast,
+    /// documentation...), an upstream's or a resolver's own, or over the
+    /// name's limit.
+    pub learned_refused: u64,
     /// Addresses an allowed and a blocked name share, left reachable.
     pub shared_addresses: u64,
     /// Addresses rejected right now.
     pub learned_addresses: u64,
+    /// Connections and datagrams to the resolvers on ports other than 53
+    /// (DNS over TLS or QUIC probes), refused with a reset or an ICMP
+    /// error.
+    pub resolver_ports_refused: u64,
     /// Well-formed packets that are not DNS for the firewall (for example
     /// IPv6 router solicitations the kernel sends into every new tunnel).
     pub ignored: u64,

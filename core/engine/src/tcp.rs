@@ -4,10 +4,15 @@
 //! two-byte length prefix.
 //!
 //! Several queries may arrive on one connection, pipelined; each answer is
-//! written as soon as it is ready, in whatever order. Memory is bounded:
-//! at most [`MAX_CONNECTIONS`] connections, each with small socket buffers,
-//! at most [`MAX_QUERIES_PER_CONNECTION`] queries in flight, and an idle
-//! timeout after which the connection is closed.
+//! written as soon as it is ready, in whatever order. Memory is bounded
+//! whatever an app sends: at most [`MAX_CONNECTIONS`] sockets exist at once
+//! (connections and the listeners waiting for the next SYN together), each
+//! with small socket buffers, at most [`MAX_QUERIES_PER_CONNECTION`]
+//! queries in flight and [`MAX_UNSENT_BYTES`] of answers waiting per
+//! connection, and an idle timeout after which the connection is closed.
+//! A SYN that finds no listener (every slot taken) is refused with a reset
+//! by the engine itself, counted, and costs no socket: a flood of
+//! connections is as cheap as the packets it is made of.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -19,11 +24,19 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint};
 
-/// The most TCP connections served at once; a SYN beyond them is refused.
+use crate::wire::Segment;
+
+/// The most TCP sockets at once, connections and listeners together; a SYN
+/// beyond them is refused.
 pub const MAX_CONNECTIONS: usize = 64;
 /// The most queries of one connection waiting for answers; reading pauses
 /// beyond (TCP flow control then slows the client).
 pub const MAX_QUERIES_PER_CONNECTION: usize = 16;
+/// The most answer bytes one connection may hold that its client has not
+/// taken yet. Reading pauses from half of it; a client that keeps asking
+/// without reading its answers reaches it and is reset, rather than
+/// growing the firewall's memory.
+pub const MAX_UNSENT_BYTES: usize = 128 * 1024;
 /// A connection with no traffic for this long is closed (RFC 7766 §6.2.3
 /// asks for seconds, not minutes, on a busy server).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +58,10 @@ const MTU: usize = 1500;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
 
+/// How long a connection may take to finish its handshake: a SYN whose
+/// client never answers the SYN-ACK holds a slot for this long at most.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A DNS message read from a TCP connection.
 #[derive(Debug)]
 pub struct Incoming {
@@ -65,6 +82,8 @@ struct Conn {
     /// Framed answers not yet taken by the socket.
     outbuf: VecDeque<u8>,
     in_flight: usize,
+    /// When its SYN arrived.
+    accepted: Instant,
     last_activity: Instant,
     /// When we closed it (idle); it is aborted [`CLOSE_GRACE`] later.
     closing: Option<Instant>,
@@ -123,12 +142,14 @@ pub struct TcpDns {
     sockets: SocketSet<'static>,
     conns: HashMap<SocketHandle, Conn>,
     listeners: Vec<SocketHandle>,
+    /// Sockets reset by us, removed once smoltcp has sent their reset.
+    aborted: Vec<SocketHandle>,
     by_id: HashMap<ConnId, SocketHandle>,
     next_id: u64,
     epoch: Option<Instant>,
     last_poll: SmolInstant,
-    /// SYNs refused because every connection slot was taken.
-    pub refused: u64,
+    /// SYNs refused because every slot was taken.
+    refused: u64,
 }
 
 impl std::fmt::Debug for TcpDns {
@@ -162,6 +183,7 @@ impl TcpDns {
             sockets: SocketSet::new(Vec::new()),
             conns: HashMap::new(),
             listeners: Vec::new(),
+            aborted: Vec::new(),
             by_id: HashMap::new(),
             next_id: 0,
             epoch: None,
@@ -184,12 +206,44 @@ impl TcpDns {
         self.conns.len()
     }
 
+    /// How many smoltcp sockets exist: connections, listeners and sockets
+    /// whose reset is on its way. Never more than [`MAX_CONNECTIONS`]
+    /// (plus, for one poll, the resets).
+    pub fn sockets(&self) -> usize {
+        self.sockets.iter().count()
+    }
+
+    /// SYNs refused so far because every slot was taken.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
     /// Takes one TCP packet from the tunnel, and returns the DNS messages it
-    /// completed.
-    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Vec<Incoming> {
+    /// completed. A SYN (`opens` true) that no listener can take is not
+    /// given to smoltcp: the caller answers it with a reset, and it is
+    /// counted; `None` says so.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        segment: &Segment,
+    ) -> Option<Vec<Incoming>> {
+        if segment.syn && self.listeners.is_empty() {
+            self.refused += 1;
+            return None;
+        }
+        if segment.rst {
+            // smoltcp lets the first listener take a reset without ACK
+            // (RFC 9293 resets to a SYN-ACK have none) and drops it there,
+            // so the connection it ends would wait for its timeouts. The
+            // reset ends it here. Only an app with the tuple can send it,
+            // and apps cannot forge each other's packets without root.
+            self.forget_peer(segment.source, segment.destination);
+            return Some(Vec::new());
+        }
         self.device.rx.push_back(packet.to_vec());
         self.poll(now);
-        self.read_messages(now)
+        Some(self.read_messages(now))
     }
 
     /// Queues a DNS answer on connection `conn`; false if it is gone.
@@ -203,9 +257,17 @@ impl TcpDns {
         let Ok(len) = u16::try_from(message.len()) else {
             return false;
         };
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if state.outbuf.len() + 2 + message.len() > MAX_UNSENT_BYTES {
+            // The client asks and never reads: it loses the connection,
+            // not the firewall its memory.
+            self.sockets.get_mut::<tcp::Socket>(handle).abort();
+            state.outbuf.clear();
+            self.poll(now);
+            return false;
+        }
         state.outbuf.extend(len.to_be_bytes());
         state.outbuf.extend(message);
-        state.in_flight = state.in_flight.saturating_sub(1);
         state.last_activity = now;
         self.poll(now);
         true
@@ -223,6 +285,25 @@ impl TcpDns {
         }
     }
 
+    /// Drops the connection between these endpoints, if there is one,
+    /// without a word to the peer (it reset the connection itself).
+    fn forget_peer(&mut self, client: SocketAddr, server: SocketAddr) {
+        let found = self.conns.iter().find_map(|(handle, conn)| {
+            let socket = self.sockets.get::<tcp::Socket>(*handle);
+            let ends = (socket.remote_endpoint(), socket.local_endpoint());
+            let (Some(remote), Some(local)) = ends else {
+                return None;
+            };
+            (endpoint(remote) == client && endpoint(local) == server).then_some((*handle, conn.id))
+        });
+        if let Some((handle, id)) = found {
+            self.conns.remove(&handle);
+            self.by_id.remove(&id);
+            self.sockets.remove(handle);
+            self.refill_listeners();
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must next run: smoltcp's
     /// retransmissions, or the next idle connection's deadline; `None` with
     /// no connection open.
@@ -237,10 +318,15 @@ impl TcpDns {
             .map(|at| epoch + Duration::from_micros(u64::try_from(at.total_micros()).unwrap_or(0)));
         let idle = self
             .conns
-            .values()
-            .map(|c| {
-                c.closing
-                    .map_or(c.last_activity + IDLE_TIMEOUT, |at| at + CLOSE_GRACE)
+            .iter()
+            .map(|(handle, c)| {
+                let handshaking =
+                    self.sockets.get::<tcp::Socket>(*handle).state() == tcp::State::SynReceived;
+                match c.closing {
+                    Some(at) => at + CLOSE_GRACE,
+                    None if handshaking => c.accepted + HANDSHAKE_TIMEOUT,
+                    None => c.last_activity + IDLE_TIMEOUT,
+                }
             })
             .min();
         match (smol, idle) {
@@ -253,7 +339,9 @@ impl TcpDns {
     pub fn handle_timeout(&mut self, now: Instant) {
         for (handle, conn) in &mut self.conns {
             let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
+            let handshaking = socket.state() == tcp::State::SynReceived;
             match conn.closing {
+                None if handshaking && now >= conn.accepted + HANDSHAKE_TIMEOUT => socket.abort(),
                 None if now >= conn.last_activity + IDLE_TIMEOUT => {
                     conn.closing = Some(now);
                     socket.close();
@@ -265,11 +353,14 @@ impl TcpDns {
         self.poll(now);
     }
 
+    /// Keeps up to [`BACKLOG`] listeners, within [`MAX_CONNECTIONS`]
+    /// sockets in all: a listener is a slot, so with every slot taken there
+    /// is none, and SYNs are refused before they cost a socket.
     fn refill_listeners(&mut self) {
         self.listeners
             .retain(|h| self.sockets.get::<tcp::Socket>(*h).is_listening());
         while self.listeners.len() < BACKLOG
-            && self.conns.len() + self.listeners.len() < MAX_CONNECTIONS + BACKLOG
+            && self.conns.len() + self.listeners.len() < MAX_CONNECTIONS
         {
             let mut socket = tcp::Socket::new(
                 tcp::SocketBuffer::new(vec![0; RX_BUFFER]),
@@ -299,6 +390,10 @@ impl TcpDns {
         for _ in 0..4 {
             self.iface
                 .poll(smol_now, &mut self.device, &mut self.sockets);
+            // The poll sent the resets of sockets aborted before it.
+            for handle in std::mem::take(&mut self.aborted) {
+                self.sockets.remove(handle);
+            }
             // Listeners that took a SYN become connections.
             let accepted: Vec<SocketHandle> = self
                 .listeners
@@ -307,8 +402,11 @@ impl TcpDns {
                 .filter(|h| !self.sockets.get::<tcp::Socket>(*h).is_listening())
                 .collect();
             for handle in accepted {
+                // Listeners never outnumber the free slots, so this only
+                // guards the bound.
                 if self.conns.len() >= MAX_CONNECTIONS {
                     self.sockets.get_mut::<tcp::Socket>(handle).abort();
+                    self.aborted.push(handle);
                     self.refused += 1;
                     continue;
                 }
@@ -322,6 +420,7 @@ impl TcpDns {
                         inbuf: Vec::new(),
                         outbuf: VecDeque::new(),
                         in_flight: 0,
+                        accepted: now,
                         last_activity: now,
                         closing: None,
                     },
@@ -351,11 +450,15 @@ impl TcpDns {
 
     /// Forgets connections whose socket has closed, and closes our side of
     /// the ones whose peer has finished (FIN) once every answer is out.
+    /// A socket reset by its peer before the handshake ended goes back to
+    /// listening in smoltcp: it is forgotten too (a fresh listener takes
+    /// its slot), or a SYN-then-RST flood would turn every slot into a
+    /// connection that never ends.
     fn reap(&mut self) {
         let mut gone = Vec::new();
         for (handle, conn) in &self.conns {
             let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
-            if socket.state() == tcp::State::Closed {
+            if matches!(socket.state(), tcp::State::Closed | tcp::State::Listen) {
                 gone.push((*handle, conn.id));
             } else if socket.state() == tcp::State::CloseWait
                 && conn.outbuf.is_empty()
@@ -381,7 +484,10 @@ impl TcpDns {
             else {
                 continue;
             };
-            while conn.in_flight < MAX_QUERIES_PER_CONNECTION && socket.can_recv() {
+            while conn.in_flight < MAX_QUERIES_PER_CONNECTION
+                && conn.outbuf.len() < MAX_UNSENT_BYTES / 2
+                && socket.can_recv()
+            {
                 let Ok(n) = socket.recv_slice(&mut buf) else {
                     break;
                 };

@@ -215,3 +215,55 @@ fn truncations_of_every_captured_message_never_panic() {
         }
     }
 }
+
+/// Every response in the captures, read as an upstream answer to its own
+/// question: the engine's reader refuses exactly the damaged ones. The
+/// captures hold deliberately broken messages (compression loops, forward
+/// pointers, a stack-overflow packet, cut records); the refusals must all
+/// be among messages simple-dns cannot read either (it reads the rest
+/// except records of types it does not know, which are relayed opaque),
+/// and a well-formed answer is never refused.
+#[test]
+fn captured_answers_are_refused_only_when_damaged() {
+    use tacet_engine::answer;
+    let payloads = all_payloads();
+    let (mut accepted, mut refused) = (0, Vec::new());
+    for (file, payload) in &payloads {
+        if payload.len() < 12 || payload[2] & 0x80 == 0 {
+            continue;
+        }
+        let question = question_of(payload);
+        match answer::inspect(payload, &question) {
+            Ok(_) => accepted += 1,
+            Err(problem) => {
+                let simple = simple_dns::Packet::parse(payload);
+                assert!(
+                    simple.is_err(),
+                    "{file}: refused ({problem}) an answer simple-dns reads: {simple:?}"
+                );
+                refused.push(format!("{file}: {problem}"));
+            }
+        }
+    }
+    println!("{accepted} answers read, {} refused:", refused.len());
+    for line in &refused {
+        println!("  {line}");
+    }
+    assert!(accepted > 100, "{accepted}");
+}
+
+/// The wire question of a message (empty if it has none readable).
+fn question_of(message: &[u8]) -> Vec<u8> {
+    let mut pos = 12;
+    loop {
+        match message.get(pos) {
+            Some(0) => {
+                pos += 1;
+                break;
+            }
+            Some(&len) if len < 64 => pos += 1 + usize::from(len),
+            _ => return Vec::new(),
+        }
+    }
+    message.get(12..pos + 4).unwrap_or_default().to_vec()
+}

@@ -382,7 +382,7 @@ fn rules_swap_atomically_and_pause_lets_everything_through() {
         &query(1, "pool.ntp.org", TYPE::A)
     )
     .is_none());
-    e.set_rules(rules("ntp.org\n"));
+    e.set_rules(now, rules("ntp.org\n"));
     assert!(ask(
         &mut e,
         now,
@@ -422,10 +422,10 @@ fn rules_swap_atomically_and_pause_lets_everything_through() {
 fn other_traffic_is_ignored_and_garbage_counted() {
     let mut e = engine(Config::default());
     let now = Instant::now();
-    // Non-DNS UDP to the resolver (DNS to other addresses is served: see
-    // the bypass test).
+    // UDP to another address that is not routed in for a reason (DNS to
+    // other addresses is served: see the bypass test).
     let q = query(1, "huami.com", TYPE::A);
-    e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "10.111.222.53:5353", &q));
+    e.handle_tun_packet(now, &packet_to_resolver(APP_V4, "192.0.2.1:5353", &q));
     e.handle_tun_packet(now, &[0x45, 0, 0]);
     e.handle_tun_packet(
         now,
@@ -469,13 +469,17 @@ fn discovery_mode_reports_allowed_queries() {
         report_allowed: true,
         ..Config::default()
     });
-    ask(
-        &mut e,
-        Instant::now(),
-        APP_V4,
-        RESOLVER_V4,
-        &query(1, "ok.huami.com", TYPE::A),
+    let now = Instant::now();
+    let q = query(1, "ok.huami.com", TYPE::A);
+    assert!(ask(&mut e, now, APP_V4, RESOLVER_V4, &q).is_none());
+    assert_eq!(e.poll_event(), None, "reported once its answer is in");
+    let sent = take_send(&mut e);
+    e.handle_upstream_response(
+        now,
+        sent.handle,
+        &answer_with(&q, &[("ok.huami.com", a("93.184.215.1"))]),
     );
+    assert!(e.poll_tun_packet().is_some());
     let Some(Event::Allowed {
         name, rule, client, ..
     }) = e.poll_event()
@@ -490,6 +494,36 @@ fn discovery_mode_reports_allowed_queries() {
             "10.111.222.1".parse::<IpAddr>().unwrap()
         )
     );
+    assert_eq!(e.poll_event(), None);
+}
+
+#[test]
+fn discovery_mode_reports_a_cloaked_query_once_as_blocked() {
+    let mut e = engine(Config {
+        report_allowed: true,
+        ..Config::default()
+    });
+    let now = Instant::now();
+    let q = query(5, "metrics.shop.example", TYPE::A);
+    assert!(ask(&mut e, now, APP_V4, RESOLVER_V4, &q).is_none());
+    let sent = take_send(&mut e);
+    let cname = RData::CNAME(simple_dns::rdata::CNAME(
+        Name::new_unchecked("tracker.blocked.example").into_owned(),
+    ));
+    let upstream = answer_with(
+        &q,
+        &[
+            ("metrics.shop.example", cname),
+            ("tracker.blocked.example", a("93.184.215.7")),
+        ],
+    );
+    e.handle_upstream_response(now, sent.handle, &upstream);
+    let reported: Vec<_> = events(&mut e)
+        .into_iter()
+        .filter(|ev| matches!(ev, Event::Allowed { .. } | Event::Blocked { .. }))
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(matches!(reported[0], Event::Blocked { .. }));
 }
 
 #[test]
@@ -637,14 +671,30 @@ fn events(e: &mut Engine) -> Vec<Event> {
 }
 
 #[test]
-fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
+fn blocked_names_are_resolved_in_the_background_and_routed_at_once() {
     let mut e = engine(Config::default());
     let t0 = Instant::now();
     let later = learn(
         &mut e,
         t0,
         "tracker.blocked.example",
-        &["203.0.113.9", "203.0.113.10"],
+        &["93.184.215.9", "93.184.215.10"],
+    );
+    // The first change after a quiet spell is announced with the answer
+    // that made it: a connection a moment later is already routed in.
+    let routes: Vec<_> = events(&mut e)
+        .into_iter()
+        .filter(|ev| matches!(ev, Event::RoutesChanged { .. }))
+        .collect();
+    assert_eq!(
+        routes,
+        vec![Event::RoutesChanged {
+            routes: vec![
+                net("203.0.113.128", 25),
+                host("93.184.215.9"),
+                host("93.184.215.10")
+            ]
+        }]
     );
     // A retry storm costs one background query.
     ask(
@@ -656,29 +706,25 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
     )
     .unwrap();
     assert!(e.poll_upstream().is_none());
+    // Changes within the debounce gather into one announcement at its end.
+    learn(&mut e, t0, "other.blocked.example", &["93.184.215.11"]);
+    learn(&mut e, t0, "third.blocked.example", &["93.184.215.12"]);
+    assert!(!events(&mut e)
+        .iter()
+        .any(|ev| matches!(ev, Event::RoutesChanged { .. })));
     let timeout = e.poll_timeout().unwrap();
     assert_eq!(
         (timeout.at, timeout.reason),
         (later, TimerReason::RoutesDebounce)
     );
-    events(&mut e);
     e.handle_timeout(later);
     let routes: Vec<_> = events(&mut e)
         .into_iter()
         .filter(|ev| matches!(ev, Event::RoutesChanged { .. }))
         .collect();
-    assert_eq!(
-        routes,
-        vec![Event::RoutesChanged {
-            routes: vec![
-                net("203.0.113.128", 25),
-                host("203.0.113.9"),
-                host("203.0.113.10")
-            ]
-        }]
-    );
-    assert_eq!(e.stats().learned_addresses, 2);
-    assert_eq!(e.stats().background_queries, 1);
+    assert_eq!(routes.len(), 1);
+    assert_eq!(e.stats().learned_addresses, 4);
+    assert_eq!(e.stats().background_queries, 3);
     assert_eq!(
         e.stats().forwarded,
         0,
@@ -691,7 +737,6 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
         (t0 + Duration::from_secs(300), TimerReason::LearnedExpiry)
     );
     e.handle_timeout(expiry.at);
-    e.handle_timeout(expiry.at + Duration::from_secs(1));
     assert!(events(&mut e).contains(&Event::RoutesChanged {
         routes: vec![net("203.0.113.128", 25)]
     }));
@@ -702,10 +747,10 @@ fn blocked_names_are_resolved_in_the_background_and_routed_after_a_debounce() {
 fn connections_to_learned_addresses_are_refused_not_dropped() {
     let mut e = engine(Config::default());
     let t0 = Instant::now();
-    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["93.184.215.9"]);
     events(&mut e);
     let before = e.stats().blocked;
-    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.9:443"));
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "93.184.215.9:443"));
     let rst = e.poll_tun_packet().expect("a reset");
     let sliced = etherparse::SlicedPacket::from_ip(&rst).unwrap();
     let Some(etherparse::TransportSlice::Tcp(tcp)) = sliced.transport else {
@@ -723,7 +768,7 @@ fn connections_to_learned_addresses_are_refused_not_dropped() {
     // UDP gets ICMP "administratively prohibited".
     e.handle_tun_packet(
         now,
-        &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"stun"),
+        &packet_to_resolver(APP_V4, "93.184.215.9:3478", b"stun"),
     );
     let icmp = e.poll_tun_packet().expect("an ICMP error");
     assert_eq!(
@@ -739,7 +784,7 @@ fn connections_to_learned_addresses_are_refused_not_dropped() {
     );
     let rejected = events(&mut e);
     assert!(
-        matches!(&rejected[0], Event::Rejected { name, protocol: Protocol::Tcp, reason: RejectReason::LearnedAddress, .. } if name == "tracker.blocked.example")
+        matches!(&rejected[0], Event::Rejected { name, protocol: Protocol::Tcp, reason: RejectReason::LearnedAddress(_), .. } if name == "tracker.blocked.example")
     );
     // Other addresses are none of the firewall's business.
     e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50001", "198.51.100.1:443"));
@@ -753,11 +798,11 @@ fn icmp_errors_are_rate_limited_but_every_attempt_counts() {
         ..Config::default()
     });
     let t0 = Instant::now();
-    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["93.184.215.9"]);
     for _ in 0..50 {
         e.handle_tun_packet(
             now,
-            &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"stun"),
+            &packet_to_resolver(APP_V4, "93.184.215.9:3478", b"stun"),
         );
     }
     let sent = std::iter::from_fn(|| e.poll_tun_packet()).count();
@@ -768,7 +813,7 @@ fn icmp_errors_are_rate_limited_but_every_attempt_counts() {
     );
     e.handle_tun_packet(
         now + Duration::from_secs(1),
-        &packet_to_resolver(APP_V4, "203.0.113.9:3478", b"x"),
+        &packet_to_resolver(APP_V4, "93.184.215.9:3478", b"x"),
     );
     assert!(e.poll_tun_packet().is_some(), "the bucket refills");
 }
@@ -807,7 +852,7 @@ fn a_tracker_cloaked_behind_a_cname_is_blocked() {
         &q,
         &[
             ("metrics.shop.example", cname),
-            ("tracker.blocked.example", a("203.0.113.7")),
+            ("tracker.blocked.example", a("93.184.215.7")),
         ],
     );
     e.handle_upstream_response(now, sent.handle, &upstream);
@@ -841,20 +886,20 @@ fn a_tracker_cloaked_behind_a_cname_is_blocked() {
 fn an_address_an_allowed_name_shares_stays_reachable() {
     let mut e = engine(Config::default());
     let t0 = Instant::now();
-    let now = learn(&mut e, t0, "tracker.blocked.example", &["198.51.100.1"]);
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["93.184.216.1"]);
     let q = query(6, "cdn.shop.example", TYPE::A);
     ask(&mut e, now, APP_V4, RESOLVER_V4, &q);
     let sent = take_send(&mut e);
     e.handle_upstream_response(
         now,
         sent.handle,
-        &answer_with(&q, &[("cdn.shop.example", a("198.51.100.1"))]),
+        &answer_with(&q, &[("cdn.shop.example", a("93.184.216.1"))]),
     );
     assert!(e.poll_tun_packet().is_some(), "the app gets its answer");
     let ev = events(&mut e);
     assert!(ev.iter().any(|ev| matches!(ev, Event::SharedAddress { blocked_name, allowed_name, .. } if blocked_name == "tracker.blocked.example" && allowed_name == "cdn.shop.example")));
     assert_eq!(e.stats().shared_addresses, 1);
-    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "198.51.100.1:443"));
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "93.184.216.1:443"));
     assert!(e.poll_tun_packet().is_none(), "not rejected");
 }
 
@@ -862,7 +907,7 @@ fn an_address_an_allowed_name_shares_stays_reachable() {
 fn a_pause_withdraws_the_routes_and_its_end_restores_them() {
     let mut e = engine(Config::default());
     let t0 = Instant::now();
-    let now = learn(&mut e, t0, "tracker.blocked.example", &["203.0.113.9"]);
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["93.184.215.9"]);
     e.handle_timeout(now);
     events(&mut e);
     // A minute's pause, well within the address's five minutes.
@@ -873,11 +918,11 @@ fn a_pause_withdraws_the_routes_and_its_end_restores_them() {
         events(&mut e),
         vec![Event::RoutesChanged { routes: vec![] }]
     );
-    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "203.0.113.9:443"));
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "93.184.215.9:443"));
     e.handle_timeout(end);
     e.handle_timeout(end + Duration::from_secs(1));
     assert!(events(&mut e).contains(&Event::RoutesChanged {
-        routes: vec![net("203.0.113.128", 25), host("203.0.113.9")]
+        routes: vec![net("203.0.113.128", 25), host("93.184.215.9")]
     }));
 }
 
@@ -896,18 +941,18 @@ fn net(addr: &str, prefix_len: u8) -> Route {
 fn address_rules_are_routed_from_the_start_and_on_every_change() {
     let mut e = Engine::new(
         Config::default(),
-        rules("blocked.example\n198.51.100.0/24\n2001:db8::/32\n"),
+        rules("blocked.example\n93.184.216.0/24\n2001:db8::/32\n"),
     );
     assert_eq!(
         events(&mut e),
         vec![Event::RoutesChanged {
-            routes: vec![net("198.51.100.0", 24), net("2001:db8::", 32)]
+            routes: vec![net("93.184.216.0", 24), net("2001:db8::", 32)]
         }],
         "the first event routes the rules' networks in"
     );
     // A connection into a blocked network is refused, as a learned one is.
     let t0 = Instant::now();
-    e.handle_tun_packet(t0, &tcp_syn("10.111.222.1:50000", "198.51.100.7:443"));
+    e.handle_tun_packet(t0, &tcp_syn("10.111.222.1:50000", "93.184.216.7:443"));
     assert!(e.poll_tun_packet().is_some(), "a RST answers the SYN");
     assert_eq!(e.stats().rejected, 1);
     events(&mut e);
@@ -916,28 +961,31 @@ fn address_rules_are_routed_from_the_start_and_on_every_change() {
         &mut e,
         t0,
         "x.blocked.example",
-        &["198.51.100.9", "203.0.113.9"],
+        &["93.184.216.9", "93.184.215.9"],
     );
-    e.handle_timeout(now);
     assert!(events(&mut e).contains(&Event::RoutesChanged {
         routes: vec![
-            net("198.51.100.0", 24),
+            net("93.184.216.0", 24),
             net("2001:db8::", 32),
-            host("203.0.113.9")
+            host("93.184.215.9")
         ]
     }));
     // Same networks in new rules: nothing to announce.
-    e.set_rules(rules(
-        "blocked.example\n198.51.100.0/24\n2001:db8::/32\nmore.example\n",
-    ));
+    e.set_rules(
+        now,
+        rules("blocked.example\n93.184.216.0/24\n2001:db8::/32\nmore.example\n"),
+    );
     assert!(events(&mut e).is_empty());
     // An allow rule inside the range takes the range out of the routes.
-    e.set_rules(rules("blocked.example\n198.51.100.0/24\n@@198.51.100.53\n"));
+    e.set_rules(
+        now,
+        rules("blocked.example\n93.184.216.0/24\n@@93.184.216.53\n"),
+    );
     let routed = events(&mut e);
     assert_eq!(
         routed,
         vec![Event::RoutesChanged {
-            routes: vec![host("198.51.100.9"), host("203.0.113.9")]
+            routes: vec![host("93.184.215.9"), host("93.184.216.9")]
         }]
     );
     // Rules without addresses need no routes at all.
@@ -946,8 +994,25 @@ fn address_rules_are_routed_from_the_start_and_on_every_change() {
 }
 
 #[test]
+fn new_rules_that_allow_a_name_free_its_learned_addresses_at_once() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    let now = learn(&mut e, t0, "tracker.blocked.example", &["93.184.215.9"]);
+    events(&mut e);
+    e.set_rules(
+        now,
+        rules(&format!("{RULES}@@||tracker.blocked.example^\n")),
+    );
+    assert!(events(&mut e).contains(&Event::RoutesChanged {
+        routes: vec![net("203.0.113.128", 25)]
+    }));
+    e.handle_tun_packet(now, &tcp_syn("10.111.222.1:50000", "93.184.215.9:443"));
+    assert!(e.poll_tun_packet().is_none(), "reachable again");
+}
+
+#[test]
 fn the_upstreams_own_addresses_are_never_learned() {
-    let upstream: IpAddr = "198.51.100.53".parse().unwrap();
+    let upstream: IpAddr = "93.184.216.53".parse().unwrap();
     let mut e = engine(Config {
         never_block: vec![upstream],
         ..Config::default()
@@ -956,9 +1021,10 @@ fn the_upstreams_own_addresses_are_never_learned() {
         &mut e,
         Instant::now(),
         "tracker.blocked.example",
-        &["198.51.100.53", "203.0.113.9"],
+        &["93.184.216.53", "93.184.215.9"],
     );
     assert_eq!(e.stats().learned_addresses, 1, "only the other address");
+    assert_eq!(e.stats().learned_refused, 1);
 }
 
 #[test]
@@ -968,14 +1034,19 @@ fn background_lookups_are_bounded_and_come_back_as_old_ones_expire() {
         ..Config::default()
     });
     let t0 = Instant::now();
-    // More distinct blocked names than the background table holds: the
-    // surplus gets its block answer but no background lookup.
+    // More distinct blocked names than the background table holds, their
+    // lookups failing at once: the surplus gets its block answer but no
+    // background lookup.
     for i in 0..5000u32 {
         let name = format!("n{i}.blocked.example");
         ask(&mut e, t0, APP_V4, RESOLVER_V4, &query(1, &name, TYPE::A)).unwrap();
+        while let Some(UpstreamCommand::Send(q)) = e.poll_upstream() {
+            e.handle_upstream_failure(t0, q.handle);
+        }
     }
     assert_eq!(e.stats().blocked, 5000);
     assert_eq!(e.stats().background_queries, 4096);
+    assert_eq!(e.stats().background_skipped, 5000 - 4096);
     // Once the first ones expire (the TTL floor), new names are resolved.
     let later = t0 + Duration::from_secs(301);
     ask(
@@ -1006,6 +1077,30 @@ fn background_lookups_are_bounded_and_come_back_as_old_ones_expire() {
     )
     .unwrap();
     assert_eq!(e.stats().background_queries, 4098);
+}
+
+#[test]
+fn background_lookups_in_flight_are_bounded_so_apps_keep_their_queries() {
+    let mut e = engine(Config::default());
+    let t0 = Instant::now();
+    // An app asks for thousands of blocked names; the upstream never
+    // answers. Only a bounded number of lookups wait, and an allowed
+    // query still gets forwarded.
+    for i in 0..5000u32 {
+        let name = format!("n{i}.blocked.example");
+        ask(&mut e, t0, APP_V4, RESOLVER_V4, &query(1, &name, TYPE::A)).unwrap();
+    }
+    assert_eq!(e.stats().background_queries, 256);
+    assert_eq!(e.pending_queries(), 256);
+    assert!(ask(
+        &mut e,
+        t0,
+        APP_V4,
+        RESOLVER_V4,
+        &query(2, "pool.ntp.org", TYPE::A)
+    )
+    .is_none());
+    assert_eq!(e.stats().forwarded, 1);
 }
 
 #[test]

@@ -220,3 +220,203 @@ fn garbage_and_oversized_frames_never_panic() {
     }
     assert!(e.stats().malformed >= 1);
 }
+
+/// A bare TCP segment from the phone to the resolver, as a flood sends it.
+fn segment(from_port: u16, syn: bool, rst: bool, seq: u32) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ipv4([10, 111, 222, 1], [10, 111, 222, 53], 64);
+    let mut tcp = builder.tcp(from_port, 53, seq, 64_240);
+    if syn {
+        tcp = tcp.syn();
+    }
+    if rst {
+        tcp = tcp.rst();
+    }
+    let mut packet = Vec::new();
+    tcp.write(&mut packet, &[]).unwrap();
+    packet
+}
+
+/// Whether `packet` is a TCP reset to `port` on the phone.
+fn is_reset_to(packet: &[u8], port: u16) -> bool {
+    let sliced = etherparse::SlicedPacket::from_ip(packet).unwrap();
+    match sliced.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => t.rst() && t.destination_port() == port,
+        _ => false,
+    }
+}
+
+#[test]
+fn a_syn_flood_beyond_the_slots_costs_no_socket_and_is_refused_at_once() {
+    let t0 = Instant::now();
+    let mut e = engine();
+    // Every slot taken by connections that stay open.
+    let mut phone = Phone::new(t0);
+    let held: Vec<_> = (0..tacet_engine::tcp::MAX_CONNECTIONS as u16)
+        .map(|i| phone.connect((IpAddress::v4(10, 111, 222, 53), 53), 20_000 + i))
+        .collect();
+    phone.pump(&mut e, t0);
+    assert_eq!(e.tcp_connections(), tacet_engine::tcp::MAX_CONNECTIONS);
+    // Then 40,000 SYNs from as many ports (the hole: each one left a
+    // 6.5 KB socket behind for good, and made every later packet slower).
+    let floods = 40_000u32;
+    for i in 0..floods {
+        let port = 30_000 + (i % 30_000) as u16;
+        e.handle_tun_packet(t0, &segment(port, true, false, i));
+        let reply = e.poll_tun_packet().expect("every SYN is answered");
+        assert!(is_reset_to(&reply, port), "SYN {i} refused with a reset");
+        assert!(e.poll_tun_packet().is_none());
+        assert!(e.tcp_sockets() <= tacet_engine::tcp::MAX_CONNECTIONS + 1);
+    }
+    assert_eq!(e.stats().tcp_refused, u64::from(floods));
+    // The held connections still work.
+    phone
+        .socket(held[0])
+        .send_slice(&framed_query(5, "huami.com", TYPE::A))
+        .unwrap();
+    phone.pump(&mut e, t0);
+    assert_eq!(phone.read_messages(held[0]).len(), 1);
+    // Once they close, a new connection gets a slot at once.
+    for h in &held {
+        phone.socket(*h).close();
+    }
+    phone.pump(&mut e, t0);
+    let late = phone.connect((IpAddress::v4(10, 111, 222, 53), 53), 19_000);
+    phone.pump(&mut e, t0);
+    assert!(phone.socket(late).may_send(), "connected after the flood");
+    assert!(e.tcp_sockets() <= tacet_engine::tcp::MAX_CONNECTIONS);
+}
+
+#[test]
+fn syn_then_reset_floods_never_fill_the_slots() {
+    let t0 = Instant::now();
+    let mut e = engine();
+    // Each SYN takes a listener into SYN-RECEIVED; the reset that follows
+    // sends smoltcp's socket back to LISTEN. Those must come back as slots.
+    for i in 0..10_000u32 {
+        let port = 30_000 + (i % 20_000) as u16;
+        e.handle_tun_packet(t0, &segment(port, true, false, i));
+        while e.poll_tun_packet().is_some() {}
+        e.handle_tun_packet(t0, &segment(port, false, true, i.wrapping_add(1)));
+        while e.poll_tun_packet().is_some() {}
+    }
+    assert_eq!(e.tcp_connections(), 0);
+    assert!(e.tcp_sockets() <= tacet_engine::tcp::MAX_CONNECTIONS);
+    assert_eq!(e.stats().tcp_refused, 0, "never more than one at a time");
+    let mut phone = Phone::new(t0);
+    let h = phone.connect((IpAddress::v4(10, 111, 222, 53), 53), 19_001);
+    phone.pump(&mut e, t0);
+    assert!(phone.socket(h).may_send());
+}
+
+#[test]
+fn a_client_that_does_not_read_is_slowed_by_flow_control_and_loses_nothing() {
+    let t0 = Instant::now();
+    let mut e = engine();
+    let mut phone = Phone::new(t0);
+    let h = phone.connect((IpAddress::v4(10, 111, 222, 53), 53), 40_010);
+    phone.pump(&mut e, t0);
+    // The client asks for blocked names (answered at once) without reading:
+    // once half of MAX_UNSENT_BYTES waits, the engine stops reading, its
+    // window closes, and the client's writes stall.
+    let query = framed_query(1, "api-mifit.huami.com", TYPE::A);
+    let mut sent = 0usize;
+    for round in 0..500 {
+        let socket = phone.socket(h);
+        while socket.send_capacity() - socket.send_queue() >= query.len() {
+            socket.send_slice(&query).unwrap();
+            sent += 1;
+        }
+        phone.pump(&mut e, t0 + Duration::from_millis(round));
+    }
+    let stalled = sent;
+    for round in 500..600 {
+        let socket = phone.socket(h);
+        while socket.send_capacity() - socket.send_queue() >= query.len() {
+            socket.send_slice(&query).unwrap();
+            sent += 1;
+        }
+        phone.pump(&mut e, t0 + Duration::from_millis(round));
+    }
+    // (Window probes still move a few bytes a round.)
+    assert!(
+        sent - stalled < stalled / 20,
+        "writes stalled: the engine stopped reading ({stalled}, then {sent})"
+    );
+    assert!(
+        stalled < 6_000,
+        "bounded by the buffers on both sides ({stalled})"
+    );
+    // Then it reads, and every query gets its answer.
+    let answer_len = {
+        let bytes = framed_query(1, "api-mifit.huami.com", TYPE::A);
+        let q = tacet_engine::dns::Query::parse(&bytes[2..]).unwrap();
+        2 + q.answer_address(1, &[0; 4], 10).len()
+    };
+    let mut bytes = Vec::new();
+    for round in 600..5_000 {
+        let socket = phone.socket(h);
+        while socket.can_recv() {
+            socket
+                .recv(|b| (b.len(), bytes.extend_from_slice(b)))
+                .unwrap();
+        }
+        let now = t0 + Duration::from_millis(round);
+        e.handle_timeout(now);
+        phone.pump(&mut e, now);
+        if bytes.len() >= sent * answer_len {
+            break;
+        }
+    }
+    let mut answers = 0;
+    let mut rest = &bytes[..];
+    while let [a, b, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*a, *b]));
+        assert!(Packet::parse(&tail[..len]).is_ok());
+        answers += 1;
+        rest = &tail[len..];
+    }
+    assert_eq!(answers, sent);
+}
+
+#[test]
+fn a_client_whose_unread_answers_pass_the_bound_is_reset() {
+    let t0 = Instant::now();
+    let mut e = engine();
+    let mut phone = Phone::new(t0);
+    let h = phone.connect((IpAddress::v4(10, 111, 222, 53), 53), 40_011);
+    phone.pump(&mut e, t0);
+    // Sixteen allowed queries in flight, each answered upstream with a
+    // 16 KB TXT record: 256 KB for a client that reads nothing.
+    let queries: Vec<u8> = (0..16)
+        .flat_map(|i| framed_query(i, "big.example", TYPE::TXT))
+        .collect();
+    phone.socket(h).send_slice(&queries).unwrap();
+    phone.pump(&mut e, t0);
+    let mut forwarded = Vec::new();
+    while let Some(UpstreamCommand::Send(q)) = e.poll_upstream() {
+        forwarded.push(q);
+    }
+    assert_eq!(forwarded.len(), 16);
+    for q in forwarded {
+        let mut reply = Packet::parse(&q.message).unwrap().into_reply();
+        let chunk = "x".repeat(250);
+        let txt: Vec<&str> = (0..64).map(|_| chunk.as_str()).collect();
+        let mut rdata = simple_dns::rdata::TXT::new();
+        for s in txt {
+            rdata.add_string(s).unwrap();
+        }
+        reply.answers.push(simple_dns::ResourceRecord::new(
+            Name::new_unchecked("big.example"),
+            CLASS::IN,
+            60,
+            RData::TXT(rdata),
+        ));
+        let bytes = reply.build_bytes_vec().unwrap();
+        assert!(bytes.len() > 16_000);
+        e.handle_upstream_response(t0, q.handle, &bytes);
+        // The phone's kernel would take packets, but its app never reads.
+        while e.poll_tun_packet().is_some() {}
+    }
+    assert_eq!(e.tcp_connections(), 0, "reset once past the bound");
+    assert!(e.tcp_sockets() <= tacet_engine::tcp::MAX_CONNECTIONS);
+}

@@ -21,6 +21,10 @@ use crate::upstream::{Outcome, Upstreams};
 use crate::{Command, Observer, RuntimeConfig, RuntimeError};
 
 const TUN: Token = Token(0);
+/// Packets read from the TUN before the other sources get a turn: a flood
+/// from one app must not starve the upstream answers that other apps wait
+/// for, nor the commands of the shell.
+const TUN_BATCH: usize = 256;
 const WAKER: Token = Token(1);
 const FIRST_UPSTREAM: usize = 2;
 
@@ -65,18 +69,20 @@ impl EventLoop {
             .map_err(|e| RuntimeError::Tun(e.to_string()))?;
         let upstreams = Upstreams::new(config.upstreams, FIRST_UPSTREAM)?;
         let store = match config.store {
+            // Discovery mode is the store's setting: the engine may report
+            // allowed queries for other reasons (a shell logging them).
             Some(location) => {
-                let mut store_config = location.config;
-                store_config.discovery = config.engine.report_allowed;
-                Some(Store::open(&location.dir, store_config).map_err(RuntimeError::Store)?)
+                Some(Store::open(&location.dir, location.config).map_err(RuntimeError::Store)?)
             }
             None => None,
         };
+        let mut engine = Engine::new(config.engine, rules);
+        engine.set_enforced_names(Instant::now(), &config.enforced_names);
         Ok(Self {
             poll,
             waker,
             tun,
-            engine: Engine::new(config.engine, rules),
+            engine,
             upstreams,
             observer,
             commands,
@@ -110,10 +116,16 @@ impl EventLoop {
         // The engine may start with something to say (the routes of the
         // rules' address networks).
         self.flush(Instant::now());
+        // Packets left on the TUN after a full batch (mio reports readiness
+        // once, on the edge, so the loop must remember).
+        let mut tun_waiting = false;
         loop {
-            let timeout = self
-                .next_wake()
-                .map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = if tun_waiting {
+                Some(Duration::ZERO)
+            } else {
+                self.next_wake()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -123,7 +135,7 @@ impl EventLoop {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    TUN => self.read_tun(&mut buf)?,
+                    TUN => tun_waiting = true,
                     WAKER => {}
                     token => {
                         if let Some(outcome) = self.upstreams.ready(self.poll.registry(), token) {
@@ -131,6 +143,9 @@ impl EventLoop {
                         }
                     }
                 }
+            }
+            if tun_waiting {
+                tun_waiting = self.read_tun(&mut buf)?;
             }
             if self.engine.poll_timeout().is_some_and(|t| t.at <= now) {
                 self.engine.handle_timeout(now);
@@ -158,9 +173,10 @@ impl EventLoop {
         }
     }
 
-    /// Reads every packet waiting on the TUN (mio is edge-triggered).
-    fn read_tun(&mut self, buf: &mut [u8]) -> Result<(), RuntimeError> {
-        loop {
+    /// Reads up to [`TUN_BATCH`] packets waiting on the TUN; true if more
+    /// may be waiting.
+    fn read_tun(&mut self, buf: &mut [u8]) -> Result<bool, RuntimeError> {
+        for _ in 0..TUN_BATCH {
             match self.tun.recv(buf) {
                 // A TUN never reads empty; an fd that does (a socket or pipe
                 // standing in for one) has been closed by its other end.
@@ -171,11 +187,12 @@ impl EventLoop {
                         .handle_tun_packet(now, buf.get(..n).unwrap_or_default());
                     self.flush(now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(RuntimeError::Tun(format!("reading the tunnel failed: {e}"))),
             }
         }
+        Ok(true)
     }
 
     fn deliver(&mut self, now: Instant, outcome: Outcome) {
@@ -251,7 +268,7 @@ impl EventLoop {
             match self.commands.try_recv() {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Ok(Command::SetRules(rules, applied)) => {
-                    self.engine.set_rules(rules);
+                    self.engine.set_rules(now, rules);
                     let _ = applied.try_send(());
                 }
                 Ok(Command::Pause(duration, applied)) => {
@@ -285,6 +302,10 @@ impl EventLoop {
                 }
                 Ok(Command::ReplaceTun(tun, reply)) => {
                     let _ = reply.try_send(self.replace_tun(tun));
+                }
+                Ok(Command::SetEnforcedNames(names, applied)) => {
+                    self.engine.set_enforced_names(now, &names);
+                    let _ = applied.try_send(());
                 }
                 Ok(Command::SetUpstreams(servers, applied)) => {
                     self.engine
@@ -369,6 +390,16 @@ fn connection_of(event: &Event) -> Option<Connection> {
             local: client,
             remote: destination,
         }),
+        Event::AnswerRefused {
+            client,
+            server,
+            transport,
+            ..
+        } => Some(Connection {
+            protocol: transport,
+            local: client,
+            remote: server,
+        }),
         Event::SharedAddress { .. } | Event::RoutesChanged { .. } => None,
     }
 }
@@ -422,7 +453,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             ..
         } => {
             let reason = match reason {
-                RejectReason::LearnedAddress => Reason::LearnedAddress {
+                RejectReason::LearnedAddress(_) => Reason::LearnedAddress {
                     addr: destination.ip(),
                 },
                 RejectReason::AddressRule(rule) => rule_reason(rule),
@@ -442,6 +473,8 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             rule.as_ref().map_or(Reason::NoRule, rule_reason),
             client,
         ),
-        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => return None,
+        Event::AnswerRefused { .. } | Event::SharedAddress { .. } | Event::RoutesChanged { .. } => {
+            return None
+        }
     })
 }

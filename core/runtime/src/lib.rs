@@ -13,9 +13,11 @@
 //!
 //! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
 //! [`event_loop`] (the thread), [`attribution`] (which app asked), [`resolv_conf`] (the system's resolvers),
-//! [`rule_sources`] (composing the rules from lists, for every shell).
+//! [`rule_sources`] (composing the rules from lists, for every shell),
+//! [`enforced`] (the names looked up before any app asks).
 
 pub mod attribution;
+pub mod enforced;
 pub mod event_loop;
 pub mod resolv_conf;
 pub mod rule_sources;
@@ -43,6 +45,9 @@ pub struct RuntimeConfig {
     pub engine: Config,
     /// Upstream resolvers, tried in order when one refuses.
     pub upstreams: Vec<SocketAddr>,
+    /// Names looked up before any app asks, their addresses rejected from
+    /// the first second ([`enforced::enforced_names`] gathers them).
+    pub enforced_names: Vec<String>,
     /// Where counters and the journal are kept; `None` keeps nothing.
     pub store: Option<StoreLocation>,
 }
@@ -104,6 +109,10 @@ pub enum RuntimeError {
     NoUpstream,
     /// An upstream resolver has no route from here.
     UpstreamUnreachable(SocketAddr, std::io::Error),
+    /// An upstream resolver is the firewall itself: a virtual resolver, an
+    /// address in the tunnel's networks, or one routed into the tunnel.
+    /// Its queries would come back as queries, forever.
+    UpstreamIsFirewall(SocketAddr),
     /// The event loop could not be set up or failed.
     Io(std::io::Error),
     /// The store could not be opened or changed.
@@ -126,6 +135,11 @@ impl fmt::Display for RuntimeError {
             Self::UpstreamUnreachable(addr, e) => {
                 write!(f, "upstream resolver {addr} is unreachable: {e}")
             }
+            Self::UpstreamIsFirewall(addr) => write!(
+                f,
+                "upstream resolver {addr} is the firewall itself (its own resolver, or routed \
+                 into its tunnel): give the network's resolver instead"
+            ),
             Self::Io(e) => write!(f, "event loop: {e}"),
             Self::Store(e) => write!(f, "store: {e}"),
             Self::NoStore => write!(f, "the firewall runs without a store"),
@@ -152,6 +166,7 @@ pub(crate) enum Command {
     ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
     ReplaceTun(Tun, mpsc::SyncSender<Result<(), RuntimeError>>),
     SetUpstreams(Vec<SocketAddr>, mpsc::SyncSender<()>),
+    SetEnforcedNames(Vec<String>, mpsc::SyncSender<()>),
     StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
 
@@ -159,6 +174,8 @@ pub(crate) enum Command {
 /// firewall.
 pub struct Firewall {
     commands: mpsc::Sender<Command>,
+    /// The engine settings it started with (to check new upstreams).
+    engine_config: Config,
     waker: Arc<mio::Waker>,
     thread: Option<JoinHandle<Result<Stats, RuntimeError>>>,
     final_stats: Option<Stats>,
@@ -180,8 +197,9 @@ impl Firewall {
         rules: Arc<RuleSet>,
         observer: Box<dyn Observer>,
     ) -> Result<Self, RuntimeError> {
-        upstream::Upstreams::check_routes(&config.upstreams)?;
+        upstream::Upstreams::check_routes(&config.upstreams, &config.engine)?;
         let (commands, receiver) = mpsc::channel();
+        let engine_config = config.engine.clone();
         let event_loop = event_loop::EventLoop::new(tun, config, rules, observer, receiver)?;
         let waker = event_loop.waker();
         let thread = std::thread::Builder::new()
@@ -190,6 +208,7 @@ impl Firewall {
             .map_err(RuntimeError::Io)?;
         Ok(Self {
             commands,
+            engine_config,
             waker,
             thread: Some(thread),
             final_stats: None,
@@ -225,12 +244,19 @@ impl Firewall {
     /// Sends queries to these upstream resolvers from now on (the network
     /// changed); queries already sent finish where they went.
     pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) -> Result<(), RuntimeError> {
-        upstream::Upstreams::check_routes(&upstreams)?;
         if upstreams.is_empty() {
             return Err(RuntimeError::NoUpstream);
         }
+        upstream::Upstreams::check_routes(&upstreams, &self.engine_config)?;
         self.send_and_wait(|applied| Command::SetUpstreams(upstreams, applied));
         Ok(())
+    }
+
+    /// Enforces these names from now on (the lists changed): looked up
+    /// before any app asks, their addresses rejected. Returns once the I/O
+    /// thread has them.
+    pub fn set_enforced_names(&self, names: Vec<String>) {
+        self.send_and_wait(|applied| Command::SetEnforcedNames(names, applied));
     }
 
     /// Lets every query through for `duration`; `None` resumes filtering.

@@ -13,12 +13,12 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use rand::Rng;
-use tacet_engine::{dns, QueryHandle, UpstreamQuery};
+use tacet_engine::{dns, Config, QueryHandle, UpstreamQuery};
 
 use crate::RuntimeError;
 
@@ -88,14 +88,30 @@ impl Upstreams {
 
     /// Checks that every upstream has a route from here, so a typo or a
     /// missing network fails at start with a clear error instead of as
-    /// SERVFAIL on every query.
-    pub fn check_routes(servers: &[SocketAddr]) -> Result<(), RuntimeError> {
+    /// SERVFAIL on every query; and that none is the firewall itself (a
+    /// virtual resolver, an address in the tunnel's networks, or one the
+    /// system routes into the tunnel: the route's source address is then
+    /// the tunnel's), whose queries would loop back as queries until the
+    /// pending table ran out.
+    pub fn check_routes(servers: &[SocketAddr], engine: &Config) -> Result<(), RuntimeError> {
         for &server in servers {
+            let ip = server.ip();
+            let resolver =
+                ip == IpAddr::V4(engine.resolver_v4) || ip == IpAddr::V6(engine.resolver_v6);
+            if resolver || tacet_engine::in_tunnel(ip) {
+                return Err(RuntimeError::UpstreamIsFirewall(server));
+            }
             let socket = std::net::UdpSocket::bind(unspecified(server))
                 .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
             socket
                 .connect(server)
                 .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
+            let source = socket
+                .local_addr()
+                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
+            if tacet_engine::in_tunnel(source.ip()) {
+                return Err(RuntimeError::UpstreamIsFirewall(server));
+            }
         }
         Ok(())
     }
@@ -359,7 +375,11 @@ fn tcp_step(
 /// error says what is expected, for a shell to show as it is.
 pub fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
     let text = text.trim();
-    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
     text.parse::<SocketAddr>().map_err(|_| {
@@ -380,4 +400,44 @@ fn open_and_send(server: SocketAddr, message: &[u8]) -> io::Result<UdpSocket> {
     socket.connect(server)?;
     socket.send(message)?;
     Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_parse_with_or_without_port_and_brackets() {
+        let parsed = |t: &str| parse_upstream(t).unwrap().to_string();
+        assert_eq!(parsed("192.0.2.1"), "192.0.2.1:53");
+        assert_eq!(parsed(" 192.0.2.1:5353 "), "192.0.2.1:5353");
+        assert_eq!(parsed("fd00::1"), "[fd00::1]:53");
+        assert_eq!(parsed("[fd00::1]"), "[fd00::1]:53");
+        assert_eq!(parsed("[fd00::1]:853"), "[fd00::1]:853");
+        for bad in ["dns.example", "[192.0.2.1", "[fd00::1]:", "[]", ""] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_firewall_itself_is_never_an_upstream() {
+        let config = Config::default();
+        for own in [
+            "10.111.222.53:53",
+            "10.111.222.1:53",
+            "10.111.222.200:5353",
+            "[fd74:6163:6574::53]:53",
+            "[fd74:6163:6574::1234]:53",
+        ] {
+            let addr: SocketAddr = own.parse().unwrap();
+            assert!(
+                matches!(
+                    Upstreams::check_routes(&[addr], &config),
+                    Err(RuntimeError::UpstreamIsFirewall(a)) if a == addr
+                ),
+                "{own}"
+            );
+        }
+        assert!(Upstreams::check_routes(&["127.0.0.1:53".parse().unwrap()], &config).is_ok());
+    }
 }

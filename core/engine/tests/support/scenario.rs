@@ -244,7 +244,7 @@ pub fn run_scenario(data: &[u8]) -> Engine {
             }
             10 => {
                 let pick = usize::from(bytes.u8().unwrap_or(0));
-                engine.set_rules(Arc::clone(&rule_sets[pick % rule_sets.len()]));
+                engine.set_rules(now, Arc::clone(&rule_sets[pick % rule_sets.len()]));
             }
             11 => {
                 let until =
