@@ -155,6 +155,9 @@ pub enum ListCategory {
     Iot,
     /// All of one company's services.
     Company,
+    /// Encrypted DNS and HTTPDNS endpoints that let apps go around the
+    /// firewall's resolver.
+    Bypass,
     /// Names that must keep working (an allowlist).
     KeepWorking,
 }
@@ -165,6 +168,7 @@ impl From<Category> for ListCategory {
             Category::Telemetry => Self::Telemetry,
             Category::Iot => Self::Iot,
             Category::Company => Self::Company,
+            Category::Bypass => Self::Bypass,
             Category::KeepWorking => Self::KeepWorking,
         }
     }

@@ -29,11 +29,33 @@ fn blocked_names_are_answered_counted_reported_and_journaled() {
     let stats = firewall.stats();
     assert_eq!((stats.queries, stats.blocked), (2, 2));
 
-    let first = events.recv_timeout(Duration::from_secs(3)).expect("event");
+    // The curated encrypted-DNS list's addresses are announced as routes
+    // (at start, so possibly before the first report of the counters).
+    let mut routes = None;
+    let first = loop {
+        match events.recv_timeout(Duration::from_secs(3)).expect("event") {
+            FirewallEvent::RoutesChanged { routes: announced } => routes = Some(announced),
+            other => break other,
+        }
+    };
     assert!(matches!(first, FirewallEvent::StatsChanged { stats } if stats.blocked >= 1));
 
     firewall.stop();
     let rest: Vec<_> = events.try_iter().collect();
+    let routes = routes
+        .or_else(|| {
+            rest.iter().find_map(|e| match e {
+                FirewallEvent::RoutesChanged { routes } => Some(routes.clone()),
+                _ => None,
+            })
+        })
+        .expect("routes announced");
+    for route in ["8.8.8.8/32", "1.1.1.1/32", "223.5.5.5/32"] {
+        assert!(
+            routes.iter().any(|r| r == route),
+            "{route} not in {routes:?}"
+        );
+    }
     assert_eq!(rest.last(), Some(&FirewallEvent::Stopped { error: None }));
     let last_stats = rest.iter().rev().find_map(|e| match e {
         FirewallEvent::StatsChanged { stats } => Some(*stats),

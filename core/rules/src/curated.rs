@@ -17,6 +17,9 @@ pub enum Category {
     Iot,
     /// All of one company's services.
     Company,
+    /// Resolvers that let apps go around the firewall: encrypted DNS and
+    /// HTTPDNS endpoints.
+    Bypass,
     /// Names that must keep working.
     KeepWorking,
 }
@@ -28,6 +31,7 @@ impl Category {
             Self::Telemetry => "telemetry",
             Self::Iot => "iot",
             Self::Company => "company",
+            Self::Bypass => "bypass",
             Self::KeepWorking => "keep-working",
         }
     }
@@ -72,7 +76,7 @@ impl CuratedList {
     }
 }
 
-static CATALOG: [CuratedList; 5] = [
+static CATALOG: [CuratedList; 6] = [
     CuratedList {
         id: "xiaomi-huami-telemetry",
         title: "Xiaomi and Huami telemetry",
@@ -90,6 +94,15 @@ static CATALOG: [CuratedList; 5] = [
         default_on: true,
         is_allowlist: false,
         text: include_str!("../../../blocklists/throughtek-kalay.txt"),
+    },
+    CuratedList {
+        id: "encrypted-dns",
+        title: "Encrypted DNS and HTTPDNS",
+        description: "Public DNS-over-HTTPS and DNS-over-TLS resolvers and the HTTPDNS services of Alibaba and Tencent SDKs, so apps fall back to tacet. Breaks apps and browsers that insist on one of them with no fallback.",
+        category: Category::Bypass,
+        default_on: true,
+        is_allowlist: false,
+        text: include_str!("../../../blocklists/encrypted-dns.txt"),
     },
     CuratedList {
         id: "facebook",
