@@ -8,37 +8,63 @@ use crate::lab::{Lab, UPSTREAM_V4, UPSTREAM_V6};
 use crate::netns::unique_name;
 use crate::process::Spawned;
 
+/// Where the test zone's blocked names point. These are globally reachable
+/// addresses on purpose: the firewall learns a blocked name's addresses to
+/// reject connections to them, and it refuses to learn private, loopback,
+/// documentation and other not-globally-reachable ones (a hostile upstream
+/// could otherwise cut the phone off from its own LAN). Nothing ever reaches
+/// their real owners: the test namespaces have no route out.
+///
+/// `blocked.test`, A.
+pub const BLOCKED_A: &str = "93.184.215.66";
+/// `tracker.blocked.test`, A: the tracker most tests ask for.
+pub const TRACKER_A: &str = "93.184.215.67";
+/// Every name under `wild.blocked.test`, A.
+pub const WILD_BLOCKED_A: &str = "93.184.215.68";
+/// `exact.hosts.test` (blocked by a hosts line), A.
+pub const EXACT_HOSTS_A: &str = "93.184.215.69";
+/// `blocked.test`, AAAA.
+pub const BLOCKED_AAAA: &str = "2606:2800:21f::66";
+/// `tracker.blocked.test`, AAAA.
+pub const TRACKER_AAAA: &str = "2606:2800:21f::67";
+
 /// The test zone, as dnsmasq options. Everything under `test.` that is not
 /// listed is NXDOMAIN (`--local`), so dnsmasq never has a reason to forward.
 ///
 /// Names under `blocked.test` and `exact.hosts.test` have real answers here
 /// too: if the firewall leaked a blocked query upstream, the test would see
-/// the real address instead of the block answer.
-pub const TEST_ZONE: &[&str] = &[
-    "--local=/test/",
-    "--host-record=www.allowed.test,192.0.2.11,2001:db8::11",
-    "--host-record=v4only.allowed.test,192.0.2.12",
-    "--txt-record=txt.allowed.test,v=tacet test record",
-    "--mx-host=mx.allowed.test,mail.allowed.test,10",
-    "--host-record=mail.allowed.test,192.0.2.14",
-    "--cname=alias.allowed.test,www.allowed.test",
-    "--address=/wild.allowed.test/192.0.2.10",
-    // Blocked by the test blocklist (plain domain: name and subdomains).
-    "--host-record=blocked.test,192.0.2.66,2001:db8::66",
-    "--host-record=tracker.blocked.test,192.0.2.67,2001:db8::67",
-    "--txt-record=tracker.blocked.test,leaked",
-    "--mx-host=tracker.blocked.test,mail.allowed.test,10",
-    "--address=/wild.blocked.test/192.0.2.68",
-    // Allowed again by an @@ rule inside the blocked domain.
-    "--host-record=ok.blocked.test,192.0.2.13",
-    // Hosts-file rule: the exact name only.
-    "--host-record=exact.hosts.test,192.0.2.69",
-    "--host-record=sub.exact.hosts.test,192.0.2.15",
-    // A CNAME that cloaks a blocked name behind an allowed one.
-    "--cname=cloaked.allowed.test,tracker.blocked.test",
-];
+/// the real address instead of the block answer. Allowed names keep
+/// documentation addresses: nothing is learned from them.
+pub fn test_zone() -> Vec<String> {
+    [
+        "--local=/test/",
+        "--host-record=www.allowed.test,192.0.2.11,2001:db8::11",
+        "--host-record=v4only.allowed.test,192.0.2.12",
+        "--txt-record=txt.allowed.test,v=tacet test record",
+        "--mx-host=mx.allowed.test,mail.allowed.test,10",
+        "--host-record=mail.allowed.test,192.0.2.14",
+        "--cname=alias.allowed.test,www.allowed.test",
+        "--address=/wild.allowed.test/192.0.2.10",
+        // Blocked by the test blocklist (plain domain: name and subdomains).
+        &format!("--host-record=blocked.test,{BLOCKED_A},{BLOCKED_AAAA}"),
+        &format!("--host-record=tracker.blocked.test,{TRACKER_A},{TRACKER_AAAA}"),
+        "--txt-record=tracker.blocked.test,leaked",
+        "--mx-host=tracker.blocked.test,mail.allowed.test,10",
+        &format!("--address=/wild.blocked.test/{WILD_BLOCKED_A}"),
+        // Allowed again by an @@ rule inside the blocked domain.
+        "--host-record=ok.blocked.test,192.0.2.13",
+        // Hosts-file rule: the exact name only.
+        &format!("--host-record=exact.hosts.test,{EXACT_HOSTS_A}"),
+        "--host-record=sub.exact.hosts.test,192.0.2.15",
+        // A CNAME that cloaks a blocked name behind an allowed one.
+        "--cname=cloaked.allowed.test,tracker.blocked.test",
+    ]
+    .iter()
+    .map(|&option| option.to_owned())
+    .collect()
+}
 
-/// The blocklist matching [`TEST_ZONE`], in the formats the CLI reads.
+/// The blocklist matching [`test_zone`], in the formats the CLI reads.
 pub const TEST_BLOCKLIST: &str = "\
 # plain domain: the name and all its subdomains
 blocked.test
@@ -57,7 +83,7 @@ pub struct Dnsmasq {
 
 impl Dnsmasq {
     /// Starts dnsmasq on port 53 of the upstream side of `lab`, IPv4 and
-    /// IPv6, serving [`TEST_ZONE`] plus `extra` options, and waits until it
+    /// IPv6, serving [`test_zone`] plus `extra` options, and waits until it
     /// answers.
     pub fn start(lab: &Lab, extra: &[&str]) -> Self {
         let pid_file = std::env::temp_dir().join(format!("{}.dnsmasq.pid", unique_name("dm")));
@@ -81,7 +107,7 @@ impl Dnsmasq {
         .arg(format!("--listen-address={UPSTREAM_V4}"))
         .arg(format!("--listen-address={UPSTREAM_V6}"))
         .arg(format!("--pid-file={}", pid_file.display()))
-        .args(TEST_ZONE)
+        .args(test_zone())
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

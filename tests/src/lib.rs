@@ -15,6 +15,9 @@
 //! - [`scratch`]: a per-test directory for list files and the firewall's store;
 //! - [`dig`]: `dig`/`kdig` wrappers that return parsed replies;
 //! - [`burst`]: many UDP queries sent at once from inside a namespace;
+//! - [`exchange`]: one raw query and its raw reply, timed, UDP or TCP;
+//! - [`hostile`]: an upstream that misbehaves in one chosen way;
+//! - [`flood`]: TCP and UDP floods, a paced probe, the firewall's memory;
 //! - [`tun`]: a TUN file descriptor opened by the test, for `tacet run --fd`;
 //! - [`testbed`]: all of the above started together and torn down in order.
 //!
@@ -30,8 +33,11 @@
 pub mod burst;
 pub mod dig;
 pub mod dnsmasq;
+pub mod exchange;
 pub mod firewall;
+pub mod flood;
 pub mod gate;
+pub mod hostile;
 pub mod lab;
 pub mod netns;
 pub mod process;

@@ -131,3 +131,82 @@ fn check_names_the_rule_that_blocks_or_allows() {
         "{free}"
     );
 }
+
+/// Runs `tacet ARGS…` in a fresh namespace where every address has a route
+/// (default routes over a veth pair inside it), so an upstream can only be
+/// refused for what it is, not because nothing leads there. `Err` holds the
+/// output of a tacet that was still running after `limit` and was killed.
+fn tacet_where_everything_is_routed(args: &[&str], limit: Duration) -> Result<Output, Output> {
+    let ns = Netns::new("cli");
+    ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
+    ns.ip(&["addr", "add", "10.9.9.1/24", "dev", "d0"]);
+    ns.ip(&["-6", "addr", "add", "fd09::1/64", "dev", "d0", "nodad"]);
+    ns.ip(&["link", "set", "d1", "up"]);
+    ns.ip(&["link", "set", "d0", "up"]);
+    ns.ip(&["route", "add", "default", "via", "10.9.9.2"]);
+    ns.ip(&["-6", "route", "add", "default", "via", "fd09::2"]);
+    let store = tacet_e2e::ScratchDir::new("cli-store");
+    let mut child = ns
+        .command(tacet_bin())
+        .args(args)
+        .args(["--no-curated", "--store"])
+        .arg(store.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            return Err(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn the_firewalls_own_resolver_or_tunnel_as_upstream_is_a_clear_error() {
+    if !require_root() {
+        return;
+    }
+    // Each would send every query back into the firewall, round and round
+    // until the pending table is full.
+    let cases = [
+        ("10.111.222.53", "10.111.222.53"),
+        ("10.111.222.53:5353", "10.111.222.53"),
+        ("10.111.222.1", "10.111.222.1"),
+        ("10.111.222.200", "10.111.222.200"),
+        ("fd74:6163:6574::53", "fd74:6163:6574::53"),
+        ("[fd74:6163:6574::1234]:53", "fd74:6163:6574::1234"),
+    ];
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|&(upstream, named)| {
+                scope.spawn(move || {
+                    let args = ["run", "--tun", "tacet0", "--upstream", upstream];
+                    (
+                        upstream,
+                        named,
+                        tacet_where_everything_is_routed(&args, Duration::from_secs(8)),
+                    )
+                })
+            })
+            .collect();
+        for run in runs {
+            let (upstream, named, out) = run.join().unwrap();
+            match out {
+                Ok(out) => assert_clear_error(&out, named),
+                Err(out) => panic!(
+                    "--upstream {upstream}: tacet started instead of refusing its own tunnel as \
+                     upstream: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+    });
+}

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tacet_e2e::dnsmasq::TEST_BLOCKLIST;
+use tacet_e2e::dnsmasq::{TEST_BLOCKLIST, TRACKER_A};
 use tacet_e2e::firewall::TUN_NAME;
 use tacet_e2e::lab::UPSTREAM_V4;
 use tacet_e2e::process::Spawned;
@@ -20,7 +20,7 @@ use tacet_e2e::scratch::ScratchDir;
 use tacet_e2e::{require_root, Dig, Dnsmasq, FirewallOptions, Lab, Netns, Testbed, RESOLVER_V4};
 
 /// The address the test zone gives `tracker.blocked.test`.
-const TRACKER: &str = "192.0.2.67";
+const TRACKER: &str = TRACKER_A;
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap();
