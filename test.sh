@@ -3,6 +3,8 @@
 #
 #   sudo ./test.sh
 #
+# As root it first installs what is missing (.ci/install-deps: Debian
+# packages, Rust and its ARM targets; nothing when all is there).
 # The end-to-end tests (crate tests/, tacet-e2e) build network namespaces,
 # veth pairs and TUN devices, so they need root. Without root they are
 # skipped with a message, except when CI=true, where a skip is a failure.
@@ -16,17 +18,28 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Under sudo, root's PATH usually lacks the invoking user's rustup toolchain.
-if ! command -v cargo >/dev/null 2>&1; then
+find_cargo() {
+    command -v cargo >/dev/null 2>&1 && return
     if [ -f "$HOME/.cargo/env" ]; then
         . "$HOME/.cargo/env"
     elif [ -n "${SUDO_USER:-}" ]; then
         user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+        [ -x "${CARGO_HOME:-$user_home/.cargo}/bin/cargo" ] || return 0
         export CARGO_HOME="${CARGO_HOME:-$user_home/.cargo}"
         export RUSTUP_HOME="${RUSTUP_HOME:-$user_home/.rustup}"
         export PATH="$CARGO_HOME/bin:$PATH"
     fi
+}
+find_cargo
+
+# As root, first install what the tests need and is missing (Debian): on a
+# fresh machine `sudo ./test.sh` is the only step. TACET_NO_INSTALL=1 skips it.
+if [ "$(id -u)" = 0 ] && [ -z "${TACET_NO_INSTALL:-}" ]; then
+    echo "== set-up: .ci/install-deps"
+    .ci/install-deps
+    find_cargo
 fi
-command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo not found on PATH" >&2; exit 1; }
+command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo not found on PATH (as root, test.sh installs it)" >&2; exit 1; }
 
 if [ "$(id -u)" != 0 ]; then
     echo "test.sh: not root: the end-to-end tests will be skipped (run: sudo ./test.sh)" >&2

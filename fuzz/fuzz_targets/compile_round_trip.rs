@@ -7,7 +7,10 @@ use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
 
 fuzz_target!(|data: &[u8]| {
     let mut builder = RuleSetBuilder::new();
-    let info = ListInfo { id: "fuzz".into(), title: "fuzz".into() };
+    let info = ListInfo {
+        id: "fuzz".into(),
+        title: "fuzz".into(),
+    };
     if builder.add_list(info, data).is_err() {
         return;
     }
@@ -16,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
     set.write_to(&mut bytes).ok();
     let loaded = RuleSet::from_vec(bytes).expect("a compiled set loads back");
     let text = String::from_utf8_lossy(data);
-    for word in text.split(|c: char| c.is_whitespace() || c == '|' || c == '^').take(64) {
+    for word in text
+        .split(|c: char| c.is_whitespace() || c == '|' || c == '^')
+        .take(64)
+    {
         if let Ok(name) = tacet_rules::normalize_name(word) {
             assert_eq!(set.lookup(&name), loaded.lookup(&name));
             let parent = name.split_once('.').map_or("", |(_, p)| p);

@@ -7,10 +7,25 @@ use tacet_rules::{ListInfo, RuleSetBuilder};
 
 fuzz_target!(|data: &[u8]| {
     let mut builder = RuleSetBuilder::new();
-    let info = ListInfo { id: "fuzz".into(), title: "fuzz".into() };
-    let Ok(report) = builder.add_list(info, data) else { return };
+    let info = ListInfo {
+        id: "fuzz".into(),
+        title: "fuzz".into(),
+    };
+    let Ok(report) = builder.add_list(info, data) else {
+        return;
+    };
     let c = &report.counts;
-    let kinds = c.blank + c.comment + c.header + c.hosts + c.domain + c.adblock + c.adblock_allow + c.wildcard + c.address + c.badfilter + c.unused;
+    let kinds = c.blank
+        + c.comment
+        + c.header
+        + c.hosts
+        + c.domain
+        + c.adblock
+        + c.adblock_allow
+        + c.wildcard
+        + c.address
+        + c.badfilter
+        + c.unused;
     assert_eq!(kinds, report.lines);
     let set = builder.build();
     if let Ok(text) = std::str::from_utf8(data) {
