@@ -328,12 +328,18 @@ fn an_address_an_allowed_name_shares_stays_reachable() {
         return;
     }
     let lab = Lab::new();
-    // A server in the upstream namespace that both names resolve to.
+    // A server in the upstream namespace that both names resolve to: a
+    // public address (the firewall never learns a private one from a
+    // blocked name), reached through the upstream namespace as the
+    // internet would be.
+    const CDN: &str = "93.184.215.90";
     lab.upstream
-        .ip(&["addr", "add", "10.200.0.3/24", "dev", "up0"]);
+        .ip(&["addr", "add", &format!("{CDN}/32"), "dev", "up0"]);
+    lab.phone
+        .ip(&["route", "add", "default", "via", UPSTREAM_V4]);
     let listener = lab
         .upstream
-        .enter(|| TcpListener::bind("10.200.0.3:8080").unwrap());
+        .enter(|| TcpListener::bind((CDN, 8080)).unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             drop(stream);
@@ -342,20 +348,20 @@ fn an_address_an_allowed_name_shares_stays_reachable() {
     let _dnsmasq = Dnsmasq::start(
         &lab,
         &[
-            "--host-record=cdn.blocked.test,10.200.0.3",
-            "--host-record=cdn.allowed.test,10.200.0.3",
+            &format!("--host-record=cdn.blocked.test,{CDN}"),
+            &format!("--host-record=cdn.allowed.test,{CDN}"),
         ],
     );
     let firewall = tacet_e2e::Firewall::start(&lab, &FirewallOptions::default());
     let blocked = Dig::new(RESOLVER_V4, "cdn.blocked.test").expect_in(&lab.phone);
     assert_eq!(blocked.data_of("A"), vec!["0.0.0.0"]);
     let allowed = Dig::new(RESOLVER_V4, "cdn.allowed.test").expect_in(&lab.phone);
-    assert_eq!(allowed.data_of("A"), vec!["10.200.0.3"]);
+    assert_eq!(allowed.data_of("A"), vec![CDN]);
     // Past the routes' debounce: the shared address is still reachable.
     std::thread::sleep(Duration::from_millis(1500));
     let connected = lab.phone.enter(|| {
         TcpStream::connect_timeout(
-            &SocketAddr::from(([10, 200, 0, 3], 8080)),
+            &SocketAddr::new(CDN.parse().unwrap(), 8080),
             Duration::from_secs(2),
         )
     });

@@ -65,7 +65,9 @@ class TacetVpnService : VpnService(), TunnelControl {
         worker = HandlerThread("tacet-tunnel").apply { start() }
         handler = Handler(worker.looper)
         val scheduler = HandlerScheduler(handler)
-        routes = SettledChange(scheduler, ElapsedClock, 2_000, 10_000, 30_000, emptySet()) { r ->
+        // The first routes after start (address rules, then the enforced
+        // names' addresses) go in after 300 ms; later ones are batched.
+        routes = SettledChange(scheduler, ElapsedClock, 2_000, 10_000, 30_000, emptySet(), firstQuietMs = 300) { r ->
             rebuild(r, upstreams.applied)
         }
         upstreams = SettledChange(scheduler, ElapsedClock, 1_500, 5_000, 0, emptyList()) { u ->

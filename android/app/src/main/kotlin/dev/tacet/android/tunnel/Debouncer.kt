@@ -7,7 +7,10 @@ package dev.tacet.android.tunnel
  * after the first value of the burst (a steady stream still gets through),
  * and never sooner than [minGapMs] after the previous firing (rebuilding the
  * tunnel costs the firewall its in-memory state, so it must not happen
- * several times a second whatever the input does).
+ * several times a second whatever the input does). Until it has fired once,
+ * it waits only [firstQuietMs]: the first routes after the tunnel starts
+ * (the address rules, then the enforced names' addresses a few milliseconds
+ * later) go in at once, not seconds later.
  *
  * Not thread-safe: call it on the scheduler's thread, where `action` runs.
  */
@@ -17,6 +20,7 @@ class Debouncer<T>(
     private val quietMs: Long,
     private val maxWaitMs: Long,
     private val minGapMs: Long = 0,
+    private val firstQuietMs: Long = quietMs,
     private val action: (T) -> Unit,
 ) {
     private class Pending<T>(val value: T)
@@ -31,7 +35,8 @@ class Debouncer<T>(
         val now = clock.nowMs()
         val start = burstStartMs ?: now.also { burstStartMs = it }
         latest = Pending(value)
-        var at = minOf(now + quietMs, start + maxWaitMs)
+        val quiet = if (lastFiredMs == null) firstQuietMs else quietMs
+        var at = minOf(now + quiet, start + maxWaitMs)
         lastFiredMs?.let { at = maxOf(at, it + minGapMs) }
         task?.cancel()
         task = scheduler.schedule((at - now).coerceAtLeast(0)) { fire() }
@@ -74,13 +79,14 @@ class SettledChange<T>(
     maxWaitMs: Long,
     minGapMs: Long,
     initial: T,
+    firstQuietMs: Long = quietMs,
     private val apply: (T) -> Boolean,
 ) {
     /** The value applied last. */
     var applied: T = initial
         private set
 
-    private val debouncer = Debouncer<T>(scheduler, clock, quietMs, maxWaitMs, minGapMs) { value ->
+    private val debouncer = Debouncer<T>(scheduler, clock, quietMs, maxWaitMs, minGapMs, firstQuietMs) { value ->
         if (value != applied && apply(value)) applied = value
     }
 

@@ -47,6 +47,23 @@ class DebouncerTest {
     }
 
     @Test
+    fun `the first routes after start go in at once, later ones are batched`() {
+        val fired = mutableListOf<Pair<Long, Int>>()
+        val start = time.now
+        val d = Debouncer<Int>(time, time, 2_000, 10_000, 30_000, firstQuietMs = 300) { fired += (time.now - start) to it }
+        d.submit(1) // the address rules, announced at start
+        time.advance(20)
+        d.submit(2) // the enforced names' addresses, a moment later
+        time.advance(300)
+        assertEquals(listOf(320L to 2), fired)
+        d.submit(3)
+        time.advance(2_000)
+        assertEquals(1, fired.size, "then the minimum gap holds")
+        time.advance(30_000)
+        assertEquals(listOf(320L to 2, 30_320L to 3), fired)
+    }
+
+    @Test
     fun `cancel drops the pending value`() {
         val fired = mutableListOf<Int>()
         val d = Debouncer<Int>(time, time, 2_000, 10_000) { fired += it }
