@@ -120,7 +120,9 @@ impl From<Error> for FirewallError {
                 reason: e.to_string(),
             },
             Error::Runtime(
-                e @ (RuntimeError::NoUpstream | RuntimeError::UpstreamIsFirewall(_)),
+                e @ (RuntimeError::NoUpstream
+                | RuntimeError::UpstreamIsFirewall(_)
+                | RuntimeError::Tls(_)),
             ) => Self::InvalidConfig {
                 reason: e.to_string(),
             },

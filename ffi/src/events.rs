@@ -56,8 +56,8 @@ pub enum FirewallEvent {
     },
     /// The networks the tunnel must route changed, given whole: those of
     /// address and CIDR block rules, and every address of a blocked name
-    /// the firewall rejects connections to (gathered for about a second
-    /// first). The shell routes them into the tunnel, besides the resolvers
+    /// the firewall rejects connections to (the first change after a
+    /// quiet second at once, later ones gathered for a second). The shell routes them into the tunnel, besides the resolvers
     /// (Android: a new tunnel interface; iOS: new network settings).
     RoutesChanged {
         /// IPv4 and IPv6 networks as `address/prefix-length` text, e.g.

@@ -241,6 +241,7 @@ impl Firewall {
         let config = RuntimeConfig {
             engine: settings.engine_config(),
             upstreams: settings.upstreams.clone(),
+            upstream_options: tacet_runtime::UpstreamOptions::default(),
             enforced_names: settings.enforced_names(),
             store: settings.store_location(),
         };

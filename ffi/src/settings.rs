@@ -3,12 +3,12 @@
 //! sources the runtime composes the rules from (curated lists that are on,
 //! the store's custom list, the pasted list).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tacet_rules::curated::{self, CuratedList};
 use tacet_rules::{ListInfo, ParseReport, RuleSet, RuleSetBuilder};
 use tacet_runtime::rule_sources::{self, Composed, ListSource, PASTED_LIST_ID};
+use tacet_runtime::UpstreamSpec;
 
 use crate::error::Error;
 use crate::records::FirewallConfig;
@@ -18,8 +18,8 @@ use crate::records::FirewallConfig;
 pub(crate) struct Settings {
     /// As the shell gave it (returned by `Firewall.config()`).
     pub config: FirewallConfig,
-    /// The upstream resolvers.
-    pub upstreams: Vec<SocketAddr>,
+    /// The upstream resolvers, plain or encrypted.
+    pub upstreams: Vec<UpstreamSpec>,
     /// The curated lists that are on, in catalog order.
     pub lists: Vec<&'static CuratedList>,
     /// The store directory, if any.
@@ -122,9 +122,10 @@ impl Settings {
     }
 }
 
-/// An upstream as `IP` (port 53) or `IP:port`.
-fn parse_upstream(text: &str) -> Result<SocketAddr, Error> {
-    tacet_runtime::upstream::parse_upstream(text).map_err(Error::Config)
+/// An upstream as `IP` (port 53), `IP:port`, `tls://IP#NAME` or
+/// `https://IP/PATH#NAME`.
+fn parse_upstream(text: &str) -> Result<UpstreamSpec, Error> {
+    UpstreamSpec::parse(text).map_err(Error::Config)
 }
 
 /// How a list would be read, without using it.
@@ -145,13 +146,16 @@ mod tests {
     #[test]
     fn upstreams_parse_with_and_without_port() {
         assert_eq!(
-            parse_upstream("192.0.2.1").unwrap(),
+            parse_upstream("192.0.2.1").unwrap().addr,
             "192.0.2.1:53".parse().unwrap()
         );
         assert_eq!(
-            parse_upstream("[2001:db8::1]:5353").unwrap(),
+            parse_upstream("[2001:db8::1]:5353").unwrap().addr,
             "[2001:db8::1]:5353".parse().unwrap()
         );
+        assert!(parse_upstream("tls://9.9.9.9#dns.quad9.net")
+            .unwrap()
+            .is_encrypted());
         assert!(matches!(
             parse_upstream("dns.google"),
             Err(Error::Config(_))

@@ -148,7 +148,8 @@ fn starting_again_swaps_the_tunnel_and_keeps_the_state() {
     assert!(!firewall.is_running());
 }
 
-/// Stops the firewall from inside the listener, on the first report.
+/// Stops the firewall from inside the listener, on the first report of a
+/// blocked query.
 struct StopOnFirstEvent {
     firewall: Arc<OnceLock<Weak<Firewall>>>,
     done: std::sync::Mutex<std::sync::mpsc::Sender<FirewallEvent>>,
@@ -156,7 +157,9 @@ struct StopOnFirstEvent {
 
 impl FirewallListener for StopOnFirstEvent {
     fn on_event(&self, event: FirewallEvent) -> Result<(), FirewallError> {
-        if let FirewallEvent::StatsChanged { .. } = event {
+        // The first report of the query's block (enforced lookups at start
+        // report counters of their own before it).
+        if matches!(&event, FirewallEvent::StatsChanged { stats } if stats.blocked > 0) {
             if let Some(firewall) = self.firewall.get().and_then(Weak::upgrade) {
                 // Re-entrant calls: no lock is held while we run.
                 let _ = firewall.stats();

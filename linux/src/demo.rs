@@ -166,7 +166,10 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             .names;
         let runtime = RuntimeConfig {
             engine: config,
-            upstreams: vec![SocketAddr::from((UPSTREAM, 53))],
+            upstreams: vec![tacet_runtime::UpstreamSpec::plain(SocketAddr::from((
+                UPSTREAM, 53,
+            )))],
+            upstream_options: tacet_runtime::UpstreamOptions::default(),
             enforced_names,
             store: None,
         };

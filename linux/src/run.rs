@@ -12,7 +12,8 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tacet_engine::{BlockMode, BlockReason, Config, Event, Route, RuleSet, Stats};
 use tacet_runtime::{
-    resolv_conf, Firewall, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
+    resolv_conf, Firewall, Mode, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
+    UpstreamEvent, UpstreamOptions, UpstreamSpec,
 };
 use tacet_store::StoreConfig;
 
@@ -36,10 +37,27 @@ pub struct RunArgs {
     /// routes are the caller's business.
     #[arg(long, value_name = "N")]
     pub fd: Option<RawFd>,
-    /// An upstream resolver, IP or IP:PORT (repeatable, tried in order);
-    /// default: the nameservers of /etc/resolv.conf.
-    #[arg(long = "upstream", value_name = "ADDR", value_parser = parse_upstream)]
-    pub upstreams: Vec<SocketAddr>,
+    /// An upstream resolver (repeatable, tried in order): plain DNS as IP
+    /// or IP:PORT; DNS over TLS as tls://IP[:PORT]#NAME; DNS over HTTPS as
+    /// https://IP[:PORT]/PATH#NAME. NAME is what the server's certificate
+    /// must be valid for; it is never looked up. Append
+    /// ;pin-sha256=BASE64 to also require that public key. Default: the
+    /// nameservers of /etc/resolv.conf (plain).
+    #[arg(long = "upstream", value_name = "UPSTREAM", value_parser = parse_upstream)]
+    pub upstreams: Vec<UpstreamSpec>,
+    /// Extra trusted CA certificates (PEM) for encrypted upstreams, besides
+    /// the system's (a self-hosted resolver, tests).
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// What happens when no encrypted upstream can be reached: strict
+    /// answers SERVFAIL (nothing ever leaves in plaintext); opportunistic
+    /// falls back to the plain upstreams given beside them, and says so.
+    #[arg(long, value_name = "MODE", default_value = "strict", value_parser = parse_mode)]
+    pub upstream_mode: Mode,
+    /// An encrypted connection with no query for this long is closed (the
+    /// next query opens a new one, resuming the TLS session).
+    #[arg(long, value_name = "SECS", default_value_t = tacet_runtime::upstream::DEFAULT_IDLE.as_secs())]
+    pub upstream_idle_secs: u64,
     #[command(flatten)]
     pub lists: ListArgs,
     /// How blocked names are answered: null (A 0.0.0.0, AAAA ::, other
@@ -94,8 +112,18 @@ pub struct RunArgs {
     pub no_address_learning: bool,
 }
 
-fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
-    tacet_runtime::upstream::parse_upstream(text)
+fn parse_upstream(text: &str) -> Result<UpstreamSpec, String> {
+    UpstreamSpec::parse(text)
+}
+
+fn parse_mode(text: &str) -> Result<Mode, String> {
+    match text {
+        "strict" => Ok(Mode::Strict),
+        "opportunistic" => Ok(Mode::Opportunistic),
+        _ => Err(format!(
+            "`{text}` is not an upstream mode: use strict or opportunistic"
+        )),
+    }
 }
 
 fn parse_block_mode(text: &str) -> Result<BlockMode, String> {
@@ -228,6 +256,21 @@ impl Observer for LogEvents {
         }
     }
 
+    fn on_upstream(&mut self, event: &UpstreamEvent) {
+        // What the phone shells show as a notice, on stderr here.
+        match event {
+            UpstreamEvent::Unavailable { reason, .. } => {
+                eprintln!("tacet: encrypted DNS unavailable: {reason}")
+            }
+            UpstreamEvent::Recovered { upstream } => {
+                eprintln!("tacet: encrypted DNS works again: {upstream}")
+            }
+            UpstreamEvent::FellBack { reason } => {
+                eprintln!("tacet: falling back to plain DNS: {reason}")
+            }
+        }
+    }
+
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
         if error.is_some() {
             let _ = self.stopped.send(0);
@@ -270,9 +313,21 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
             ..StoreConfig::default()
         },
     });
+    let extra_ca = match &args.upstream_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let config = RuntimeConfig {
         engine: args.engine_config(log_queries),
         upstreams: upstreams.clone(),
+        upstream_options: UpstreamOptions {
+            mode: args.upstream_mode,
+            idle: Duration::from_secs(args.upstream_idle_secs.max(1)),
+            extra_ca,
+        },
         enforced_names,
         store,
     };
@@ -341,7 +396,7 @@ impl Drop for PidFile {
 }
 
 /// The upstreams given, or else the system's, never the firewall itself.
-fn upstreams(args: &RunArgs) -> Result<Vec<SocketAddr>, String> {
+fn upstreams(args: &RunArgs) -> Result<Vec<UpstreamSpec>, String> {
     if !args.upstreams.is_empty() {
         return Ok(args.upstreams.clone());
     }
@@ -355,7 +410,7 @@ fn upstreams(args: &RunArgs) -> Result<Vec<SocketAddr>, String> {
     if found.is_empty() {
         return Err("no --upstream given and /etc/resolv.conf lists no usable nameserver".into());
     }
-    Ok(found)
+    Ok(found.into_iter().map(UpstreamSpec::plain).collect())
 }
 
 /// The counters as one JSON object, for scripts and tests.
@@ -368,26 +423,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_addresses_parse_with_and_without_port() {
-        assert_eq!(
-            parse_upstream("192.0.2.1").unwrap(),
-            "192.0.2.1:53".parse().unwrap()
-        );
-        assert_eq!(
-            parse_upstream("192.0.2.1:5353").unwrap(),
-            "192.0.2.1:5353".parse().unwrap()
-        );
-        assert_eq!(
-            parse_upstream("2001:db8::1").unwrap(),
-            "[2001:db8::1]:53".parse().unwrap()
-        );
-        assert_eq!(
-            parse_upstream("[2001:db8::1]:5353").unwrap(),
-            "[2001:db8::1]:5353".parse().unwrap()
+    fn upstreams_parse_plain_and_encrypted() {
+        let addr = |t: &str| parse_upstream(t).unwrap().addr.to_string();
+        assert_eq!(addr("192.0.2.1"), "192.0.2.1:53");
+        assert_eq!(addr("192.0.2.1:5353"), "192.0.2.1:5353");
+        assert_eq!(addr("2001:db8::1"), "[2001:db8::1]:53");
+        assert_eq!(addr("[2001:db8::1]:5353"), "[2001:db8::1]:5353");
+        assert_eq!(addr("tls://9.9.9.9#dns.quad9.net"), "9.9.9.9:853");
+        assert!(
+            parse_upstream("https://1.1.1.1/dns-query#cloudflare-dns.com")
+                .unwrap()
+                .is_encrypted()
         );
         assert!(parse_upstream("dns.example")
             .unwrap_err()
             .contains("not an IP address"));
+        assert_eq!(parse_mode("opportunistic").unwrap(), Mode::Opportunistic);
+        assert!(parse_mode("lax").is_err());
     }
 
     #[test]

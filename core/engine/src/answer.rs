@@ -24,7 +24,10 @@ const TYPE_NS: u16 = 2;
 const TYPE_CNAME: u16 = 5;
 const TYPE_SOA: u16 = 6;
 const TYPE_PTR: u16 = 12;
+const TYPE_HINFO: u16 = 13;
 const TYPE_MX: u16 = 15;
+const TYPE_TXT: u16 = 16;
+const TYPE_SRV: u16 = 33;
 const TYPE_DNAME: u16 = 39;
 const TYPE_OPT: u16 = 41;
 const TYPE_SVCB: u16 = 64;
@@ -35,6 +38,19 @@ const SVC_IPV6HINT: u16 = 6;
 
 const FLAG_QR: u8 = 0x80;
 const OPCODE_MASK: u8 = 0x78;
+/// The reserved bit of the header's second flags byte.
+const FLAG_Z: u8 = 0x40;
+
+/// The record types whose data this reader interprets and checks; the
+/// data of every other type is opaque here (only its length must fit).
+pub const INTERPRETED_TYPES: &[u16] = &[
+    TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_PTR, TYPE_HINFO, TYPE_MX, TYPE_TXT, TYPE_AAAA,
+    TYPE_SRV, TYPE_DNAME, TYPE_OPT, TYPE_SVCB, TYPE_HTTPS,
+];
+
+/// Record classes (RFC 6895 §3.2): IN, CS (obsolete but assigned), CH, HS
+/// and NONE (updates).
+const VALID_CLASSES: [u16; 5] = [1, 2, 3, 4, 254];
 
 /// The most compression pointers followed in one name. Pointers may only
 /// point backwards, so a loop is impossible; this bounds the work a
@@ -76,6 +92,8 @@ pub enum AnswerProblem {
     NotAResponse,
     /// The opcode is not QUERY.
     WrongOpcode,
+    /// The header's reserved Z bit is set (RFC 1035: must be zero).
+    ReservedBit,
     /// The question is not the one that was asked.
     OtherQuestion,
     /// A section could not be read.
@@ -99,6 +117,8 @@ pub enum Defect {
     BadLength,
     /// An OPT record outside the additional section, or more than one.
     BadOpt,
+    /// A record of a class that does not exist (IN, CH, HS, NONE are).
+    BadClass,
 }
 
 impl fmt::Display for AnswerProblem {
@@ -107,6 +127,7 @@ impl fmt::Display for AnswerProblem {
             Self::TooShort => f.write_str("the answer is shorter than a DNS header"),
             Self::NotAResponse => f.write_str("the answer is not marked as a response"),
             Self::WrongOpcode => f.write_str("the answer's opcode is not QUERY"),
+            Self::ReservedBit => f.write_str("the answer sets the header's reserved bit"),
             Self::OtherQuestion => f.write_str("the answer is for another question"),
             Self::TrailingBytes => f.write_str("the answer has bytes after its last record"),
             Self::Malformed(section, defect) => {
@@ -116,6 +137,7 @@ impl fmt::Display for AnswerProblem {
                     Defect::BadPointer => "holds a compression pointer that loops or points ahead",
                     Defect::BadLength => "holds a record whose length does not fit its type",
                     Defect::BadOpt => "holds a misplaced or repeated OPT record",
+                    Defect::BadClass => "holds a record of a class that does not exist",
                 };
                 write!(f, "the {} {what}", section.as_str())
             }
@@ -148,6 +170,9 @@ pub fn inspect(response: &[u8], question: &[u8]) -> Result<AnswerFacts, AnswerPr
     }
     if flags & OPCODE_MASK != 0 {
         return Err(AnswerProblem::WrongOpcode);
+    }
+    if header.get(3).is_some_and(|low| low & FLAG_Z != 0) {
+        return Err(AnswerProblem::ReservedBit);
     }
     let count = |at: usize| {
         usize::from(u16::from_be_bytes([
@@ -302,7 +327,11 @@ impl Reader<'_> {
         let owner_at = self.pos;
         self.name(None)?;
         let rtype = self.u16()?;
-        let _class = self.u16()?;
+        let class = self.u16()?;
+        // OPT's class is the sender's UDP payload size.
+        if rtype != TYPE_OPT && !VALID_CLASSES.contains(&class) {
+            return Err(Defect::BadClass);
+        }
         let ttl = self.u32()?;
         let rdlength = usize::from(self.u16()?);
         let rdata_start = self.pos;
@@ -353,11 +382,43 @@ impl Reader<'_> {
                 self.name(None)?;
                 self.skip(20)?;
             }
+            TYPE_SRV => {
+                self.skip(6)?;
+                self.name(None)?;
+            }
+            // Character strings, each a length byte and that many bytes,
+            // filling the data exactly: TXT one or more, HINFO two.
+            TYPE_TXT | TYPE_HINFO => {
+                let mut strings = 0;
+                while self.pos < rdata_end {
+                    let len = usize::from(self.u8()?);
+                    self.skip(len)?;
+                    strings += 1;
+                }
+                if (rtype == TYPE_TXT && strings == 0) || (rtype == TYPE_HINFO && strings != 2) {
+                    return Err(Defect::BadLength);
+                }
+            }
+            TYPE_OPT => self.options(rdata_end)?,
             TYPE_SVCB | TYPE_HTTPS => self.svcb(rdata_end, ttl, in_answer, facts)?,
             _ => self.skip(rdlength)?,
         }
         if self.pos != rdata_end {
             return Err(Defect::BadLength);
+        }
+        Ok(())
+    }
+
+    /// The options of an OPT record (RFC 6891 §6.1.2): each a code, a
+    /// length and that many bytes, filling the data exactly.
+    fn options(&mut self, end: usize) -> Result<(), Defect> {
+        while self.pos < end {
+            let _code = self.u16()?;
+            let len = usize::from(self.u16()?);
+            if self.pos + len > end {
+                return Err(Defect::BadLength);
+            }
+            self.skip(len)?;
         }
         Ok(())
     }
@@ -519,6 +580,10 @@ mod tests {
         let mut other_q = q.clone();
         other_q[1] = b'x';
         assert_eq!(inspect(&other, &other_q), Err(AnswerProblem::OtherQuestion));
+        // The reserved Z bit.
+        let mut z = good.clone();
+        z[3] |= 0x40;
+        assert_eq!(inspect(&z, &q), Err(AnswerProblem::ReservedBit));
         // Bytes after the last record.
         let mut trailing = good.clone();
         trailing.push(0);
@@ -557,6 +622,38 @@ mod tests {
             refused.unwrap_err().to_string(),
             "the additional section holds a record whose length does not fit its type"
         );
+    }
+
+    #[test]
+    fn structured_data_of_known_types_must_fill_the_record() {
+        let q = question();
+        // TXT "v=1", HINFO "x86" "linux", SRV 0 5 443 tracker.example.
+        let good = "c00c 0010 0001 0000003c 0004 03763d31
+                    c00c 000d 0001 0000003c 000a 03783836 056c696e7578
+                    c00c 0021 0001 0000003c 0008 0000 0005 01bb c00c";
+        assert!(inspect(&answer([3, 0, 0], good), &q).is_ok());
+        for bad in [
+            // A string that runs past its record.
+            "c00c 0010 0001 0000003c 0004 07763d31",
+            // An empty TXT, and a HINFO with one string.
+            "c00c 0010 0001 0000003c 0000",
+            "c00c 000d 0001 0000003c 0004 03783836",
+            // SRV whose target ends past its record.
+            "c00c 0021 0001 0000003c 0007 0000 0005 01bb c0",
+        ] {
+            assert!(inspect(&answer([1, 0, 0], bad), &q).is_err(), "{bad}");
+        }
+        // Class 0 does not exist.
+        assert_eq!(
+            inspect(
+                &answer([1, 0, 0], "c00c 0001 0000 0000003c 0004 5db8d743"),
+                &q
+            ),
+            Err(AnswerProblem::Malformed(Section::Answer, Defect::BadClass))
+        );
+        // EDNS options must fill the OPT record.
+        let opt = format!("{A_RECORD} 00 0029 04d0 00000000 0006 000a 0004 0102");
+        assert!(inspect(&answer([1, 0, 1], &opt), &q).is_err());
     }
 
     #[test]

@@ -26,6 +26,8 @@ const TUN: Token = Token(0);
 /// for, nor the commands of the shell.
 const TUN_BATCH: usize = 256;
 const WAKER: Token = Token(1);
+/// Upstream sockets' tokens start here (encrypted connections first, then
+/// plain queries' sockets).
 const FIRST_UPSTREAM: usize = 2;
 
 /// The state of the I/O thread.
@@ -61,13 +63,13 @@ impl EventLoop {
         config
             .engine
             .never_block
-            .extend(config.upstreams.iter().map(|u| u.ip()));
+            .extend(config.upstreams.iter().map(|u| u.addr.ip()));
         let poll = Poll::new().map_err(RuntimeError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(RuntimeError::Io)?);
         poll.registry()
             .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
             .map_err(|e| RuntimeError::Tun(e.to_string()))?;
-        let upstreams = Upstreams::new(config.upstreams, FIRST_UPSTREAM)?;
+        let upstreams = Upstreams::new(config.upstreams, config.upstream_options, FIRST_UPSTREAM)?;
         let store = match config.store {
             // Discovery mode is the store's setting: the engine may report
             // allowed queries for other reasons (a shell logging them).
@@ -133,16 +135,22 @@ impl EventLoop {
                 return Err(RuntimeError::Io(e));
             }
             let now = Instant::now();
+            let mut outcomes = Vec::new();
             for event in events.iter() {
                 match event.token() {
                     TUN => tun_waiting = true,
                     WAKER => {}
-                    token => {
-                        if let Some(outcome) = self.upstreams.ready(self.poll.registry(), token) {
-                            self.deliver(now, outcome);
-                        }
-                    }
+                    token => self
+                        .upstreams
+                        .ready(self.poll.registry(), token, now, &mut outcomes),
                 }
+            }
+            if self.upstreams.next_deadline().is_some_and(|at| at <= now) {
+                self.upstreams
+                    .handle_timeout(self.poll.registry(), now, &mut outcomes);
+            }
+            for outcome in outcomes {
+                self.deliver(now, outcome);
             }
             if tun_waiting {
                 tun_waiting = self.read_tun(&mut buf)?;
@@ -238,26 +246,31 @@ impl EventLoop {
                     self.tun_write_errors += 1;
                 }
             }
-            let mut failed = Vec::new();
+            let mut outcomes = Vec::new();
             while let Some(command) = self.engine.poll_upstream() {
                 match command {
                     UpstreamCommand::Send(query) => {
-                        if let Some(Outcome::Failed(handle)) =
-                            self.upstreams.send(self.poll.registry(), query)
-                        {
-                            failed.push(handle);
-                        }
+                        self.upstreams
+                            .send(self.poll.registry(), query, now, &mut outcomes)
                     }
                     UpstreamCommand::Abandon(handle) => {
                         self.upstreams.abandon(self.poll.registry(), handle)
                     }
                 }
             }
-            if failed.is_empty() {
+            for event in self.upstreams.take_events() {
+                self.observer.on_upstream(&event);
+            }
+            if outcomes.is_empty() {
                 return;
             }
-            for handle in failed {
-                self.engine.handle_upstream_failure(now, handle);
+            for outcome in outcomes {
+                match outcome {
+                    Outcome::Answer(handle, response) => {
+                        self.engine.handle_upstream_response(now, handle, &response)
+                    }
+                    Outcome::Failed(handle) => self.engine.handle_upstream_failure(now, handle),
+                }
             }
         }
     }
@@ -307,11 +320,16 @@ impl EventLoop {
                     self.engine.set_enforced_names(now, &names);
                     let _ = applied.try_send(());
                 }
-                Ok(Command::SetUpstreams(servers, applied)) => {
-                    self.engine
-                        .set_never_block(servers.iter().map(|s| s.ip()).collect());
-                    self.upstreams.set_servers(servers);
-                    let _ = applied.try_send(());
+                Ok(Command::SetUpstreams(servers, reply)) => {
+                    let never: Vec<_> = servers.iter().map(|s| s.addr.ip()).collect();
+                    let result = self.upstreams.set_servers(servers);
+                    if result.is_ok() {
+                        self.engine.set_never_block(never);
+                    }
+                    let _ = reply.try_send(result);
+                }
+                Ok(Command::UpstreamStats(reply)) => {
+                    let _ = reply.try_send(self.upstreams.stats());
                 }
                 Ok(Command::StoreStatus(reply)) => {
                     let _ = reply.try_send(self.store.as_ref().map(Store::status));
@@ -342,7 +360,13 @@ impl EventLoop {
     /// The earliest of the engine's and the store's deadlines; `None` when
     /// neither waits on time, so the thread sleeps until something arrives.
     fn next_wake(&mut self) -> Option<Instant> {
-        let engine = self.engine.poll_timeout().map(|t| t.at);
+        let engine = self
+            .engine
+            .poll_timeout()
+            .map(|t| t.at)
+            .into_iter()
+            .chain(self.upstreams.next_deadline())
+            .min();
         let store = self.store.as_ref().and_then(Store::deadline).map(|d| {
             let wait = d.at_unix_ms.saturating_sub(unix_ms());
             Instant::now() + Duration::from_millis(wait)

@@ -37,14 +37,19 @@ use tacet_store::{CustomRuleKind, StoreConfig, StoreError, StoreStatus};
 
 pub use crate::attribution::Connection;
 pub use crate::tun::Tun;
+pub use crate::upstream::{Mode, UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats};
 
 /// Everything the runtime needs to start.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// The engine's settings.
     pub engine: Config,
-    /// Upstream resolvers, tried in order when one refuses.
-    pub upstreams: Vec<SocketAddr>,
+    /// Upstream resolvers, plain or encrypted, tried in order when one
+    /// refuses.
+    pub upstreams: Vec<UpstreamSpec>,
+    /// How encrypted upstreams are used (strict or opportunistic, idle
+    /// time, extra CA).
+    pub upstream_options: UpstreamOptions,
     /// Names looked up before any app asks, their addresses rejected from
     /// the first second ([`enforced::enforced_names`] gathers them).
     pub enforced_names: Vec<String>,
@@ -72,6 +77,13 @@ pub trait Observer: Send {
     /// thread, after its packets were handled (never while idle).
     fn on_stats(&mut self, stats: &Stats) {
         let _ = stats;
+    }
+    /// Something about the upstreams the user should hear: an encrypted
+    /// upstream unavailable ("certificate not valid for dns.example"),
+    /// working again, or a fall back to plain DNS. Called on the I/O
+    /// thread; must return quickly.
+    fn on_upstream(&mut self, event: &UpstreamEvent) {
+        let _ = event;
     }
     /// The I/O thread is about to end: told to stop (`None`) or failed.
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
@@ -113,6 +125,9 @@ pub enum RuntimeError {
     /// address in the tunnel's networks, or one routed into the tunnel.
     /// Its queries would come back as queries, forever.
     UpstreamIsFirewall(SocketAddr),
+    /// The encrypted upstreams cannot be set up (no trusted certificates,
+    /// an extra CA that does not parse, upstreams that cannot go together).
+    Tls(String),
     /// The event loop could not be set up or failed.
     Io(std::io::Error),
     /// The store could not be opened or changed.
@@ -140,6 +155,7 @@ impl fmt::Display for RuntimeError {
                 "upstream resolver {addr} is the firewall itself (its own resolver, or routed \
                  into its tunnel): give the network's resolver instead"
             ),
+            Self::Tls(why) => write!(f, "encrypted upstreams: {why}"),
             Self::Io(e) => write!(f, "event loop: {e}"),
             Self::Store(e) => write!(f, "store: {e}"),
             Self::NoStore => write!(f, "the firewall runs without a store"),
@@ -165,7 +181,11 @@ pub(crate) enum Command {
     ),
     ClearJournal(mpsc::SyncSender<Result<(), RuntimeError>>),
     ReplaceTun(Tun, mpsc::SyncSender<Result<(), RuntimeError>>),
-    SetUpstreams(Vec<SocketAddr>, mpsc::SyncSender<()>),
+    SetUpstreams(
+        Vec<UpstreamSpec>,
+        mpsc::SyncSender<Result<(), RuntimeError>>,
+    ),
+    UpstreamStats(mpsc::SyncSender<UpstreamStats>),
     SetEnforcedNames(Vec<String>, mpsc::SyncSender<()>),
     StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
@@ -243,13 +263,23 @@ impl Firewall {
 
     /// Sends queries to these upstream resolvers from now on (the network
     /// changed); queries already sent finish where they went.
-    pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) -> Result<(), RuntimeError> {
+    pub fn set_upstreams(&self, upstreams: Vec<UpstreamSpec>) -> Result<(), RuntimeError> {
         if upstreams.is_empty() {
             return Err(RuntimeError::NoUpstream);
         }
         upstream::Upstreams::check_routes(&upstreams, &self.engine_config)?;
-        self.send_and_wait(|applied| Command::SetUpstreams(upstreams, applied));
-        Ok(())
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::SetUpstreams(upstreams, reply));
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| RuntimeError::ThreadLost)?
+    }
+
+    /// The encrypted transports' counters (connections, failures...).
+    pub fn upstream_stats(&self) -> Option<UpstreamStats> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::UpstreamStats(reply));
+        answer.recv_timeout(Duration::from_secs(5)).ok()
     }
 
     /// Enforces these names from now on (the lists changed): looked up

@@ -30,6 +30,7 @@ fn start_on(fd: OwnedFd) -> (Firewall, mpsc::Receiver<Option<String>>) {
     let config = RuntimeConfig {
         engine: Config::default(),
         upstreams: vec!["127.0.0.1:9".parse().unwrap()],
+        upstream_options: tacet_runtime::UpstreamOptions::default(),
         enforced_names: Vec::new(),
         store: None,
     };
@@ -147,6 +148,7 @@ fn the_journal_names_the_app_the_shell_gives_asked_before_the_answer() {
     let config = RuntimeConfig {
         engine: Config::default(),
         upstreams: vec!["127.0.0.1:9".parse().unwrap()],
+        upstream_options: tacet_runtime::UpstreamOptions::default(),
         enforced_names: Vec::new(),
         store: Some(StoreLocation {
             dir: dir.clone(),

@@ -1,4 +1,4 @@
-//! The upstream side: each forwarded query goes out on its own connected
+//! Plain DNS upstreams: each forwarded query goes out on its own connected
 //! UDP socket, bound to a port the kernel picks at random, with a random
 //! query ID. An answer is accepted only when it comes from the upstream's
 //! address and port (the connected socket filters that in the kernel) and
@@ -13,23 +13,14 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use rand::Rng;
-use tacet_engine::{dns, Config, QueryHandle, UpstreamQuery};
+use tacet_engine::{dns, QueryHandle, UpstreamQuery};
 
-use crate::RuntimeError;
-
-/// What happened to a query on the upstream side.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The upstream answered; the message carries the upstream's ID.
-    Answer(QueryHandle, Vec<u8>),
-    /// Every upstream refused or failed.
-    Failed(QueryHandle),
-}
+use super::Outcome;
 
 enum Transport {
     Udp(UdpSocket),
@@ -60,8 +51,8 @@ struct InFlight {
     transport: Transport,
 }
 
-/// The queries in flight to the upstream resolvers.
-pub struct Upstreams {
+/// The queries in flight to the plain upstream resolvers.
+pub struct Plain {
     servers: Vec<SocketAddr>,
     preferred: usize,
     slots: Vec<Option<InFlight>>,
@@ -70,59 +61,35 @@ pub struct Upstreams {
     first_token: usize,
 }
 
-impl Upstreams {
-    /// Upstream sockets get mio tokens from `first_token` on.
-    pub fn new(servers: Vec<SocketAddr>, first_token: usize) -> Result<Self, RuntimeError> {
-        if servers.is_empty() {
-            return Err(RuntimeError::NoUpstream);
-        }
-        Ok(Self {
+impl Plain {
+    /// Upstream sockets get mio tokens from `first_token` on. With no
+    /// servers, every query fails at once.
+    pub fn new(servers: Vec<SocketAddr>, first_token: usize) -> Self {
+        Self {
             servers,
             preferred: 0,
             slots: Vec::new(),
             free: Vec::new(),
             by_handle: HashMap::new(),
             first_token,
-        })
+        }
     }
 
-    /// Checks that every upstream has a route from here, so a typo or a
-    /// missing network fails at start with a clear error instead of as
-    /// SERVFAIL on every query; and that none is the firewall itself (a
-    /// virtual resolver, an address in the tunnel's networks, or one the
-    /// system routes into the tunnel: the route's source address is then
-    /// the tunnel's), whose queries would loop back as queries until the
-    /// pending table ran out.
-    pub fn check_routes(servers: &[SocketAddr], engine: &Config) -> Result<(), RuntimeError> {
-        for &server in servers {
-            let ip = server.ip();
-            let resolver =
-                ip == IpAddr::V4(engine.resolver_v4) || ip == IpAddr::V6(engine.resolver_v6);
-            if resolver || tacet_engine::in_tunnel(ip) {
-                return Err(RuntimeError::UpstreamIsFirewall(server));
-            }
-            let socket = std::net::UdpSocket::bind(unspecified(server))
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            socket
-                .connect(server)
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            let source = socket
-                .local_addr()
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            if tacet_engine::in_tunnel(source.ip()) {
-                return Err(RuntimeError::UpstreamIsFirewall(server));
-            }
-        }
-        Ok(())
+    /// Whether `token` is one of this side's sockets.
+    pub fn owns(&self, token: Token) -> bool {
+        token.0 >= self.first_token
+    }
+
+    /// Whether no server is configured.
+    pub fn has_servers(&self) -> bool {
+        !self.servers.is_empty()
     }
 
     /// Uses these servers for new queries; queries in flight finish (or
     /// fail) where they went.
     pub fn set_servers(&mut self, servers: Vec<SocketAddr>) {
-        if !servers.is_empty() {
-            self.servers = servers;
-            self.preferred = 0;
-        }
+        self.servers = servers;
+        self.preferred = 0;
     }
 
     /// How many queries are in flight.
@@ -143,6 +110,9 @@ impl Upstreams {
             retry_truncated_over_tcp,
         } = query;
         dns::set_id(&mut message, rand::rng().random());
+        if self.servers.is_empty() {
+            return Some(Outcome::Failed(handle));
+        }
         let query = Query {
             handle,
             message,
@@ -370,25 +340,7 @@ fn tcp_step(
     }
 }
 
-/// Reads an upstream resolver as a user writes it: an IP address (port 53)
-/// or an IP address and port (`192.0.2.1:5353`, `[2001:db8::1]:53`). The
-/// error says what is expected, for a shell to show as it is.
-pub fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
-    let text = text.trim();
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    text.parse::<SocketAddr>().map_err(|_| {
-        let shown: String = text.chars().take(64).collect();
-        format!("upstream `{shown}` is not an IP address (such as 192.0.2.1, 192.0.2.1:5353 or [2001:db8::1]:53)")
-    })
-}
-
-fn unspecified(server: SocketAddr) -> SocketAddr {
+pub(super) fn unspecified(server: SocketAddr) -> SocketAddr {
     match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -400,44 +352,4 @@ fn open_and_send(server: SocketAddr, message: &[u8]) -> io::Result<UdpSocket> {
     socket.connect(server)?;
     socket.send(message)?;
     Ok(socket)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstreams_parse_with_or_without_port_and_brackets() {
-        let parsed = |t: &str| parse_upstream(t).unwrap().to_string();
-        assert_eq!(parsed("192.0.2.1"), "192.0.2.1:53");
-        assert_eq!(parsed(" 192.0.2.1:5353 "), "192.0.2.1:5353");
-        assert_eq!(parsed("fd00::1"), "[fd00::1]:53");
-        assert_eq!(parsed("[fd00::1]"), "[fd00::1]:53");
-        assert_eq!(parsed("[fd00::1]:853"), "[fd00::1]:853");
-        for bad in ["dns.example", "[192.0.2.1", "[fd00::1]:", "[]", ""] {
-            assert!(parse_upstream(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_firewall_itself_is_never_an_upstream() {
-        let config = Config::default();
-        for own in [
-            "10.111.222.53:53",
-            "10.111.222.1:53",
-            "10.111.222.200:5353",
-            "[fd74:6163:6574::53]:53",
-            "[fd74:6163:6574::1234]:53",
-        ] {
-            let addr: SocketAddr = own.parse().unwrap();
-            assert!(
-                matches!(
-                    Upstreams::check_routes(&[addr], &config),
-                    Err(RuntimeError::UpstreamIsFirewall(a)) if a == addr
-                ),
-                "{own}"
-            );
-        }
-        assert!(Upstreams::check_routes(&["127.0.0.1:53".parse().unwrap()], &config).is_ok());
-    }
 }
