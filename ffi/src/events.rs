@@ -64,6 +64,26 @@ pub enum FirewallEvent {
         /// `198.51.100.0/24` or `203.0.113.9/32`.
         routes: Vec<String>,
     },
+    /// An encrypted upstream cannot be used: `reason` says why in words to
+    /// show ("certificate not valid for dns.example"). In strict mode the
+    /// apps get SERVFAIL until it works again; show a notice.
+    UpstreamUnavailable {
+        /// The upstream, as configured.
+        upstream: String,
+        /// Why.
+        reason: String,
+    },
+    /// An encrypted upstream that was unavailable answers again.
+    UpstreamRecovered {
+        /// The upstream, as configured.
+        upstream: String,
+    },
+    /// Opportunistic mode: queries went out as plain DNS because no
+    /// encrypted upstream could take them. Say so: the network can read them.
+    PlainFallback {
+        /// Why the encrypted ones could not.
+        reason: String,
+    },
     /// The firewall stopped: `error` is `None` after `stop()`, or says why
     /// it stopped on its own (for example the OS took the tunnel away). The
     /// shell should then call `stop()` (to release the store) and update
@@ -92,6 +112,8 @@ enum Message {
     Activity,
     /// The addresses to route changed.
     Routes(Vec<String>),
+    /// Something about the upstreams to show.
+    Upstream(FirewallEvent),
     /// The I/O thread ended (told to stop, or failed).
     Stopped(Option<String>),
     /// The run is over, with the final counters; and whether to report
@@ -154,6 +176,18 @@ impl Observer for Forward {
 
     fn on_stats(&mut self, _stats: &tacet_engine::Stats) {
         self.activity();
+    }
+
+    fn on_upstream(&mut self, event: &tacet_runtime::UpstreamEvent) {
+        use tacet_runtime::UpstreamEvent as E;
+        let event = match event.clone() {
+            E::Unavailable { upstream, reason } => {
+                FirewallEvent::UpstreamUnavailable { upstream, reason }
+            }
+            E::Recovered { upstream } => FirewallEvent::UpstreamRecovered { upstream },
+            E::FellBack { reason } => FirewallEvent::PlainFallback { reason },
+        };
+        let _ = self.tx.send(Message::Upstream(event));
     }
 
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
@@ -254,6 +288,7 @@ impl Worker {
                 Ok(Message::Routes(routes)) => {
                     self.notify(FirewallEvent::RoutesChanged { routes });
                 }
+                Ok(Message::Upstream(event)) => self.notify(event),
                 Ok(Message::Stopped(Some(error))) => {
                     self.stop_reported = true;
                     self.notify(FirewallEvent::Stopped { error: Some(error) });

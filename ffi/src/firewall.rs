@@ -112,9 +112,9 @@ impl Firewall {
     }
 
     /// Replaces the whole configuration and returns how the pasted list was
-    /// read. Lists, the pasted list and discovery mode apply at once;
-    /// upstreams, block mode, block TTL and the store directory at the next
-    /// `start`.
+    /// read. Lists, the pasted list, discovery mode and the upstreams apply
+    /// at once; block mode, block TTL, the plain fallback, the extra CA and
+    /// the store directory at the next `start`.
     pub fn set_config(&self, config: FirewallConfig) -> Result<ParseReport> {
         Ok(self.reconfigure(|c| *c = config)?)
     }
@@ -241,7 +241,7 @@ impl Firewall {
         let config = RuntimeConfig {
             engine: settings.engine_config(),
             upstreams: settings.upstreams.clone(),
-            upstream_options: tacet_runtime::UpstreamOptions::default(),
+            upstream_options: settings.upstream_options(),
             enforced_names: settings.enforced_names(),
             store: settings.store_location(),
         };

@@ -51,8 +51,8 @@ pub use error::FirewallError;
 pub use events::{FirewallEvent, FirewallListener};
 pub use firewall::Firewall;
 pub use records::{
-    BlockMode, CheckResult, FirewallConfig, FirewallStats, ListCategory, ListInfo, ParseReport,
-    UnusedLine, Verdict,
+    BlockMode, CheckResult, FirewallConfig, FirewallStats, KnownResolver, ListCategory, ListInfo,
+    ParseReport, UnusedLine, UpstreamEntry, UpstreamKind, Verdict,
 };
 pub use store_reader::{
     CustomRule, CustomRuleKind, ExportFormat, JournalAction, JournalEntry, JournalFilter,
@@ -83,4 +83,26 @@ pub fn default_config() -> FirewallConfig {
 #[uniffi::export]
 pub fn parse_list(text: String) -> ParseReport {
     (&settings::parse_report(&text)).into()
+}
+
+/// Checks upstream entries as the user typed them: each comes back with
+/// its kind and address, or the reason it cannot be used.
+#[uniffi::export]
+pub fn parse_upstreams(texts: Vec<String>) -> Vec<UpstreamEntry> {
+    texts.iter().map(|t| UpstreamEntry::parse(t)).collect()
+}
+
+/// A short list of public encrypted resolvers, for a settings screen.
+#[uniffi::export]
+pub fn known_encrypted_resolvers() -> Vec<KnownResolver> {
+    settings::known_encrypted_resolvers()
+}
+
+/// The upstreams that reach the resolver of Android's strict Private DNS
+/// setting over TLS: `hostname` at each of `addresses` (the system resolved
+/// them for its own Private DNS), so turning Private DNS off to use tacet
+/// loses no privacy. Addresses that are not IP addresses are skipped.
+#[uniffi::export]
+pub fn private_dns_upstreams(hostname: String, addresses: Vec<String>) -> Vec<String> {
+    settings::private_dns_upstreams(&hostname, &addresses)
 }

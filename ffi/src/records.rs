@@ -38,10 +38,25 @@ impl From<BlockMode> for tacet_engine::BlockMode {
 /// what the user changed.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FirewallConfig {
-    /// The underlying network's DNS resolvers, each an IP address
-    /// (`192.0.2.1`, `2001:db8::1`) or address and port (`192.0.2.1:5353`,
-    /// `[2001:db8::1]:53`), tried in order. Needed to start.
+    /// The upstream resolvers, tried in order; needed to start. Plain DNS
+    /// (the network's resolvers): an IP address (`192.0.2.1`,
+    /// `2001:db8::1`) or address and port (`192.0.2.1:5353`,
+    /// `[2001:db8::1]:53`). Encrypted: `tls://9.9.9.9#dns.quad9.net` (DNS
+    /// over TLS) or `https://1.1.1.1/dns-query#cloudflare-dns.com` (DNS over
+    /// HTTPS), by address with the certificate's name after `#` (never
+    /// looked up), optionally `;pin-sha256=BASE64`. `parseUpstreams()`
+    /// checks each entry; `knownEncryptedResolvers()` offers some.
     pub upstreams: Vec<String>,
+    /// With encrypted upstreams: when none can be reached, send queries as
+    /// plain DNS to the plain upstreams listed beside them (and say so with
+    /// a `PlainFallback` event) instead of answering SERVFAIL. Off by default:
+    /// strict.
+    #[uniffi(default)]
+    pub allow_plain_fallback: bool,
+    /// Extra CA certificates (PEM) trusted for encrypted upstreams besides
+    /// the system's: a self-hosted resolver.
+    #[uniffi(default)]
+    pub upstream_ca_pem: Option<String>,
     /// How a blocked name is answered.
     pub block_mode: BlockMode,
     /// The TTL of block answers in seconds (10 by default: short enough that
@@ -67,6 +82,8 @@ impl Default for FirewallConfig {
     fn default() -> Self {
         Self {
             upstreams: Vec::new(),
+            allow_plain_fallback: false,
+            upstream_ca_pem: None,
             block_mode: BlockMode::NullAddress,
             block_ttl_secs: tacet_engine::Config::default().block_ttl,
             store_dir: None,
@@ -329,4 +346,74 @@ impl CheckResult {
             line: rule.map(|r| r.line),
         }
     }
+}
+
+/// How an upstream is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum UpstreamKind {
+    /// Plain DNS (the network can read and change it).
+    Plain,
+    /// DNS over TLS.
+    Tls,
+    /// DNS over HTTPS.
+    Https,
+}
+
+/// One upstream as the user wrote it, checked.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UpstreamEntry {
+    /// As written.
+    pub text: String,
+    /// Plain, TLS or HTTPS; `None` when it does not parse.
+    pub kind: Option<UpstreamKind>,
+    /// Its address and port (`9.9.9.9:853`), when it parses.
+    pub address: Option<String>,
+    /// The name its certificate must be valid for (encrypted only).
+    pub server_name: Option<String>,
+    /// Why it cannot be used, in words to show beside the entry.
+    pub error: Option<String>,
+}
+
+impl UpstreamEntry {
+    /// Checks one entry.
+    pub fn parse(text: &str) -> Self {
+        use tacet_runtime::upstream::Transport;
+        match tacet_runtime::UpstreamSpec::parse(text) {
+            Ok(spec) => {
+                let (kind, server_name) = match &spec.transport {
+                    Transport::Plain => (UpstreamKind::Plain, None),
+                    Transport::Tls(tls) => (UpstreamKind::Tls, Some(tls.name.clone())),
+                    Transport::Https { tls, .. } => (UpstreamKind::Https, Some(tls.name.clone())),
+                };
+                Self {
+                    text: text.to_owned(),
+                    kind: Some(kind),
+                    address: Some(spec.addr.to_string()),
+                    server_name,
+                    error: None,
+                }
+            }
+            Err(error) => Self {
+                text: text.to_owned(),
+                kind: None,
+                address: None,
+                server_name: None,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+/// A well-known encrypted resolver the shells offer with one tap.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct KnownResolver {
+    /// A stable id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it does and does not do, in a sentence.
+    pub description: String,
+    /// Its upstreams, DNS over TLS first, IPv4 then IPv6 (give them all to
+    /// `FirewallConfig.upstreams`: they are tried in order).
+    pub upstreams: Vec<String>,
 }

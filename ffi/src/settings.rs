@@ -113,6 +113,19 @@ impl Settings {
 }
 
 impl Settings {
+    /// How encrypted upstreams are used.
+    pub fn upstream_options(&self) -> tacet_runtime::UpstreamOptions {
+        tacet_runtime::UpstreamOptions {
+            mode: if self.config.allow_plain_fallback {
+                tacet_runtime::Mode::Opportunistic
+            } else {
+                tacet_runtime::Mode::Strict
+            },
+            extra_ca: self.config.upstream_ca_pem.clone().map(String::into_bytes),
+            ..tacet_runtime::UpstreamOptions::default()
+        }
+    }
+
     /// The names looked up before any app asks: those of the curated block
     /// lists that are on. (Their texts are built in: reading cannot fail.)
     pub fn enforced_names(&self) -> Vec<String> {
@@ -126,6 +139,88 @@ impl Settings {
 /// `https://IP/PATH#NAME`.
 fn parse_upstream(text: &str) -> Result<UpstreamSpec, Error> {
     UpstreamSpec::parse(text).map_err(Error::Config)
+}
+
+/// Public encrypted resolvers, by address (from each operator's own
+/// documentation; the same addresses the `encrypted-dns` list blocks for
+/// apps, which a configured upstream is exempt from).
+pub(crate) fn known_encrypted_resolvers() -> Vec<crate::records::KnownResolver> {
+    let resolver = |id: &str, name: &str, description: &str, upstreams: &[&str]| {
+        crate::records::KnownResolver {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+            upstreams: upstreams.iter().map(|u| (*u).to_owned()).collect(),
+        }
+    };
+    vec![
+        resolver(
+            "quad9",
+            "Quad9",
+            "A Swiss foundation; blocks known malware domains; keeps no IP addresses.",
+            &[
+                "tls://9.9.9.9#dns.quad9.net",
+                "tls://149.112.112.112#dns.quad9.net",
+                "tls://[2620:fe::fe]#dns.quad9.net",
+                "https://9.9.9.9/dns-query#dns.quad9.net",
+            ],
+        ),
+        resolver(
+            "cloudflare",
+            "Cloudflare 1.1.1.1",
+            "Fast and filters nothing; Cloudflare keeps limited logs for 25 hours.",
+            &[
+                "tls://1.1.1.1#one.one.one.one",
+                "tls://1.0.0.1#one.one.one.one",
+                "tls://[2606:4700:4700::1111]#one.one.one.one",
+                "https://1.1.1.1/dns-query#cloudflare-dns.com",
+            ],
+        ),
+        resolver(
+            "mullvad",
+            "Mullvad DNS",
+            "From the Swedish VPN provider; filters nothing on this address; logs nothing.",
+            &[
+                "tls://194.242.2.2#dns.mullvad.net",
+                "tls://[2a07:e340::2]#dns.mullvad.net",
+                "https://194.242.2.2/dns-query#dns.mullvad.net",
+            ],
+        ),
+        resolver(
+            "adguard",
+            "AdGuard DNS (unfiltered)",
+            "AdGuard's resolver without its filters, so tacet's lists decide.",
+            &[
+                "tls://94.140.14.140#unfiltered.adguard-dns.com",
+                "tls://94.140.14.141#unfiltered.adguard-dns.com",
+                "https://94.140.14.140/dns-query#unfiltered.adguard-dns.com",
+            ],
+        ),
+        resolver(
+            "google",
+            "Google Public DNS",
+            "Fast and filters nothing; Google keeps some logs for a day or two.",
+            &[
+                "tls://8.8.8.8#dns.google",
+                "tls://8.8.4.4#dns.google",
+                "tls://[2001:4860:4860::8888]#dns.google",
+                "https://8.8.8.8/dns-query#dns.google",
+            ],
+        ),
+    ]
+}
+
+/// `tls://ADDRESS#HOSTNAME` for each address of a Private DNS hostname.
+pub(crate) fn private_dns_upstreams(hostname: &str, addresses: &[String]) -> Vec<String> {
+    addresses
+        .iter()
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => format!("tls://{v4}#{hostname}"),
+            std::net::IpAddr::V6(v6) => format!("tls://[{v6}]#{hostname}"),
+        })
+        .filter(|text| UpstreamSpec::parse(text).is_ok())
+        .collect()
 }
 
 /// How a list would be read, without using it.
@@ -160,6 +255,27 @@ mod tests {
             parse_upstream("dns.google"),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn known_resolvers_and_private_dns_give_usable_upstreams() {
+        for known in known_encrypted_resolvers() {
+            for text in &known.upstreams {
+                let spec = UpstreamSpec::parse(text).unwrap_or_else(|e| panic!("{e}"));
+                assert!(spec.is_encrypted(), "{text}");
+            }
+        }
+        assert_eq!(
+            private_dns_upstreams(
+                "dns.example.net",
+                &["192.0.2.1".into(), "2001:db8::1".into(), "nonsense".into()]
+            ),
+            vec![
+                "tls://192.0.2.1#dns.example.net",
+                "tls://[2001:db8::1]#dns.example.net"
+            ]
+        );
+        assert!(private_dns_upstreams("not a name", &["192.0.2.1".into()]).is_empty());
     }
 
     #[test]

@@ -152,6 +152,12 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
             cancelTunnelWithError(failure(error))
         case .statsChanged:
             break // the app reads the store itself
+        case .upstreamUnavailable(_, let reason):
+            log.error("encrypted DNS unavailable: \(reason, privacy: .public)")
+        case .plainFallback(let reason):
+            log.error("falling back to plain DNS: \(reason, privacy: .public)")
+        case .upstreamRecovered:
+            log.info("encrypted DNS works again")
         }
     }
 

@@ -66,6 +66,14 @@ class FirewallHost(private val app: Context) {
     var privateDns: PrivateDnsMode = PrivateDnsMode.Off
         private set
 
+    /**
+     * Why encrypted DNS is unavailable (or that queries fell back to plain
+     * DNS), as the firewall last said; `null` once it works again.
+     */
+    @Volatile
+    var upstreamNotice: String? = null
+        private set
+
     /** The running service's controls, while it exists. */
     @Volatile
     var tunnel: TunnelControl? = null
@@ -80,6 +88,9 @@ class FirewallHost(private val app: Context) {
             when (event) {
                 is FirewallEvent.StatsChanged -> main.post { notifyObservers() }
                 is FirewallEvent.RoutesChanged, is FirewallEvent.Stopped -> serviceEvents?.invoke(event)
+                is FirewallEvent.UpstreamUnavailable -> setUpstreamNotice("Encrypted DNS unavailable: ${event.reason}")
+                is FirewallEvent.PlainFallback -> setUpstreamNotice("Using plain DNS: ${event.reason}")
+                is FirewallEvent.UpstreamRecovered -> setUpstreamNotice(null)
             }
         }
     }
@@ -100,6 +111,11 @@ class FirewallHost(private val app: Context) {
     /** Moves the state; observers hear it on the main thread. */
     fun update(input: TunnelInput) {
         synchronized(this) { state = state.next(input) }
+        main.post { notifyObservers() }
+    }
+
+    private fun setUpstreamNotice(notice: String?) {
+        upstreamNotice = notice
         main.post { notifyObservers() }
     }
 

@@ -184,7 +184,10 @@ class TacetVpnService : VpnService(), TunnelControl {
                     stopSelf()
                 }
             }
-            is FirewallEvent.StatsChanged -> {}
+            is FirewallEvent.StatsChanged,
+            is FirewallEvent.UpstreamUnavailable,
+            is FirewallEvent.UpstreamRecovered,
+            is FirewallEvent.PlainFallback -> {}
         }
     }
 
