@@ -441,13 +441,22 @@ impl Reader<'_> {
         if in_answer && !target.is_empty() {
             facts.aliases.push(target);
         }
+        let mut previous: Option<u16> = None;
         while self.pos < end {
             let key = self.u16()?;
+            // Keys appear in increasing order, each once (RFC 9460 §2.2).
+            if previous.is_some_and(|p| key <= p) {
+                return Err(Defect::BadLength);
+            }
+            previous = Some(key);
             let len = usize::from(self.u16()?);
             if self.pos + len > end {
                 return Err(Defect::BadLength);
             }
             let value = self.take(len)?;
+            if !svc_param_fits(key, value) {
+                return Err(Defect::BadLength);
+            }
             let hints = match key {
                 SVC_IPV4HINT => value
                     .chunks(4)
@@ -465,6 +474,39 @@ impl Reader<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether an SVCB parameter's value has its key's form (RFC 9460 §7):
+/// mandatory a list of keys, alpn non-empty strings, no-default-alpn
+/// nothing, port two bytes, address hints whole addresses, ech a
+/// length-prefixed list. Other keys are opaque.
+fn svc_param_fits(key: u16, value: &[u8]) -> bool {
+    let strings = |mut rest: &[u8]| {
+        if rest.is_empty() {
+            return false;
+        }
+        while let Some((&len, tail)) = rest.split_first() {
+            let len = usize::from(len);
+            if len == 0 || tail.len() < len {
+                return false;
+            }
+            rest = tail.get(len..).unwrap_or_default();
+        }
+        true
+    };
+    match key {
+        0 => !value.is_empty() && value.len() % 2 == 0,
+        1 => strings(value),
+        2 => value.is_empty(),
+        3 => value.len() == 2,
+        SVC_IPV4HINT => !value.is_empty() && value.len() % 4 == 0,
+        5 => {
+            value.len() >= 2
+                && usize::from(u16::from_be_bytes([value[0], value[1]])) == value.len() - 2
+        }
+        SVC_IPV6HINT => !value.is_empty() && value.len() % 16 == 0,
+        _ => true,
     }
 }
 
@@ -651,6 +693,13 @@ mod tests {
             ),
             Err(AnswerProblem::Malformed(Section::Answer, Defect::BadClass))
         );
+        // SVCB parameters out of order, and a port of three bytes.
+        for params in ["0004 0004 5db8d743 0003 0002 01bb", "0003 0003 01bb00"] {
+            let rdata = format!("0001 00 {params}");
+            let rdlen = hex(&rdata).len();
+            let record = format!("c00c 0041 0001 0000003c {rdlen:04x} {rdata}");
+            assert!(inspect(&answer([1, 0, 0], &record), &q).is_err(), "{params}");
+        }
         // EDNS options must fill the OPT record.
         let opt = format!("{A_RECORD} 00 0029 04d0 00000000 0006 000a 0004 0102");
         assert!(inspect(&answer([1, 0, 1], &opt), &q).is_err());
