@@ -231,11 +231,16 @@ impl Doh {
 
     fn poll_once(&mut self, out: &mut Vec<Outcome>) -> Result<bool, ConnError> {
         let mut cx = Context::from_waker(&self.waker);
-        let established = self.is_established();
+        // Whether the connection was set up is read when it fails: one
+        // poll can finish the TLS handshake and meet the server's close.
+        let established = {
+            let (open, tls_done) = (self.established, Arc::clone(&self.tls_done));
+            move || open && tls_done.load(Ordering::Relaxed)
+        };
         let tls_slot = Arc::clone(&self.tls_error);
         let fail = |reason: String| ConnError {
             reason,
-            established,
+            established: established(),
             tls: None,
         };
         let (send, conn) = match &mut self.state {
@@ -248,7 +253,7 @@ impl Doh {
                     self.established = true;
                     return Ok(true);
                 }
-                Poll::Ready(Err(e)) => return Err(h2_error(&e, established, &tls_slot)),
+                Poll::Ready(Err(e)) => return Err(h2_error(&e, established(), &tls_slot)),
                 Poll::Pending => return Ok(false),
             },
             State::Open { send, conn } => (send, conn),
@@ -256,13 +261,13 @@ impl Doh {
         let mut moved = false;
         match Pin::new(&mut **conn).poll(&mut cx) {
             Poll::Ready(Ok(())) => return Err(fail("the server closed the connection".into())),
-            Poll::Ready(Err(e)) => return Err(h2_error(&e, established, &tls_slot)),
+            Poll::Ready(Err(e)) => return Err(h2_error(&e, established(), &tls_slot)),
             Poll::Pending => {}
         }
         while !self.queue.is_empty() {
             match send.poll_ready(&mut cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Err(h2_error(&e, established, &tls_slot)),
+                Poll::Ready(Err(e)) => return Err(h2_error(&e, established(), &tls_slot)),
                 Poll::Pending => break,
             }
             let sent = self.queue.remove(0);
@@ -276,10 +281,10 @@ impl Doh {
                 .map_err(|e| fail(format!("cannot build a request: {e}")))?;
             let (response, mut stream) = send
                 .send_request(request, false)
-                .map_err(|e| h2_error(&e, established, &tls_slot))?;
+                .map_err(|e| h2_error(&e, established(), &tls_slot))?;
             stream
                 .send_data(Bytes::copy_from_slice(&sent.message), true)
-                .map_err(|e| h2_error(&e, established, &tls_slot))?;
+                .map_err(|e| h2_error(&e, established(), &tls_slot))?;
             self.requests.push(Request {
                 sent,
                 phase: Phase::Response(response),
@@ -296,7 +301,7 @@ impl Doh {
                 // The connection under it went: it stays in flight, and
                 // goes with the others to a new connection.
                 Poll::Ready(Err(Failure::Broken(e))) => {
-                    return Err(h2_error(&e, established, &tls_slot));
+                    return Err(h2_error(&e, established(), &tls_slot));
                 }
                 Poll::Ready(result) => {
                     let done = self.requests.swap_remove(i);
