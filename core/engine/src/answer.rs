@@ -698,7 +698,10 @@ mod tests {
             let rdata = format!("0001 00 {params}");
             let rdlen = hex(&rdata).len();
             let record = format!("c00c 0041 0001 0000003c {rdlen:04x} {rdata}");
-            assert!(inspect(&answer([1, 0, 0], &record), &q).is_err(), "{params}");
+            assert!(
+                inspect(&answer([1, 0, 0], &record), &q).is_err(),
+                "{params}"
+            );
         }
         // EDNS options must fill the OPT record.
         let opt = format!("{A_RECORD} 00 0029 04d0 00000000 0006 000a 0004 0102");
