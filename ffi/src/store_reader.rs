@@ -128,6 +128,8 @@ pub enum JournalAction {
     Blocked,
     /// Let through (journaled only in discovery mode).
     Allowed,
+    /// Sent upstream, but the answer could not be used: the app got SERVFAIL.
+    Failed,
 }
 
 impl From<tacet_store::Action> for JournalAction {
@@ -135,6 +137,7 @@ impl From<tacet_store::Action> for JournalAction {
         match a {
             tacet_store::Action::Blocked => Self::Blocked,
             tacet_store::Action::Allowed => Self::Allowed,
+            tacet_store::Action::Failed => Self::Failed,
         }
     }
 }
@@ -144,6 +147,7 @@ impl From<JournalAction> for tacet_store::Action {
         match a {
             JournalAction::Blocked => Self::Blocked,
             JournalAction::Allowed => Self::Allowed,
+            JournalAction::Failed => Self::Failed,
         }
     }
 }
@@ -178,6 +182,11 @@ pub enum JournalReason {
     Bypass,
     /// No rule matched (an allowed query, in discovery mode).
     NoRule,
+    /// The upstream's answer could not be read whole, so it was not relayed.
+    BadAnswer {
+        /// What was wrong with it.
+        problem: String,
+    },
 }
 
 impl From<tacet_store::Reason> for JournalReason {
@@ -192,6 +201,7 @@ impl From<tacet_store::Reason> for JournalReason {
             R::Canary => Self::Canary,
             R::Bypass => Self::Bypass,
             R::NoRule => Self::NoRule,
+            R::BadAnswer { problem } => Self::BadAnswer { problem },
         }
     }
 }
@@ -331,6 +341,8 @@ pub struct StoreCounters {
     pub blocked_total: u64,
     /// Allowed queries journaled in discovery mode.
     pub allowed_total: u64,
+    /// Queries failed because the upstream's answer could not be used.
+    pub failed_total: u64,
     /// When the first attempt was counted (ms since the Unix epoch).
     pub since_unix_ms: Option<u64>,
     /// Distinct blocked names.
@@ -349,6 +361,7 @@ impl StoreCounters {
         Self {
             blocked_total: c.blocked_total,
             allowed_total: c.allowed_total,
+            failed_total: c.failed_total,
             since_unix_ms: c.since_unix_ms,
             unique_blocked: unique.value,
             unique_exact: unique.exact,

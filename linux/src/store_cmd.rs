@@ -41,9 +41,9 @@ pub struct FilterArgs {
     /// Only names containing this text.
     #[arg(long, value_name = "TEXT")]
     name: Option<String>,
-    /// Only blocked or only allowed entries (allowed ones exist in
-    /// discovery mode).
-    #[arg(long, value_name = "ACTION", value_parser = ["blocked", "allowed"])]
+    /// Only blocked, allowed or failed entries (allowed ones exist in
+    /// discovery mode; failed ones are answers that could not be used).
+    #[arg(long, value_name = "ACTION", value_parser = ["blocked", "allowed", "failed"])]
     action: Option<String>,
     /// Only entries from the last N minutes.
     #[arg(long, value_name = "MINUTES")]
@@ -60,12 +60,10 @@ impl FilterArgs {
     fn filter(&self) -> Filter {
         Filter {
             name_contains: self.name.clone(),
-            action: self.action.as_deref().map(|a| {
-                if a == "allowed" {
-                    Action::Allowed
-                } else {
-                    Action::Blocked
-                }
+            action: self.action.as_deref().map(|a| match a {
+                "allowed" => Action::Allowed,
+                "failed" => Action::Failed,
+                _ => Action::Blocked,
             }),
             since_unix_ms: self
                 .since_minutes
@@ -160,6 +158,12 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, String> {
     if counters.allowed_total > 0 {
         println!("Allowed (discovery mode): {}", counters.allowed_total);
     }
+    if counters.failed_total > 0 {
+        println!(
+            "Failed (upstream answers not usable): {}",
+            counters.failed_total
+        );
+    }
     if let Some(since) = counters.since_unix_ms {
         println!("Counting since {}", format_utc(since));
     }
@@ -190,6 +194,7 @@ fn describe(record: &JournalRecord) -> String {
         Reason::Rule { list_id, line } => format!("{list_id}:{line}"),
         Reason::Cname { via, list_id, line } => format!("CNAME {via} ({list_id}:{line})"),
         Reason::LearnedAddress { addr } => format!("address {addr}"),
+        Reason::BadAnswer { problem } => format!("bad answer ({problem})"),
         other => other.kind().to_owned(),
     };
     let repeats = if e.count > 1 {

@@ -497,8 +497,21 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             rule.as_ref().map_or(Reason::NoRule, rule_reason),
             client,
         ),
-        Event::AnswerRefused { .. } | Event::SharedAddress { .. } | Event::RoutesChanged { .. } => {
-            return None
-        }
+        Event::AnswerRefused {
+            name,
+            qtype,
+            problem,
+            client,
+            ..
+        } => entry(
+            name,
+            *qtype,
+            Action::Failed,
+            Reason::BadAnswer {
+                problem: problem.to_string(),
+            },
+            client,
+        ),
+        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => return None,
     })
 }

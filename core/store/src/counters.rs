@@ -333,6 +333,9 @@ pub struct Counters {
     pub blocked_total: u64,
     /// Allowed queries journaled in discovery mode.
     pub allowed_total: u64,
+    /// Queries failed because the upstream's answer could not be used.
+    #[serde(default)]
+    pub failed_total: u64,
     /// Blocked attempts by kind of reason.
     pub by_reason: ReasonCounts,
     /// Blocked attempts by the list whose rule matched.
@@ -354,9 +357,16 @@ impl Counters {
         if n == 0 {
             return;
         }
-        if e.action == Action::Allowed {
-            self.allowed_total += n;
-            return;
+        match e.action {
+            Action::Allowed => {
+                self.allowed_total += n;
+                return;
+            }
+            Action::Failed => {
+                self.failed_total += n;
+                return;
+            }
+            Action::Blocked => {}
         }
         self.since_unix_ms = Some(self.since_unix_ms.map_or(at_unix_ms, |t| t.min(at_unix_ms)));
         self.blocked_total += n;
@@ -367,6 +377,8 @@ impl Counters {
             crate::entry::Reason::LearnedAddress { .. } => r.learned_address += n,
             crate::entry::Reason::Canary => r.canary += n,
             crate::entry::Reason::Bypass => r.bypass += n,
+            // Only failed queries carry it, and they returned above.
+            crate::entry::Reason::BadAnswer { .. } => {}
         }
         if let Some(list) = e.reason.list_id() {
             if let Some(c) = self.by_list.get_mut(list) {
@@ -479,8 +491,15 @@ mod tests {
         let mut allowed = blocked("ok.com", "x");
         allowed.action = Action::Allowed;
         c.count(&allowed, 5, t0);
+        let mut failed = blocked("lied-about.com", "x");
+        failed.action = Action::Failed;
+        failed.reason = Reason::BadAnswer {
+            problem: "answer: cut short".into(),
+        };
+        c.count(&failed, 4, t0);
         assert_eq!(c.blocked_total, 6);
         assert_eq!(c.allowed_total, 5);
+        assert_eq!(c.failed_total, 4);
         assert_eq!(c.by_list.get("l1"), Some(&3));
         assert_eq!(c.by_list.get("x"), None);
         assert_eq!(c.by_reason.canary, 2);

@@ -9,14 +9,19 @@ pub enum Action {
     Blocked,
     /// The query went upstream (journaled only in discovery mode).
     Allowed,
+    /// The query went upstream, but the answer could not be used (it could
+    /// not be read whole, so it was not relayed): the app got SERVFAIL.
+    Failed,
 }
 
 impl Action {
-    /// The lowercase word used in exports and filters: `blocked` or `allowed`.
+    /// The lowercase word used in exports and filters: `blocked`, `allowed`
+    /// or `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Blocked => "blocked",
             Action::Allowed => "allowed",
+            Action::Failed => "failed",
         }
     }
 }
@@ -55,6 +60,12 @@ pub enum Reason {
     Bypass,
     /// No rule matched: the query was allowed (discovery mode).
     NoRule,
+    /// The upstream's answer could not be read whole, so it was not relayed
+    /// (a hostile or broken resolver): `problem` says what was wrong.
+    BadAnswer {
+        /// What was wrong, in words ("answer: record length past the end").
+        problem: String,
+    },
 }
 
 impl Reason {
@@ -67,6 +78,7 @@ impl Reason {
             Reason::Canary => "canary",
             Reason::Bypass => "bypass",
             Reason::NoRule => "no_rule",
+            Reason::BadAnswer { .. } => "bad_answer",
         }
     }
 

@@ -61,6 +61,7 @@ pub(crate) fn encode_entry(out: &mut Vec<u8>, seq: u64, e: &JournalEntry) {
     out.push(match e.action {
         Action::Blocked => 0,
         Action::Allowed => 1,
+        Action::Failed => 2,
     });
     match &e.reason {
         Reason::NoRule => out.push(0),
@@ -81,6 +82,10 @@ pub(crate) fn encode_entry(out: &mut Vec<u8>, seq: u64, e: &JournalEntry) {
         }
         Reason::Canary => out.push(4),
         Reason::Bypass => out.push(5),
+        Reason::BadAnswer { problem } => {
+            out.push(6);
+            put_str(out, problem);
+        }
     }
     put_ip(out, e.client);
     put_str(out, &e.name);
@@ -119,6 +124,7 @@ pub(crate) fn entry_frame_len_bound(e: &JournalEntry) -> usize {
         e.app.as_deref(),
         match &e.reason {
             Reason::Rule { list_id, .. } | Reason::Cname { list_id, .. } => Some(list_id.as_str()),
+            Reason::BadAnswer { problem } => Some(problem.as_str()),
             _ => None,
         },
         match &e.reason {
@@ -237,6 +243,7 @@ fn decode_payload(bytes: &[u8]) -> Option<Frame> {
             let action = match p.u8()? {
                 0 => Action::Blocked,
                 1 => Action::Allowed,
+                2 => Action::Failed,
                 _ => return None,
             };
             let reason = match p.u8()? {
@@ -253,6 +260,7 @@ fn decode_payload(bytes: &[u8]) -> Option<Frame> {
                 3 => Reason::LearnedAddress { addr: p.ip()? },
                 4 => Reason::Canary,
                 5 => Reason::Bypass,
+                6 => Reason::BadAnswer { problem: p.str()? },
                 _ => return None,
             };
             let client = p.ip()?;
@@ -433,12 +441,16 @@ mod tests {
             },
             Reason::Canary,
             Reason::Bypass,
+            Reason::BadAnswer {
+                problem: "answer: record length past the end".to_owned(),
+            },
         ];
         let mut out = Vec::new();
         let mut want = Vec::new();
         for (i, reason) in reasons.into_iter().enumerate() {
             let mut e = entry();
             e.reason = reason;
+            e.action = [Action::Blocked, Action::Allowed, Action::Failed][i % 3];
             e.app = (i % 2 == 0).then(|| "app".to_string());
             e.client = "fd00::2".parse().unwrap();
             assert!(

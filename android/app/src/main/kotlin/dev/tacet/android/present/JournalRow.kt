@@ -46,7 +46,11 @@ data class JournalRow(
                 time,
                 entry.count.takeIf { it > 1u }?.let { "$it×" },
                 entry.app,
-                if (blocked) "blocked: ${reason(entry.reason, listTitles)}" else "allowed",
+                when (entry.action) {
+                    JournalAction.BLOCKED -> "blocked: ${reason(entry.reason, listTitles)}"
+                    JournalAction.FAILED -> "failed: ${reason(entry.reason, listTitles)}"
+                    JournalAction.ALLOWED -> "allowed"
+                },
             ).joinToString(" · ")
             return JournalRow(entry.name, detail, blocked, if (blocked) "Allow" else "Block")
         }
@@ -60,6 +64,7 @@ data class JournalRow(
             JournalReason.Canary -> "canary name"
             JournalReason.Bypass -> "it tried another resolver than tacet"
             JournalReason.NoRule -> "no rule"
+            is JournalReason.BadAnswer -> "the network's resolver sent an answer that could not be read: ${reason.problem}"
         }
 
         /** A list id as the user knows it. */

@@ -47,6 +47,19 @@ class JournalRowTest {
     }
 
     @Test
+    fun `a failed entry says the answer could not be read`() {
+        val row = JournalRow.of(
+            entry(action = JournalAction.FAILED, reason = JournalReason.BadAnswer("the answer is not marked as a response")),
+            titles, now, zone, Locale.US,
+        )
+        assertEquals(
+            "14:29 · failed: the network's resolver sent an answer that could not be read: " +
+                "the answer is not marked as a response",
+            row.detail,
+        )
+    }
+
+    @Test
     fun `every reason reads as words`() {
         assertEquals("your pasted list, line 3", JournalRow.reason(JournalReason.Rule("pasted", 3u), titles))
         assertEquals("your block and allow names, line 1", JournalRow.reason(JournalReason.Rule("custom", 1u), titles))
