@@ -14,7 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// place, which someone may have mapped).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    // A bare file name's parent is "", which cannot be opened to sync.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;

@@ -143,6 +143,9 @@ pub struct StoreStatus {
     /// Garbage bytes skipped in the newest segment when the store was opened
     /// (a torn write from a crash, or corruption).
     pub bytes_skipped_on_open: u64,
+    /// Files named like journal segments that could not be used when the
+    /// store was opened, moved aside as `<name>.damaged`.
+    pub segments_set_aside: u64,
 }
 
 /// The store's one writer: journals events, keeps counters, edits custom
@@ -362,6 +365,7 @@ impl Store {
             records_dropped: self.journal.stats.records_dropped,
             counters_save_failures: self.counters_save_failures,
             bytes_skipped_on_open: self.journal.stats.bytes_skipped_on_open,
+            segments_set_aside: self.journal.stats.segments_set_aside,
         }
     }
 

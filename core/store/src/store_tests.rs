@@ -343,6 +343,77 @@ fn a_garbled_tail_is_cut_on_open_and_writing_goes_on() {
 }
 
 #[test]
+fn a_segment_that_cannot_be_read_is_skipped_by_readers_and_set_aside_by_the_writer() {
+    use crate::journal::segment;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path(), small()).unwrap();
+    for i in 0..4000u64 {
+        s.record(T0 + i, &entry(&format!("n{i}.example.com"), T0 + i));
+    }
+    s.shutdown(T0 + 4000);
+    let segs = segment::list(dir.path()).unwrap();
+    assert!(segs.len() >= 4, "{} segments", segs.len());
+    let in_segment =
+        |path: &Path| segment::records(segment::frames(&fs::read(path).unwrap())).len();
+    let total = all_records(dir.path(), &Filter::default()).len();
+    // One segment becomes a directory, another a file too large to be one.
+    let (dir_seg, big_seg) = (&segs[1].1, &segs[2].1);
+    let lost = in_segment(dir_seg) + in_segment(big_seg);
+    fs::remove_file(dir_seg).unwrap();
+    fs::create_dir(dir_seg).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(big_seg)
+        .unwrap()
+        .set_len(segment::MAX_READ + 1)
+        .unwrap();
+    // Readers show everything else: pages, counts, exports.
+    assert_eq!(
+        all_records(dir.path(), &Filter::default()).len(),
+        total - lost
+    );
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let mut json = Vec::new();
+    let exported = reader.export_json(&Filter::default(), &mut json).unwrap();
+    assert_eq!(exported as usize, total - lost);
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), total - lost);
+    // The newest segment unreadable too: the writer still starts.
+    let newest = &segs.last().unwrap().1;
+    let lost = lost + in_segment(newest);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(newest)
+        .unwrap()
+        .set_len(segment::MAX_READ + 1)
+        .unwrap();
+    let mut s = Store::open(dir.path(), small()).unwrap();
+    assert_eq!(
+        s.status().segments_set_aside,
+        3,
+        "the directory, the large one and the newest"
+    );
+    let aside = |p: &Path| {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        p.with_file_name(format!("{name}.damaged"))
+    };
+    assert!(aside(dir_seg).is_dir());
+    assert_eq!(
+        fs::metadata(aside(newest)).unwrap().len(),
+        segment::MAX_READ + 1
+    );
+    s.record(T0 + 5000, &entry("after.example.com", T0 + 5000));
+    s.flush(T0 + 5000);
+    let got = all_records(dir.path(), &Filter::default());
+    assert_eq!(got.len(), total - lost + 1);
+    assert_eq!(got[0].entry.name, "after.example.com");
+    assert!(
+        got[0].seq > got[1].seq,
+        "numbering goes on after the records kept"
+    );
+}
+
+#[test]
 fn custom_rules_and_settings_are_written_for_readers() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();

@@ -3,7 +3,8 @@
 //!
 //! A segment that vanishes between listing and opening was rotated away and
 //! is skipped; a torn tail (the writer mid-append) or a garbled stretch is
-//! skipped frame by frame. Nothing a reader does touches the files.
+//! skipped frame by frame; a segment that cannot be read at all is skipped
+//! with a warning. Nothing a reader does touches the files.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,13 +31,20 @@ impl Segments {
         self.list.iter().map(|(n, _)| *n)
     }
 
-    /// The frames of segment `number`; empty if it was rotated away.
+    /// The frames of segment `number`; empty if it was rotated away, or
+    /// cannot be read (with a warning: one bad file must not hide the
+    /// records of all the others).
     pub(crate) fn frames(&self, number: u64) -> Result<Vec<Frame>, StoreError> {
         let Some((_, path)) = self.list.iter().find(|(n, _)| *n == number) else {
             return Ok(Vec::new());
         };
-        let bytes = segment::read(path).map_err(|e| StoreError::io(path, e))?;
-        Ok(bytes.map(|b| segment::frames(&b)).unwrap_or_default())
+        match segment::read(path) {
+            Ok(bytes) => Ok(bytes.map(|b| segment::frames(&b)).unwrap_or_default()),
+            Err(e) => {
+                log::warn!("journal: skipped {}: {e}", path.display());
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// The records of segment `number`, oldest first.

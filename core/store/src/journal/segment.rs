@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::frame::{Frame, Scan};
@@ -30,12 +30,22 @@ fn parse_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The segments in `dir`, oldest (lowest number) first.
+/// A reader never loads more of one segment than this: the writer's are
+/// far smaller (see `StoreConfig`), so a larger file is not one of them.
+pub(crate) const MAX_READ: u64 = 64 << 20;
+
+/// The segments in `dir`, oldest (lowest number) first: regular files
+/// named like one. Anything else with such a name (a directory, a FIFO, a
+/// symbolic link) is left out: see [`strangers`].
 pub(crate) fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
-        if let Some(n) = item.file_name().to_str().and_then(parse_name) {
+        let Some(n) = item.file_name().to_str().and_then(parse_name) else {
+            continue;
+        };
+        // The entry's own type: a symbolic link is not followed.
+        if item.file_type().is_ok_and(|t| t.is_file()) {
             out.push((n, item.path()));
         }
     }
@@ -43,14 +53,61 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Reads a whole segment; `None` if it no longer exists (rotated away by the
-/// writer between listing and opening).
-pub(crate) fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+/// What in `dir` is named like a segment but is not a regular file.
+pub(crate) fn strangers(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for item in fs::read_dir(dir)? {
+        let item = item?;
+        let named_like_one = item.file_name().to_str().and_then(parse_name).is_some();
+        if named_like_one && !item.file_type().is_ok_and(|t| t.is_file()) {
+            out.push(item.path());
+        }
     }
+    Ok(out)
+}
+
+/// Reads a whole segment; `None` if it no longer exists (rotated away by the
+/// writer between listing and opening). A file over [`MAX_READ`] is an
+/// error, not read.
+pub(crate) fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_READ + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(io::Error::other(format!(
+            "larger than {} MiB, not a journal segment",
+            MAX_READ >> 20
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Moves a segment the journal cannot use out of its way, kept for whoever
+/// wants to look: `journal.00000003` becomes `journal.00000003.damaged`
+/// (or `.damaged.2`, `.damaged.3`...), which no reader or rotation takes
+/// for a segment. Returns the new path.
+pub(crate) fn set_aside(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other("not a segment's name"))?;
+    for i in 1..=100 {
+        let aside = match i {
+            1 => path.with_file_name(format!("{name}.damaged")),
+            i => path.with_file_name(format!("{name}.damaged.{i}")),
+        };
+        if fs::symlink_metadata(&aside).is_err() {
+            fs::rename(path, &aside)?;
+            return Ok(aside);
+        }
+    }
+    Err(io::Error::other(
+        "too many damaged copies already set aside",
+    ))
 }
 
 /// The valid frames of a segment, in file order.

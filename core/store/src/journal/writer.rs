@@ -90,6 +90,20 @@ pub(crate) struct WriterStats {
     pub(crate) write_failures: u64,
     pub(crate) records_dropped: u64,
     pub(crate) bytes_skipped_on_open: u64,
+    /// Files named like segments that were moved aside at open.
+    pub(crate) segments_set_aside: u64,
+}
+
+/// Moves a segment the writer cannot use aside (see [`segment::set_aside`]).
+fn set_aside(path: &Path, why: &str, stats: &mut WriterStats) -> Result<(), StoreError> {
+    let aside = segment::set_aside(path).map_err(|e| StoreError::io(path, e))?;
+    log::warn!(
+        "journal: {} cannot be used ({why}); moved to {}",
+        path.display(),
+        aside.display()
+    );
+    stats.segments_set_aside += 1;
+    Ok(())
 }
 
 /// Why the writer wants to be woken.
@@ -131,17 +145,48 @@ impl JournalWriter {
     /// Opens the journal in `dir`: cuts a torn tail off the newest segment and
     /// continues after the highest sequence number found (or `min_next_seq`).
     pub(crate) fn open(dir: &Path, limits: Limits, min_next_seq: u64) -> Result<Self, StoreError> {
-        let list = segment::list(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut stats = WriterStats::default();
+        // Whatever is named like a segment but cannot be one (a directory,
+        // a link) is moved out of the way, and so is a segment that cannot
+        // be read: the journal starts with the rest.
+        let strangers = segment::strangers(dir).map_err(|e| StoreError::io(dir, e))?;
+        for path in strangers {
+            set_aside(&path, "not a regular file", &mut stats)?;
+        }
+        let mut list = segment::list(dir).map_err(|e| StoreError::io(dir, e))?;
+        let mut newest = Vec::new();
+        while let Some((_, path)) = list.last() {
+            match segment::read(path) {
+                Ok(Some(data)) => {
+                    newest = data;
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => set_aside(path, &e.to_string(), &mut stats)?,
+            }
+            list.pop();
+        }
+        // An older segment too large to be one would make rotation delete
+        // good ones to make room: it goes aside too.
+        let last = list.len().saturating_sub(1);
+        let mut kept = Vec::with_capacity(list.len());
+        for (i, (number, path)) in list.into_iter().enumerate() {
+            let size = fs::metadata(&path).map(|m| m.len());
+            match size {
+                Ok(len) if i < last && len > segment::MAX_READ => {
+                    set_aside(&path, "too large to be a segment", &mut stats)?;
+                }
+                _ => kept.push((number, path)),
+            }
+        }
+        let list = kept;
         let mut max_seq = 0;
         let mut infos = Vec::with_capacity(list.len());
         for (i, (number, path)) in list.iter().enumerate() {
             let is_last = i + 1 == list.len();
             let bytes = if is_last {
-                let data = segment::read(path)
-                    .map_err(|e| StoreError::io(path, e))?
-                    .unwrap_or_default();
-                let mut scan = frame::Scan::new(&data);
+                let data = &newest;
+                let mut scan = frame::Scan::new(data);
                 max_seq = max_seq.max(scan.by_ref().map(|f| f.seq()).max().unwrap_or(0));
                 stats.bytes_skipped_on_open += scan.skipped as u64;
                 if scan.valid_end < data.len() {
@@ -160,9 +205,9 @@ impl JournalWriter {
                 }
                 scan.valid_end as u64
             } else {
-                fs::metadata(path)
-                    .map_err(|e| StoreError::io(path, e))?
-                    .len()
+                // Unreadable older segments are skipped by readers and
+                // rotated away in their turn; their size still counts.
+                fs::metadata(path).map_or(0, |m| m.len())
             };
             infos.push(SegmentInfo {
                 number: *number,
@@ -173,9 +218,9 @@ impl JournalWriter {
         if max_seq == 0 {
             // The newest segment was empty: the highest number is further back.
             for (_, path) in list.iter().rev().skip(1) {
-                let data = segment::read(path)
-                    .map_err(|e| StoreError::io(path, e))?
-                    .unwrap_or_default();
+                let Ok(Some(data)) = segment::read(path) else {
+                    continue;
+                };
                 if let Some(m) = frame::Scan::new(&data).map(|f| f.seq()).max() {
                     max_seq = m;
                     break;
