@@ -8,6 +8,7 @@
 //! "net" one. Nothing leaves the namespaces; no internet is needed. Both
 //! namespaces are deleted on exit, Ctrl-C included.
 
+use crate::out::outln;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -186,21 +187,23 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         .set_read_timeout(Some(Duration::from_secs(2)))
         .map_err(|e| e.to_string())?;
 
-    println!("tacet demo: a phone ({}) runs the firewall on {TUN_NAME}; its DNS goes to {DEFAULT_RESOLVER_V4}.", phone.name());
-    println!(
+    outln!("tacet demo: a phone ({}) runs the firewall on {TUN_NAME}; its DNS goes to {DEFAULT_RESOLVER_V4}.", phone.name())?;
+    outln!(
         "            Upstream: a stand-in resolver at {UPSTREAM} ({}); no internet is used.",
         net.name()
-    );
+    )?;
     let mut query_id = 0u16;
     'script: for (who, queries) in SCRIPT {
-        println!("\n{who}");
-        println!(
+        outln!("\n{who}")?;
+        outln!(
             "  blocked  {:<24} {:<5} {:<16} why",
-            "name", "type", "answer"
-        );
+            "name",
+            "type",
+            "answer"
+        )?;
         for (name, qtype) in *queries {
             if stop.load(Ordering::SeqCst) {
-                println!("\ninterrupted");
+                outln!("\ninterrupted")?;
                 break 'script;
             }
             query_id = query_id.wrapping_add(1);
@@ -214,10 +217,10 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
                 _ => "allowed: no list has it".to_string(),
             };
             let blocked = firewall.stats().map_or(0, |s| s.blocked);
-            println!(
+            outln!(
                 "  {blocked:>7}  {name:<24} {:<5} {fate:<16} {why}",
                 format!("{qtype:?}")
-            );
+            )?;
             std::thread::sleep(Duration::from_millis(args.delay_ms));
         }
     }
@@ -227,13 +230,13 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     let stats = firewall.stop().map_err(|e| e.to_string())?;
     upstream_stop.store(true, Ordering::SeqCst);
     let _ = upstream_thread.join();
-    println!(
+    outln!(
         "\n{} queries: {} blocked ({} distinct names), {} allowed and forwarded, {} upstream failures.",
         stats.queries, stats.blocked, stats.unique_blocked, stats.forwarded, stats.upstream_failures
-    );
+    )?;
     drop(net);
     drop(phone);
-    println!("Removed the demo's namespaces; nothing is left behind.");
+    outln!("Removed the demo's namespaces; nothing is left behind.")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -243,7 +246,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, String> {
 /// started and their addresses are rejected from then on.
 fn hard_coded_camera(phone: &Netns) -> Result<(), String> {
     let server = Ipv4Addr::from(crate::demo_upstream::address_v4("iotcplatform.com"));
-    println!("\nThe camera again, its P2P server's address built in (no DNS at all)");
+    outln!("\nThe camera again, its P2P server's address built in (no DNS at all)")?;
     let tried = phone.run(move || {
         let started = std::time::Instant::now();
         let result = std::net::TcpStream::connect_timeout(
@@ -260,7 +263,7 @@ fn hard_coded_camera(phone: &Netns) -> Result<(), String> {
         (Err(e), _) => format!("failed: {e}"),
         (Ok(_), _) => "connected: not enforced".to_owned(),
     };
-    println!("  connect {server}:32100  {fate}");
+    outln!("  connect {server}:32100  {fate}")?;
     Ok(())
 }
 

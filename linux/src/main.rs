@@ -10,6 +10,7 @@ mod demo;
 mod demo_upstream;
 mod interface;
 mod netns;
+mod out;
 mod routes;
 mod rule_sources;
 mod rules_cmd;

@@ -2,8 +2,9 @@
 //! command line. This is the shell's side: it opens and maps files and
 //! prints; parsing and lookups are `tacet_rules`'.
 
+use crate::out::outln;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,12 +67,25 @@ pub fn run_lint(args: &LintArgs) -> Result<(), String> {
         .add_list(list_info(&args.file), reader)
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
     bar.finish_and_clear();
-    print_report(&args.file, &report, args.show);
+    print_report(&args.file, &report, args.show)?;
     Ok(())
 }
 
 /// Runs `tacet compile`.
 pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
+    // The output is written beside the target and renamed over it, so a
+    // running firewall never maps a half file; so only a regular file may
+    // be replaced (a rename would put a file where a device or a link was).
+    // Checked first, before the work of compiling.
+    let out = &args.output;
+    if let Ok(meta) = std::fs::symlink_metadata(out) {
+        if !meta.is_file() {
+            return Err(format!(
+                "{}: not a regular file; `tacet compile -o` writes a new file or replaces one",
+                out.display()
+            ));
+        }
+    }
     let all: Vec<&PathBuf> = args.files.iter().chain(&args.allow).collect();
     let bar = hidden_or_bar(&all);
     let mut builder = RuleSetBuilder::new();
@@ -118,17 +132,9 @@ pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
     let bytes = builder.compile().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
 
-    // Write beside the target and rename, so a reader never maps a half file.
-    let tmp = args.output.with_extension("tmp");
-    let write = |path: &Path| -> std::io::Result<()> {
-        let mut file = File::create(path)?;
-        file.write_all(&bytes)?;
-        file.sync_all()
-    };
-    write(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    tacet_store::write_atomic(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     let set = RuleSet::from_vec(bytes).map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "{}: {} names, {} address rules, {} lists, {} bytes; {} lines not used",
         args.output.display(),
         set.name_count(),
@@ -136,7 +142,7 @@ pub fn run_compile(args: &CompileArgs) -> Result<(), String> {
         set.lists().len(),
         set.as_bytes().len(),
         unused
-    );
+    )?;
     Ok(())
 }
 
@@ -163,19 +169,15 @@ pub fn run_check(args: &CheckArgs) -> Result<(), String> {
         }
     };
     match verdict {
-        Verdict::Blocked(rule) => {
-            println!(
-                "{shown}: blocked by {}",
-                describe(&set, args.store.as_deref(), rule)
-            )
-        }
-        Verdict::Allowed(rule) => {
-            println!(
-                "{shown}: allowed by {}",
-                describe(&set, args.store.as_deref(), rule)
-            )
-        }
-        Verdict::Unlisted => println!("{shown}: not listed"),
+        Verdict::Blocked(rule) => outln!(
+            "{shown}: blocked by {}",
+            describe(&set, args.store.as_deref(), rule)
+        )?,
+        Verdict::Allowed(rule) => outln!(
+            "{shown}: allowed by {}",
+            describe(&set, args.store.as_deref(), rule)
+        )?,
+        Verdict::Unlisted => outln!("{shown}: not listed")?,
     }
     Ok(())
 }
@@ -245,38 +247,38 @@ fn hidden_or_bar(paths: &[&PathBuf]) -> ProgressBar {
 }
 
 fn open(path: &Path, bar: &ProgressBar) -> Result<(Box<dyn BufRead>, ProgressBar), String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((
-        Box::new(BufReader::with_capacity(64 << 10, bar.wrap_read(file))),
-        bar.clone(),
-    ))
+    let reader = File::open(path)
+        .and_then(|file| tacet_rules::parse::list_reader(bar.wrap_read(file)))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((Box::new(reader), bar.clone()))
 }
 
-fn print_report(path: &Path, report: &ParseReport, show: usize) {
-    println!(
+fn print_report(path: &Path, report: &ParseReport, show: usize) -> Result<(), String> {
+    outln!(
         "{}: {} lines, {} rules",
         path.display(),
         report.lines,
         report.rules
-    );
+    )?;
     for (label, n) in report.count_rows() {
-        println!("  {n:>10}  {label}");
+        outln!("  {n:>10}  {label}")?;
     }
     for (kind, n) in &report.problems {
-        println!("  {n:>10}  not used: {kind}");
+        outln!("  {n:>10}  not used: {kind}")?;
     }
     for u in report.unused.iter().take(show) {
-        println!(
+        outln!(
             "{}:{}: {}: {}",
             path.display(),
             u.line,
             u.problem,
             u.excerpt
-        );
+        )?;
     }
     let total: u64 = report.problems.values().sum();
     let shown = report.unused.len().min(show) as u64;
     if total > shown {
-        println!("… {} more not shown", total - shown);
+        outln!("… {} more not shown", total - shown)?;
     }
+    Ok(())
 }

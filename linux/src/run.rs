@@ -345,13 +345,14 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
     .map_err(|e| e.to_string())?;
     let _pid_file = args.store_dir().map(PidFile::write);
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
-    println!(
+    // Best effort: the firewall runs on if nobody reads its output.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "tacet: ready on {description} (resolvers {} and {}; upstream {})",
         args.resolver_v4,
         args.resolver_v6,
         upstream_list.join(", ")
     );
-    let _ = std::io::stdout().flush();
     // A signal or the firewall failing on its own (0) wakes us; SIGHUP
     // re-reads the lists, the custom one included.
     while let Ok(SIGHUP) = woken.recv() {
@@ -370,8 +371,11 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
     let stats = firewall
         .stop()
         .map_err(|e| format!("the firewall stopped: {e}"))?;
-    println!("tacet: stats {}", stats_json(&stats));
-    let _ = std::io::stdout().flush();
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "tacet: stats {}",
+        stats_json(&stats)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,6 +2,7 @@
 //! store a running (or stopped) firewall writes, and editing its custom
 //! list. Readers never lock the store, so they work while the firewall runs.
 
+use crate::out::outln;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -148,41 +149,41 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, String> {
     let now = now_ms();
     let offset = utc_offset_minutes();
     let unique = counters.unique_names.count();
-    println!("Blocked attempts today: {}", counters.today(now, offset));
-    println!("Blocked attempts in all: {}", counters.blocked_total);
-    println!(
+    outln!("Blocked attempts today: {}", counters.today(now, offset))?;
+    outln!("Blocked attempts in all: {}", counters.blocked_total)?;
+    outln!(
         "Distinct names blocked:  {}{}",
         unique.value,
         if unique.exact { "" } else { " (estimate)" }
-    );
+    )?;
     if counters.allowed_total > 0 {
-        println!("Allowed (discovery mode): {}", counters.allowed_total);
+        outln!("Allowed (discovery mode): {}", counters.allowed_total)?;
     }
     if counters.failed_total > 0 {
-        println!(
+        outln!(
             "Failed (upstream answers not usable): {}",
             counters.failed_total
-        );
+        )?;
     }
     if let Some(since) = counters.since_unix_ms {
-        println!("Counting since {}", format_utc(since));
+        outln!("Counting since {}", format_utc(since))?;
     }
-    println!(
+    outln!(
         "\nLast 24 hours:\n{}",
         render_hourly_chart(&counters, now, offset)
-    );
+    )?;
     let top = counters.top_names.top(args.top);
     if !top.is_empty() {
-        println!("Most blocked:");
+        outln!("Most blocked:")?;
         for t in top {
             let approx = if t.error > 0 { "~" } else { "" };
-            println!("  {approx}{:>8}  {}", t.count, t.name);
+            outln!("  {approx}{:>8}  {}", t.count, t.name)?;
         }
     }
     if !counters.by_list.is_empty() {
-        println!("\nBy list:");
+        outln!("\nBy list:")?;
         for (list, n) in &counters.by_list {
-            println!("  {n:>8}  {list}");
+            outln!("  {n:>8}  {list}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -221,18 +222,20 @@ fn describe(record: &JournalRecord) -> String {
 pub fn journal(args: JournalArgs) -> Result<ExitCode, String> {
     let reader = open(&args.store.dir)?;
     let filter = args.filter.filter();
+    // The reader's pages hold one record at least: `-n 0` asks for the
+    // newest only to know where --follow starts, and prints none.
     let page = reader
-        .query(&filter, None, args.limit)
+        .query(&filter, None, args.limit.max(1))
         .map_err(|e| e.to_string())?;
     let mut newest = page.records.first().map_or(0, |r| r.seq);
+    let shown = page.records.len().min(args.limit);
     // Print oldest first, like a log, so --follow continues downwards.
-    for record in page.records.iter().rev() {
-        println!("{}", describe(record));
+    for record in page.records.iter().take(shown).rev() {
+        outln!("{}", describe(record))?;
     }
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
-    let mut stdout = std::io::stdout();
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let page = reader
@@ -240,10 +243,9 @@ pub fn journal(args: JournalArgs) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?;
         let fresh: Vec<_> = page.records.iter().filter(|r| r.seq > newest).collect();
         for record in fresh.iter().rev() {
-            let _ = writeln!(stdout, "{}", describe(record));
+            outln!("{}", describe(record))?;
         }
         newest = newest.max(page.records.first().map_or(0, |r| r.seq));
-        let _ = stdout.flush();
     }
 }
 
@@ -282,22 +284,22 @@ pub fn edit(args: EditArgs, kind: CustomRuleKind) -> Result<ExitCode, String> {
         "allowed"
     };
     if !changed {
-        println!("{} is already {verb} by your custom list", args.name);
+        outln!("{} is already {verb} by your custom list", args.name)?;
         return Ok(ExitCode::SUCCESS);
     }
     match running_firewall(&args.store.dir) {
         Some(pid) => {
             // SAFETY: kill only sends a signal to the pid the firewall wrote.
             unsafe { libc::kill(pid, libc::SIGHUP) };
-            println!(
+            outln!(
                 "{} is now {verb}; the running firewall (pid {pid}) applies it now",
                 args.name
-            );
+            )?;
         }
-        None => println!(
+        None => outln!(
             "{} is now {verb}; the firewall applies it when it starts",
             args.name
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

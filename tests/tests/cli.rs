@@ -210,3 +210,84 @@ fn the_firewalls_own_resolver_or_tunnel_as_upstream_is_a_clear_error() {
         }
     });
 }
+
+/// Runs `tacet ARGS…` here (no namespace: these commands touch no
+/// network), failing the test if it is still running after `secs`.
+fn tacet_here(args: &[&std::ffi::OsStr], secs: u64) -> Output {
+    let mut child = std::process::Command::new(tacet_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("tacet {args:?} still running after {secs} s: {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn files_that_are_not_what_they_seem_are_clear_errors_and_left_alone() {
+    use std::ffi::OsStr;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tacet_e2e::ScratchDir::new("cli-files");
+    let path = |name: &str| dir.path().join(name);
+    let (list, compiled) = (path("list.txt"), path("rules.tacet"));
+    std::fs::write(&list, "tracker.example\n").unwrap();
+    let os = |p: &std::path::Path| p.as_os_str().to_owned();
+    let compile = |to: &std::path::Path| {
+        tacet_here(
+            &[OsStr::new("compile"), &os(&list), OsStr::new("-o"), &os(to)],
+            20,
+        )
+    };
+    // To a regular file it works, and leaves no temporary behind.
+    let out = compile(&compiled);
+    assert!(out.status.success(), "{out:?}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["list.txt", "rules.tacet"]);
+    // A compiled file given where a list goes says what to do instead.
+    for args in [
+        vec![OsStr::new("lint"), compiled.as_os_str()],
+        vec![
+            OsStr::new("check"),
+            OsStr::new("--blocklist"),
+            compiled.as_os_str(),
+            OsStr::new("tracker.example"),
+        ],
+    ] {
+        let out = tacet_here(&args, 20);
+        assert_clear_error(&out, "compiled rule set");
+        assert_clear_error(&out, "--compiled");
+    }
+    // Never replace what is not a regular file: a FIFO, a link.
+    let fifo = path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let link = path("link");
+    std::os::unix::fs::symlink(&list, &link).unwrap();
+    for target in [&fifo, &link] {
+        assert_clear_error(&compile(target), "not a regular file");
+    }
+    let meta = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().file_type();
+    assert!(meta(&fifo).is_fifo());
+    assert!(meta(&link).is_symlink());
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), "tracker.example\n");
+    // A list that never ends is refused, in bounded time.
+    let out = tacet_here(&[OsStr::new("lint"), OsStr::new("/dev/zero")], 60);
+    assert_clear_error(&out, "larger than 256 MiB");
+}

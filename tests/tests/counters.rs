@@ -113,4 +113,58 @@ fn the_journal_shows_what_was_blocked_and_keeps_allowed_names_private() {
     assert!(journal.contains("tracker.blocked.test"), "{journal}");
     // Outside discovery mode, allowed names are browsing history: not kept.
     assert!(!journal.contains("www.allowed.test"), "{journal}");
+    readers_hold_against_bad_outputs_and_bad_files(store.path());
+}
+
+/// What a user's shell and a damaged store can do to the readers (#13).
+fn readers_hold_against_bad_outputs_and_bad_files(store: &std::path::Path) {
+    use std::process::{Command, Stdio};
+    let tacet = |args: &[&str], stdout: Stdio| {
+        Command::new(tacet_e2e::tacet_bin())
+            .args(args)
+            .arg("--store")
+            .arg(store)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    // `-n 0` prints no entry.
+    let out = tacet(&["journal", "-n", "0"], Stdio::piped());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // A full disk behind the redirect: an error, not a panic.
+    for command in ["journal", "stats"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = tacet(&[command], Stdio::from(full));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command}: {out:?}");
+        assert!(
+            stderr.contains("cannot write the output"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+    }
+    // A reader that goes away (`tacet journal | head -0`): a quiet end.
+    let mut child = Command::new(tacet_e2e::tacet_bin())
+        .args(["stats", "--store"])
+        .arg(store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{out:?}"
+    );
+    // A directory where a segment would be: the others are still shown.
+    std::fs::create_dir(store.join("journal.99999999")).unwrap();
+    let out = tacet(&["journal"], Stdio::piped());
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tracker.blocked.test"));
 }

@@ -400,6 +400,16 @@ impl RuleSet {
     /// the structure of each section. Corrupt or cut files are refused with a
     /// [`LoadError`].
     pub fn from_bytes(bytes: Bytes) -> Result<Self, LoadError> {
+        Self::from_checked(bytes)
+    }
+
+    /// Whether `prefix` (a file's first bytes) starts like a compiled rule
+    /// set: for telling a user who gives one where a text list goes.
+    pub fn looks_compiled(prefix: &[u8]) -> bool {
+        prefix.starts_with(MAGIC)
+    }
+
+    fn from_checked(bytes: Bytes) -> Result<Self, LoadError> {
         let data: &[u8] = (*bytes).as_ref();
         let len = data.len();
         if len < HEADER_LEN + CRC_LEN {

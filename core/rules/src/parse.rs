@@ -13,6 +13,73 @@ use crate::report::{LineKind, Problem};
 /// it, and a pasted file without newlines must not be read into memory whole.
 pub const MAX_LINE_BYTES: usize = 4096;
 
+/// The most one list file may hold. The largest public lists are tens of
+/// MiB (a million names is about 30 MiB); this bound is for what never
+/// ends, such as `/dev/zero` or a FIFO given by mistake.
+pub const MAX_LIST_BYTES: u64 = 256 << 20;
+
+/// A reader that fails (with `InvalidData`, saying why) once more than
+/// [`MAX_LIST_BYTES`] come from `inner`, so a list that never ends is an
+/// error and not a firewall reading forever.
+#[derive(Debug)]
+pub struct Capped<R> {
+    inner: R,
+    limit: u64,
+    left: u64,
+}
+
+impl<R> Capped<R> {
+    /// `inner`, capped at [`MAX_LIST_BYTES`].
+    pub fn new(inner: R) -> Self {
+        Self::with_limit(inner, MAX_LIST_BYTES)
+    }
+
+    /// `inner`, capped at `limit` bytes.
+    pub fn with_limit(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            limit,
+            left: limit,
+        }
+    }
+}
+
+/// A list file's contents made ready to read: capped (see [`Capped`]), and
+/// refused with what to do instead when it is a compiled rule set rather
+/// than a list (its bytes would be read as lines of junk).
+pub fn list_reader<R: std::io::Read>(inner: R) -> std::io::Result<std::io::BufReader<Capped<R>>> {
+    use std::io::BufRead as _;
+    let mut reader = std::io::BufReader::with_capacity(64 << 10, Capped::new(inner));
+    if crate::RuleSet::looks_compiled(reader.fill_buf()?) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "this is a compiled rule set (made by `tacet compile`), not a list: \
+             `tacet check --compiled FILE NAME` reads it; give `tacet run` the \
+             text lists it was made from (it compiles them itself)",
+        ));
+    }
+    Ok(reader)
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "larger than {} MiB, the most one list may hold",
+                    self.limit >> 20
+                ),
+            )),
+        }
+    }
+}
+
 /// Reads lines of at most [`MAX_LINE_BYTES`] bytes from a [`BufRead`],
 /// reusing one buffer, so that memory stays bounded whatever the input.
 pub(crate) struct LineReader<R> {
@@ -477,6 +544,29 @@ fn foreign_syntax(line: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_that_never_ends_is_an_error_not_a_hang() {
+        use std::io::Read as _;
+        // /dev/zero's like: one endless line.
+        let endless = Capped::with_limit(std::io::repeat(0), 3 << 20);
+        let mut builder = crate::RuleSetBuilder::new();
+        let info = crate::ListInfo {
+            id: "zero".into(),
+            title: "zero".into(),
+        };
+        let err = builder
+            .add_list(info, std::io::BufReader::new(endless))
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("larger than 3 MiB"), "{err}");
+        // Up to the limit, everything is read.
+        let mut all = Vec::new();
+        Capped::with_limit(&b"a.example\nb.example\n"[..], 20)
+            .read_to_end(&mut all)
+            .unwrap();
+        assert_eq!(all.len(), 20);
+    }
     use std::io::Cursor;
 
     fn name(kind: LineKind, name: &str, allow: bool) -> Line<'_> {

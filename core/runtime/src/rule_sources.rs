@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use tacet_rules::curated::CuratedList;
@@ -79,9 +79,9 @@ pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
                 (list.info(), report)
             }
             ListSource::File { path, allow } => {
-                let reader = BufReader::new(
-                    File::open(path).map_err(|e| ComposeError::Read(path.clone(), e))?,
-                );
+                let reader = File::open(path)
+                    .and_then(tacet_rules::parse::list_reader)
+                    .map_err(|e| ComposeError::Read(path.clone(), e))?;
                 let info = ListInfo {
                     id: file_id(path),
                     title: path.display().to_string(),
@@ -105,8 +105,8 @@ pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
                     id: CUSTOM_LIST_ID.into(),
                     title: "Your custom list".into(),
                 };
-                let report = builder
-                    .add_list(info.clone(), BufReader::new(file))
+                let report = tacet_rules::parse::list_reader(file)
+                    .and_then(|reader| builder.add_list(info.clone(), reader))
                     .map_err(|e| ComposeError::Read(path, e))?;
                 (info, report)
             }
