@@ -44,6 +44,18 @@ pub struct Firewall {
 struct Current {
     settings: Settings,
     rules: Arc<RuleSet>,
+    /// How the pasted list was read when `rules` were built.
+    report: tacet_rules::ParseReport,
+}
+
+/// Whether [`Firewall::reconfigure`] builds the rules again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rebuild {
+    /// Only when what they are made of changed (the lists on, the pasted
+    /// list, the store): a new upstream or discovery mode costs no compile.
+    IfListsChanged,
+    /// Always: a list in the store changed under the same settings.
+    Always,
 }
 
 /// One run: from `start` to `stop`.
@@ -116,13 +128,13 @@ impl Firewall {
     /// at once; block mode, block TTL, the plain fallback, the extra CA and
     /// the store directory at the next `start`.
     pub fn set_config(&self, config: FirewallConfig) -> Result<ParseReport> {
-        Ok(self.reconfigure(|c| *c = config)?)
+        Ok(self.reconfigure(Rebuild::IfListsChanged, |c| *c = config)?)
     }
 
     /// Turns one curated list on or off (see `curatedLists()`); applies at
     /// once. Fails with `InvalidConfig` for an unknown id.
     pub fn set_list_enabled(&self, list_id: String, enabled: bool) -> Result<()> {
-        self.reconfigure(|c| {
+        self.reconfigure(Rebuild::IfListsChanged, |c| {
             c.enabled_lists.retain(|id| *id != list_id);
             if enabled {
                 c.enabled_lists.push(list_id);
@@ -135,13 +147,13 @@ impl Firewall {
     /// each line was read; bad lines are reported, never fatal. Applies at
     /// once.
     pub fn set_custom_list(&self, text: String) -> Result<ParseReport> {
-        Ok(self.reconfigure(|c| c.custom_list = text)?)
+        Ok(self.reconfigure(Rebuild::IfListsChanged, |c| c.custom_list = text)?)
     }
 
     /// Turns discovery mode (journal allowed queries too) on or off;
     /// applies at once.
     pub fn set_discovery(&self, on: bool) -> Result<()> {
-        self.reconfigure(|c| c.discovery = on)?;
+        self.reconfigure(Rebuild::IfListsChanged, |c| c.discovery = on)?;
         Ok(())
     }
 
@@ -184,11 +196,12 @@ impl Firewall {
         listener: Option<Arc<dyn FirewallListener>>,
     ) -> Result<Self, Error> {
         let settings = Settings::parse(config)?;
-        let (rules, _) = settings.build_rules()?;
+        let (rules, report) = settings.build_rules()?;
         Ok(Self {
             current: Mutex::new(Current {
                 settings,
                 rules: Arc::new(rules),
+                report,
             }),
             session: Mutex::new(None),
             last_stats: Mutex::new(tacet_engine::Stats::default()),
@@ -284,28 +297,45 @@ impl Firewall {
     }
 
     /// Applies `change` to a copy of the configuration; if the result is
-    /// usable, it becomes the configuration and its rules go live.
-    fn reconfigure(&self, change: impl FnOnce(&mut FirewallConfig)) -> Result<ParseReport, Error> {
+    /// usable, it becomes the configuration and its rules go live. The
+    /// rules are compiled again only when `rebuild` says so.
+    fn reconfigure(
+        &self,
+        rebuild: Rebuild,
+        change: impl FnOnce(&mut FirewallConfig),
+    ) -> Result<ParseReport, Error> {
         let mut current = self.current.lock();
         let mut config = current.settings.config.clone();
         change(&mut config);
         let settings = Settings::parse(config)?;
-        let (rules, report) = settings.build_rules()?;
-        let rules = Arc::new(rules);
+        let old = &current.settings.config;
+        let same_lists = old.enabled_lists == settings.config.enabled_lists
+            && old.custom_list == settings.config.custom_list
+            && old.store_dir == settings.config.store_dir;
+        let rebuilt = rebuild == Rebuild::Always || !same_lists;
+        let (rules, report) = if !rebuilt {
+            (Arc::clone(&current.rules), current.report.clone())
+        } else {
+            let (rules, report) = settings.build_rules()?;
+            (Arc::new(rules), report)
+        };
         let discovery = settings.config.discovery;
         let upstreams = settings.upstreams.clone();
         let enforced = settings.enforced_names();
         current.settings = settings;
         current.rules = Arc::clone(&rules);
+        current.report = report.clone();
         drop(current);
         if let Some(shared) = self.shared() {
             if let Some(runtime) = shared.runtime.lock().as_ref() {
                 runtime.set_upstreams(upstreams)?;
                 runtime.set_discovery(discovery);
-                // Returns once the I/O thread has the rules: "applies at
-                // once" holds for the very next query.
-                runtime.set_rules(rules);
-                runtime.set_enforced_names(enforced);
+                if rebuilt {
+                    // Returns once the I/O thread has the rules: "applies
+                    // at once" holds for the very next query.
+                    runtime.set_rules(rules);
+                    runtime.set_enforced_names(enforced);
+                }
             }
         }
         Ok((&report).into())
@@ -350,7 +380,7 @@ impl Firewall {
             }
         };
         if changed {
-            self.reconfigure(|_| {})?;
+            self.reconfigure(Rebuild::Always, |_| {})?;
         }
         Ok(())
     }

@@ -308,3 +308,33 @@ fn a_firewall_that_fails_on_its_own_reports_why() {
         "Stopped is reported once"
     );
 }
+
+#[test]
+fn new_upstreams_apply_without_compiling_the_rules_again() {
+    use std::os::unix::fs::MetadataExt;
+    let store = tempfile::tempdir().expect("tempdir");
+    let firewall = Firewall::new(common::config(Some(store.path())), None).expect("new");
+    let (phone, fd) = common::tunnel();
+    firewall.start(fd).expect("start");
+    // The compiled rules are written to the store and mapped from there:
+    // a file replaced by a rename is a new inode.
+    let compiled = || {
+        std::fs::metadata(store.path().join("rules.bin"))
+            .expect("rules.bin")
+            .ino()
+    };
+    let before = compiled();
+    let mut config = firewall.config();
+    config.upstreams = vec!["tls://192.0.2.9#dns.example".into()];
+    config.discovery = true;
+    firewall.set_config(config.clone()).expect("set_config");
+    assert_eq!(compiled(), before, "the rules were compiled again");
+    assert_eq!(firewall.config().upstreams, config.upstreams);
+    assert_eq!(phone.resolve(1, "x.blocked.tacet.test"), null());
+    // A change to the lists does compile them.
+    config.custom_list = "other.tacet.test\n".into();
+    firewall.set_config(config).expect("set_config");
+    assert_ne!(compiled(), before);
+    assert_eq!(phone.resolve(2, "other.tacet.test"), null());
+    firewall.stop();
+}
