@@ -45,7 +45,7 @@ class FirewallTile : TileService() {
         val state = host.state
         tile.state = if (state.switchChecked) Tile.STATE_ACTIVE else Tile.STATE_INACTIVE
         tile.label = "tacet"
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) tile.subtitle = state.describe(System.currentTimeMillis()).substringBefore(':')
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) tile.subtitle = state.describe(System.currentTimeMillis(), host.privateDns).substringBefore(':')
         tile.updateTile()
     }
 }

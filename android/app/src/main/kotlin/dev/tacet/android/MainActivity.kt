@@ -117,7 +117,7 @@ class MainActivity : Activity() {
         rendering = true
         switch.isChecked = state.switchChecked
         rendering = false
-        status.text = state.describe(System.currentTimeMillis())
+        status.text = state.describe(System.currentTimeMillis(), host.privateDns)
         val advice = host.privateDns.advice
         privateDns.text = advice ?: ""
         privateDns.visibility = if (advice == null) TextView.GONE else TextView.VISIBLE

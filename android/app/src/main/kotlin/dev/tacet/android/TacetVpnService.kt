@@ -351,7 +351,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         return Notification.Builder(this, CHANNEL)
             .setSmallIcon(applicationInfo.icon)
-            .setContentTitle(host.state.describe(now))
+            .setContentTitle(host.state.describe(now, host.privateDns))
             .setContentText(today?.let { CounterText.notification(it) } ?: "Starting")
             .setContentIntent(openAppIntent())
             .setOngoing(true)

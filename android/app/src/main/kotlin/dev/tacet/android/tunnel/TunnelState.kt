@@ -82,11 +82,18 @@ fun TunnelState.next(input: TunnelInput): TunnelState = when (input) {
     TunnelInput.Revoked -> if (this == TunnelState.Off) this else TunnelState.Revoked
 }
 
-/** One line for the status text, the tile's subtitle and the notification. */
-fun TunnelState.describe(nowMs: Long): String = when (this) {
+/**
+ * One line for the status text, the tile's subtitle and the notification.
+ * With strict Private DNS the phone's DNS goes past the tunnel, so "On"
+ * must not claim to block ([privateDns]).
+ */
+fun TunnelState.describe(nowMs: Long, privateDns: PrivateDnsMode = PrivateDnsMode.Off): String = when (this) {
     TunnelState.Off -> "Off: nothing is blocked"
     is TunnelState.Starting -> waitingFor?.let { "Starting: waiting for $it" } ?: "Starting…"
-    TunnelState.On -> "On: blocking"
+    TunnelState.On -> when (privateDns) {
+        is PrivateDnsMode.Strict -> "On, but bypassed: Private DNS sends DNS to ${privateDns.serverName}"
+        else -> "On: blocking"
+    }
     is TunnelState.Paused -> "Paused: everything allowed for ${PauseTimer.formatRemaining(untilMs - nowMs)}"
     is TunnelState.Failed -> "Stopped: $reason"
     TunnelState.Revoked -> "Off: another VPN took over, or the VPN permission was withdrawn"

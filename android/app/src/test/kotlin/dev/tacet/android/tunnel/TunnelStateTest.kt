@@ -77,4 +77,14 @@ class TunnelStateTest {
     fun `the paused status shows the time left`() {
         assertEquals("Paused: everything allowed for 4:59", TunnelState.Paused(300_000).describe(1_000))
     }
+
+    @Test
+    fun `with strict Private DNS on does not claim to block`() {
+        assertEquals("On: blocking", TunnelState.On.describe(0, PrivateDnsMode.Automatic))
+        val strict = TunnelState.On.describe(0, PrivateDnsMode.Strict("dns.example"))
+        assertEquals("On, but bypassed: Private DNS sends DNS to dns.example", strict)
+        // The tile shows what comes before the colon.
+        assertEquals("On, but bypassed", strict.substringBefore(':'))
+        assertEquals("Off: nothing is blocked", TunnelState.Off.describe(0, PrivateDnsMode.Strict("dns.example")))
+    }
 }
