@@ -61,7 +61,21 @@ class MainActivity : Activity() {
             .addWide(button("Journal: what was blocked, and which app tried") { startActivity(Intent(this, JournalActivity::class.java)) })
             .addWide(button("Lists, keep-working names and your own list") { startActivity(Intent(this, ListsActivity::class.java)) })
         setContentView(ScrollView(this).apply { addView(page) })
-        if (intent?.getBooleanExtra(EXTRA_SWITCH_ON, false) == true) onSwitch(true)
+        // Not again when the activity is recreated (rotation) with the same intent.
+        if (savedInstanceState == null) switchOnIfAsked(intent)
+    }
+
+    /** singleTop: the tile's "switch on" reaches a main screen already open. */
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        setIntent(intent)
+        switchOnIfAsked(intent)
+    }
+
+    private fun switchOnIfAsked(intent: Intent?) {
+        if (intent?.getBooleanExtra(EXTRA_SWITCH_ON, false) != true) return
+        intent.removeExtra(EXTRA_SWITCH_ON)
+        onSwitch(true)
     }
 
     override fun onStart() {
@@ -84,10 +98,16 @@ class MainActivity : Activity() {
             host.switchOff()
             return
         }
-        askForNotifications()
         // Asks once; afterwards (or with Always-on) prepare() returns null.
+        // The notification permission is asked after the VPN consent, not
+        // over it: two system dialogs at once confuse.
         val consent = VpnService.prepare(this)
-        if (consent == null) host.switchOn(this) else startActivityForResult(consent, REQUEST_VPN)
+        if (consent == null) {
+            host.switchOn(this)
+            askForNotifications()
+        } else {
+            startActivityForResult(consent, REQUEST_VPN)
+        }
     }
 
     @Deprecated("Framework Activity result API; androidx is not used here")
@@ -97,6 +117,7 @@ class MainActivity : Activity() {
         if (requestCode != REQUEST_VPN) return
         if (resultCode == RESULT_OK) {
             host.switchOn(this)
+            askForNotifications()
         } else {
             host.update(TunnelInput.SwitchedOn)
             host.update(TunnelInput.StartFailed("the VPN permission was not given"))

@@ -142,6 +142,37 @@ class MainActivityTest {
     }
 
     @Test
+    fun `the notification permission is asked after the VPN consent, not at the same time`() {
+        val consent = Intent("android.net.vpn.PREPARE_FOR_TEST")
+        ShadowVpnService.setPrepareResult(consent)
+        val activity = start()
+        activity.switch().performClick()
+        val asked = shadowOf(activity).nextStartedActivityForResult
+        assertNull(shadowOf(activity).lastRequestedPermission)
+        shadowOf(activity).receiveResult(asked.intent, Activity.RESULT_OK, null)
+        idle()
+        val permission = shadowOf(activity).lastRequestedPermission
+        assertEquals(listOf(Manifest.permission.POST_NOTIFICATIONS), permission.requestedPermissions.toList())
+    }
+
+    @Test
+    fun `the tile's switch on reaches a main screen that is already open, once`() {
+        val controller = Robolectric.buildActivity(MainActivity::class.java).setup()
+        assertFalse(app.host.state.switchChecked)
+        controller.newIntent(Intent(app, MainActivity::class.java).putExtra(MainActivity.EXTRA_SWITCH_ON, true))
+        idle()
+        assertEquals(TacetVpnService::class.java.name, shadowOf(app).nextStartedService.component?.className)
+        assertTrue(controller.get().switch().isChecked)
+        // Recreated (a rotation) with the same intent: not started again.
+        app.host.switchOff()
+        idle()
+        controller.recreate()
+        idle()
+        assertNull(shadowOf(app).nextStartedService)
+        assertFalse(app.host.state.switchChecked)
+    }
+
+    @Test
     fun `switching off asks the running service to stop and keeps it off after a reboot`() {
         val tunnel = RecordingTunnel()
         app.host.tunnel = tunnel
