@@ -61,6 +61,15 @@ class FirewallHost(private val app: Context) {
     var state: TunnelState = TunnelState.Off
         private set
 
+    /**
+     * Whether Android's "Block connections without VPN" is on for tacet, as
+     * the service last saw it (Android 10+): every app's connections are
+     * then cut off, since only DNS and blocked addresses use the tunnel.
+     */
+    @Volatile
+    var lockdown: Boolean = false
+        private set
+
     /** Private DNS on the underlying network, as last seen. */
     @Volatile
     var privateDns: PrivateDnsMode = PrivateDnsMode.Off
@@ -123,6 +132,13 @@ class FirewallHost(private val app: Context) {
     fun setPrivateDns(mode: PrivateDnsMode) {
         if (mode == privateDns) return
         privateDns = mode
+        main.post { notifyObservers() }
+    }
+
+    /** Records whether "Block connections without VPN" is on. */
+    fun setLockdown(on: Boolean) {
+        if (on == lockdown) return
+        lockdown = on
         main.post { notifyObservers() }
     }
 

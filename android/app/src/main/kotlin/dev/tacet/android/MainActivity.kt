@@ -16,6 +16,7 @@ import android.widget.ScrollView
 import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
+import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.PauseTimer
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
@@ -33,6 +34,7 @@ class MainActivity : Activity() {
     private lateinit var status: TextView
     private lateinit var switch: Switch
     private lateinit var privateDns: TextView
+    private lateinit var lockdown: TextView
     private lateinit var pauseRow: LinearLayout
     private lateinit var counters: TextView
     private lateinit var topNames: TextView
@@ -52,10 +54,12 @@ class MainActivity : Activity() {
         }
         privateDns = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
         privateDns.setOnClickListener { startActivity(Intent(Settings.ACTION_WIRELESS_SETTINGS)) }
+        lockdown = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
+        lockdown.setOnClickListener { startActivity(Intent(Settings.ACTION_VPN_SETTINGS)) }
         pauseRow = row()
         counters = text(size = 22f, bold = true)
         topNames = text()
-        page.addWide(switch).addWide(status).addWide(privateDns).addWide(pauseRow)
+        page.addWide(switch).addWide(status).addWide(lockdown).addWide(privateDns).addWide(pauseRow)
             .addWide(heading("Blocked attempts")).addWide(counters)
             .addWide(heading("Most blocked")).addWide(topNames)
             .addWide(button("Journal: what was blocked, and which app tried") { startActivity(Intent(this, JournalActivity::class.java)) })
@@ -142,6 +146,8 @@ class MainActivity : Activity() {
         val advice = host.privateDns.advice
         privateDns.text = advice ?: ""
         privateDns.visibility = if (advice == null) TextView.GONE else TextView.VISIBLE
+        lockdown.text = if (host.lockdown) LockdownText.ADVICE else ""
+        lockdown.visibility = if (host.lockdown) TextView.VISIBLE else TextView.GONE
         pauseRow.removeAllViews()
         when {
             state is TunnelState.Paused -> pauseRow.addWeighted(button("Resume now") { host.tunnel?.resume() })

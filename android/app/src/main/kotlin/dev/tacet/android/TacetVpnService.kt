@@ -16,6 +16,7 @@ import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.tacet.android.present.CounterText
+import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.Cancellable
 import dev.tacet.android.tunnel.AppAttribution
 import dev.tacet.android.tunnel.IpPrefix
@@ -225,6 +226,10 @@ class TacetVpnService : VpnService(), TunnelControl {
             Log.w(FirewallHost.TAG, "establish failed", e)
             null
         } ?: return fail("Android refused to build the VPN interface (is another VPN app on?)")
+        // Always-on with "Block connections without VPN": only DNS and the
+        // blocked addresses are routed into the tunnel, so Android cuts every
+        // other connection. Say so (main screen, notification).
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) host.setLockdown(isLockdownEnabled)
         val fd = tun.detachFd()
         try {
             host.firewall.start(fd) // owns fd from here, also when it fails...
@@ -352,7 +357,9 @@ class TacetVpnService : VpnService(), TunnelControl {
         return Notification.Builder(this, CHANNEL)
             .setSmallIcon(applicationInfo.icon)
             .setContentTitle(host.state.describe(now, host.privateDns))
-            .setContentText(today?.let { CounterText.notification(it) } ?: "Starting")
+            .setContentText(
+                if (host.lockdown) LockdownText.SHORT else today?.let { CounterText.notification(it) } ?: "Starting",
+            )
             .setContentIntent(openAppIntent())
             .setOngoing(true)
             .setOnlyAlertOnce(true)

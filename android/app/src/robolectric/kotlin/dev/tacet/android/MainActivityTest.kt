@@ -12,6 +12,7 @@ import android.widget.Button
 import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
+import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
 import org.junit.After
@@ -139,6 +140,18 @@ class MainActivityTest {
         idle()
         assertEquals(TacetVpnService::class.java.name, shadowOf(app).nextStartedService.component?.className)
         assertTrue(activity.switch().isChecked)
+    }
+
+    @Test
+    fun `Block connections without VPN is explained on the main screen, and only when on`() {
+        val activity = start()
+        assertFalse(activity.texts().any { it.contains("Block connections without VPN") })
+        app.host.setLockdown(true)
+        idle()
+        assertTrue(activity.texts().contains(LockdownText.ADVICE))
+        app.host.setLockdown(false)
+        idle()
+        assertFalse(activity.texts().contains(LockdownText.ADVICE))
     }
 
     @Test
