@@ -12,20 +12,24 @@ use tacet_e2e::{require_root, tacet_bin, Netns};
 /// Runs `tacet ARGS…` in a fresh empty namespace, with a time limit.
 fn tacet_in_fresh_ns(args: &[&str]) -> Output {
     let ns = Netns::new("cli");
-    let mut child = ns
-        .command(tacet_bin())
-        .args(args)
+    run_with_limit(ns.command(tacet_bin()).args(args), 10)
+}
+
+/// Runs `command` with its output captured, failing the test if it is
+/// still running after `secs`.
+fn run_with_limit(command: &mut std::process::Command, secs: u64) -> Output {
+    let mut child = command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(secs);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
             let out = child.wait_with_output().unwrap();
-            panic!("tacet {args:?} still running after 10 s: {out:?}");
+            panic!("{command:?} still running after {secs} s: {out:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -214,23 +218,7 @@ fn the_firewalls_own_resolver_or_tunnel_as_upstream_is_a_clear_error() {
 /// Runs `tacet ARGS…` here (no namespace: these commands touch no
 /// network), failing the test if it is still running after `secs`.
 fn tacet_here(args: &[&std::ffi::OsStr], secs: u64) -> Output {
-    let mut child = std::process::Command::new(tacet_bin())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("tacet {args:?} still running after {secs} s: {out:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    run_with_limit(std::process::Command::new(tacet_bin()).args(args), secs)
 }
 
 #[test]
