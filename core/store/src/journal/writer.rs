@@ -166,20 +166,6 @@ impl JournalWriter {
             }
             list.pop();
         }
-        // An older segment too large to be one would make rotation delete
-        // good ones to make room: it goes aside too.
-        let last = list.len().saturating_sub(1);
-        let mut kept = Vec::with_capacity(list.len());
-        for (i, (number, path)) in list.into_iter().enumerate() {
-            let size = fs::metadata(&path).map(|m| m.len());
-            match size {
-                Ok(len) if i < last && len > segment::MAX_READ => {
-                    set_aside(&path, "too large to be a segment", &mut stats)?;
-                }
-                _ => kept.push((number, path)),
-            }
-        }
-        let list = kept;
         let mut max_seq = 0;
         let mut infos = Vec::with_capacity(list.len());
         for (i, (number, path)) in list.iter().enumerate() {
@@ -206,8 +192,15 @@ impl JournalWriter {
                 scan.valid_end as u64
             } else {
                 // Unreadable older segments are skipped by readers and
-                // rotated away in their turn; their size still counts.
-                fs::metadata(path).map_or(0, |m| m.len())
+                // rotated away in their turn; their size still counts. One
+                // too large to be a segment would make rotation delete good
+                // ones to make room: it goes aside.
+                let len = fs::metadata(path).map_or(0, |m| m.len());
+                if len > segment::MAX_READ {
+                    set_aside(path, "too large to be a segment", &mut stats)?;
+                    continue;
+                }
+                len
             };
             infos.push(SegmentInfo {
                 number: *number,
