@@ -294,6 +294,27 @@ pub fn describe(error: &rustls::Error, name: &str) -> String {
     }
 }
 
+/// The socket as rustls writes to it: through `write` alone. rustls hands
+/// its records to `write_vectored`, which the standard library makes a
+/// `writev`; on a connection the server reset, that raises SIGPIPE, and
+/// a host that left SIGPIPE at its default action (the CLI does, so
+/// `tacet journal | head` ends quietly) dies of it. `write` is a `send`
+/// with `MSG_NOSIGNAL` on Linux and Android, and Apple's sockets have
+/// `SO_NOSIGPIPE` (mio sets it): an error, never a signal. The default
+/// `write_vectored` writes the first buffer; rustls calls again for the
+/// rest.
+struct NoSigpipe<'a>(&'a mut TcpStream);
+
+impl Write for NoSigpipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// A TLS client stream over a non-blocking mio socket. Every method does
 /// as much as it can without blocking; the I/O thread calls them again
 /// when mio says the socket is ready.
@@ -344,7 +365,7 @@ impl TlsStream {
                 Ok(_) => {
                     if let Err(e) = self.conn.process_new_packets() {
                         // Send the alert, then fail.
-                        let _ = self.conn.write_tls(&mut self.socket);
+                        let _ = self.conn.write_tls(&mut NoSigpipe(&mut self.socket));
                         self.failed = Some(e.clone());
                         return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                     }
@@ -359,7 +380,7 @@ impl TlsStream {
     /// Writes what rustls has for the socket; `Ok(true)` when all went.
     pub fn flush_tls(&mut self) -> io::Result<bool> {
         while self.conn.wants_write() {
-            match self.conn.write_tls(&mut self.socket) {
+            match self.conn.write_tls(&mut NoSigpipe(&mut self.socket)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
@@ -387,7 +408,7 @@ impl TlsStream {
                 Ok(0) => {}
                 Ok(_) => {
                     if let Err(e) = self.conn.process_new_packets() {
-                        let _ = self.conn.write_tls(&mut self.socket);
+                        let _ = self.conn.write_tls(&mut NoSigpipe(&mut self.socket));
                         self.failed = Some(e.clone());
                         return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                     }
