@@ -80,6 +80,8 @@ fn query(name: &str) -> Vec<u8> {
 enum Kind {
     Dot,
     Doh,
+    /// DoH, taking at most 10 streams at once (and refusing more).
+    DohMax10,
 }
 
 struct Server {
@@ -103,7 +105,7 @@ fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
     .unwrap();
     config.alpn_protocols = match kind {
         Kind::Dot => vec![b"dot".to_vec()],
-        Kind::Doh => vec![b"h2".to_vec()],
+        Kind::Doh | Kind::DohMax10 => vec![b"h2".to_vec()],
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -134,7 +136,8 @@ fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
                     };
                     match kind {
                         Kind::Dot => serve_dot(tls, cut_this).await,
-                        Kind::Doh => serve_doh(tls, cut_this).await,
+                        Kind::Doh => serve_doh(tls, cut_this, None).await,
+                        Kind::DohMax10 => serve_doh(tls, cut_this, Some(10)).await,
                     }
                 });
             }
@@ -169,8 +172,16 @@ async fn serve_dot(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStrea
     }
 }
 
-async fn serve_doh(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, cut: bool) {
-    let Ok(mut conn) = h2::server::handshake(tls).await else {
+async fn serve_doh(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    cut: bool,
+    max_streams: Option<u32>,
+) {
+    let mut builder = h2::server::Builder::new();
+    if let Some(max) = max_streams {
+        builder.max_concurrent_streams(max);
+    }
+    let Ok(mut conn) = builder.handshake(tls).await else {
         return;
     };
     while let Some(Ok((request, mut respond))) = conn.accept().await {
@@ -277,7 +288,7 @@ fn answered(outcomes: &[Outcome]) -> usize {
 fn spec(kind: Kind, addr: SocketAddr, name: &str) -> String {
     match kind {
         Kind::Dot => format!("tls://{addr}#{name}"),
-        Kind::Doh => format!("https://{addr}/dns-query#{name}"),
+        Kind::Doh | Kind::DohMax10 => format!("https://{addr}/dns-query#{name}"),
     }
 }
 
@@ -426,4 +437,28 @@ fn queries_on_a_connection_that_dies_are_sent_once_more() {
             "a working server, no notice"
         );
     }
+}
+
+#[test]
+fn doh_streams_the_server_refuses_go_again_on_the_same_connection() {
+    // A server takes so many streams at once (10 here, 100 for dnsdist's
+    // h2o) and refuses the rest before processing them (RST_STREAM
+    // REFUSED_STREAM): those queries go again on the same connection,
+    // which is fine, instead of the connection being dropped with all its
+    // queries.
+    let pki = pki(&["dot.test"]);
+    let server = server(Kind::DohMax10, &pki, "dot.test");
+    let mut h = Harness::new(
+        &spec(Kind::DohMax10, server.addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    for i in 0..100 {
+        h.send(&format!("n{i}.example"));
+    }
+    let out = h.outcomes(100);
+    assert_eq!(answered(&out), 100, "{out:?}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    let stats = h.upstreams.stats();
+    assert_eq!((stats.connections, stats.retried), (1, 0), "{stats:?}");
 }
