@@ -76,7 +76,7 @@ fn query(name: &str) -> Vec<u8> {
     m
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Dot,
     Doh,
@@ -93,6 +93,18 @@ struct Server {
 
 /// A DoT or DoH server on loopback, presenting `cert`.
 fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
+    server_on(kind, pki, name, "127.0.0.1:0".parse().unwrap())
+}
+
+/// A loopback address where nothing listens (yet): connections to it are
+/// refused, as to a server restarting.
+fn refusing_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Like [`server`], on `addr`.
+fn server_on(kind: Kind, pki: &Pki, name: &str, addr: SocketAddr) -> Server {
     let (_, chain, key) = pki.certs.iter().find(|c| c.0 == name).unwrap();
     let (chain, key) = (chain.clone(), key.clone_key());
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -108,7 +120,7 @@ fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
         Kind::Doh | Kind::DohMax10 => vec![b"h2".to_vec()],
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -252,9 +264,14 @@ impl Harness {
 
     /// Outcomes until `count` arrived or 3 s passed.
     fn outcomes(&mut self, count: usize) -> Vec<Outcome> {
+        self.outcomes_within(count, Duration::from_secs(3))
+    }
+
+    /// Outcomes until `count` arrived or `within` passed.
+    fn outcomes_within(&mut self, count: usize, within: Duration) -> Vec<Outcome> {
         let mut events = Events::with_capacity(64);
         let mut out = std::mem::take(&mut self.early);
-        let end = Instant::now() + Duration::from_secs(3);
+        let end = Instant::now() + within;
         while out.len() < count && Instant::now() < end {
             let wait = self
                 .upstreams
@@ -461,4 +478,82 @@ fn doh_streams_the_server_refuses_go_again_on_the_same_connection() {
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
     let stats = h.upstreams.stats();
     assert_eq!((stats.connections, stats.retried), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn queries_wait_for_a_server_that_is_back_within_the_back_off() {
+    // A server restarting refuses connections for a moment: queries wait
+    // for the next attempt (250 ms later) instead of failing at once, and
+    // the server back by then answers them all.
+    let pki = pki(&["dot.test"]);
+    for kind in [Kind::Dot, Kind::Doh] {
+        let addr = refusing_addr();
+        let mut h = Harness::new(&spec(kind, addr, "dot.test"), &pki, Duration::from_secs(30));
+        h.send("first.example");
+        let early = h.outcomes_within(1, Duration::from_millis(100));
+        assert!(early.is_empty(), "{kind:?}: failed at once: {early:?}");
+        assert!(
+            h.upstreams.next_deadline().is_some(),
+            "{kind:?}: a timer for the next attempt"
+        );
+        h.send("second.example"); // backing off: waits too
+        let server = server_on(kind, &pki, "dot.test", addr);
+        let out = h.outcomes(2);
+        assert_eq!(answered(&out), 2, "{kind:?}: {out:?}");
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+        let stats = h.upstreams.stats();
+        assert_eq!(
+            (stats.connections, stats.connect_failures),
+            (2, 1),
+            "{stats:?}"
+        );
+        let events = h.upstreams.take_events();
+        assert!(
+            matches!(
+                &events[..],
+                [
+                    UpstreamEvent::Unavailable { .. },
+                    UpstreamEvent::Recovered { .. }
+                ]
+            ),
+            "{kind:?}: {events:?}"
+        );
+    }
+}
+
+#[test]
+fn queries_stop_waiting_for_a_server_that_stays_down() {
+    // Attempts at 0, 250 and 750 ms are refused; the next would be 2 s
+    // after the third: too far off to wait for. The query fails then,
+    // within the engine's 3 s deadline, and the next fails at once.
+    let pki = pki(&["dot.test"]);
+    let addr = refusing_addr();
+    let mut h = Harness::new(
+        &spec(Kind::Dot, addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    let start = Instant::now();
+    let handle = h.send("www.example");
+    let out = h.outcomes(1);
+    let waited = start.elapsed();
+    assert_eq!(out, vec![Outcome::Failed(handle)]);
+    assert!(
+        waited >= Duration::from_millis(1700) && waited < Duration::from_millis(2500),
+        "failed after {waited:?}"
+    );
+    assert_eq!(h.upstreams.stats().connect_failures, 4);
+    let mut out = Vec::new();
+    h.upstreams.send(
+        h.poll.registry(),
+        UpstreamQuery {
+            handle: QueryHandle(99),
+            message: query("www.example"),
+            retry_truncated_over_tcp: false,
+        },
+        Instant::now(),
+        &mut out,
+    );
+    assert_eq!(out, vec![Outcome::Failed(QueryHandle(99))]);
+    assert_eq!(h.upstreams.next_deadline(), None, "nothing waits: no timer");
 }
