@@ -103,8 +103,8 @@ fn refusing_addr() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-/// Like [`server`], on `addr`.
-fn server_on(kind: Kind, pki: &Pki, name: &str, addr: SocketAddr) -> Server {
+/// The server side of TLS presenting the certificate for `name`.
+fn server_config(kind: Kind, pki: &Pki, name: &str) -> rustls::ServerConfig {
     let (_, chain, key) = pki.certs.iter().find(|c| c.0 == name).unwrap();
     let (chain, key) = (chain.clone(), key.clone_key());
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -119,6 +119,12 @@ fn server_on(kind: Kind, pki: &Pki, name: &str, addr: SocketAddr) -> Server {
         Kind::Dot => vec![b"dot".to_vec()],
         Kind::Doh | Kind::DohMax10 => vec![b"h2".to_vec()],
     };
+    config
+}
+
+/// Like [`server`], on `addr`.
+fn server_on(kind: Kind, pki: &Pki, name: &str, addr: SocketAddr) -> Server {
+    let config = server_config(kind, pki, name);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = std::net::TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -556,4 +562,41 @@ fn queries_stop_waiting_for_a_server_that_stays_down() {
     );
     assert_eq!(out, vec![Outcome::Failed(QueryHandle(99))]);
     assert_eq!(h.upstreams.next_deadline(), None, "nothing waits: no timer");
+}
+
+#[test]
+fn queries_on_a_connection_that_dies_with_its_server_wait_for_it_to_come_back() {
+    // The server dies under a query, and its port refuses the immediate
+    // reconnect (often before the first write): the query waits for the
+    // next attempt instead of failing at once, and the server, back by
+    // then, answers it.
+    let pki = pki(&["dot.test"]);
+    let addr = refusing_addr();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let config = Arc::new(server_config(Kind::Dot, &pki, "dot.test"));
+    let dying = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        drop(listener); // from now on, connections are refused
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut len = [0u8; 2];
+        // The handshake, and the query's first bytes: then it dies.
+        std::io::Read::read_exact(&mut tls, &mut len).unwrap();
+    });
+    let mut h = Harness::new(
+        &spec(Kind::Dot, addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    h.send("www.example");
+    let early = h.outcomes_within(1, Duration::from_millis(150));
+    assert!(early.is_empty(), "failed at once: {early:?}");
+    dying.join().unwrap();
+    let server = server_on(Kind::Dot, &pki, "dot.test", addr);
+    let out = h.outcomes(1);
+    assert_eq!(answered(&out), 1, "{out:?}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    let stats = h.upstreams.stats();
+    assert_eq!(stats.retried, 1, "{stats:?}");
+    assert!(stats.connect_failures >= 1, "{stats:?}");
 }

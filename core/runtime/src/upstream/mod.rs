@@ -410,18 +410,21 @@ impl Encrypted {
             }
             stats.retried += again.len() as u64;
             let mut orphans = spent;
-            if self.connect(registry, now).is_ok() {
+            self.waiting.extend(again.into_iter().map(|sent| Sent {
+                retried: true,
+                ..sent
+            }));
+            // The server that just died is often refusing still: a new
+            // connection that fails at once (refused before the first
+            // write) fails as any connection not set up, and its queries
+            // may wait for the next attempt.
+            let opened = self.connect(registry, now).and_then(|()| {
                 stats.connections += 1;
-                for mut sent in again {
-                    sent.retried = true;
-                    if let Some(conn) = &mut self.conn {
-                        if conn.send(sent.clone(), out).is_err() {
-                            orphans.push(sent);
-                        }
-                    }
-                }
-            } else {
-                orphans.extend(again);
+                self.send_waiting(out)
+            });
+            match opened {
+                Ok(no_room) => orphans.extend(no_room),
+                Err(e) => orphans.extend(self.fail(registry, now, e, out, events, stats)),
             }
             return orphans;
         }
