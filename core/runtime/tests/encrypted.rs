@@ -600,3 +600,46 @@ fn queries_on_a_connection_that_dies_with_its_server_wait_for_it_to_come_back() 
     assert_eq!(stats.retried, 1, "{stats:?}");
     assert!(stats.connect_failures >= 1, "{stats:?}");
 }
+
+/// Messages of the platform verifier's failures ("failed to verify TLS
+/// certificate: …"), logged since the test binary started.
+fn platform_verifier_errors() -> Vec<String> {
+    struct Capture;
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    impl log::Log for Capture {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Error
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let text = record.args().to_string();
+            if text.contains("failed to verify TLS certificate") {
+                SEEN.lock().unwrap().push(text);
+            }
+        }
+        fn flush(&self) {}
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Error);
+    });
+    SEEN.lock().unwrap().clone()
+}
+
+#[test]
+fn a_certificate_from_the_extra_ca_verifies_without_an_error_logged() {
+    // The platform's roots do not know a self-hoster's CA; asking them
+    // first logged "failed to verify TLS certificate: UnknownIssuer" at
+    // ERROR for every connection that then verified fine.
+    platform_verifier_errors();
+    let pki = pki(&["dot.test"]);
+    let server = server(Kind::Dot, &pki, "dot.test");
+    let mut h = Harness::new(
+        &spec(Kind::Dot, server.addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    h.send("www.example");
+    assert_eq!(answered(&h.outcomes(1)), 1);
+    assert_eq!(platform_verifier_errors(), Vec::<String>::new());
+}
