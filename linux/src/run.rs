@@ -13,7 +13,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tacet_engine::{BlockMode, BlockReason, Config, Event, Route, RuleSet, Stats};
 use tacet_runtime::{
     resolv_conf, Firewall, Mode, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
-    UpstreamEvent, UpstreamOptions, UpstreamSpec,
+    UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats,
 };
 use tacet_store::StoreConfig;
 
@@ -368,13 +368,16 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
             Err(e) => eprintln!("tacet: kept the old rules: {e}"),
         }
     }
+    // The encrypted transports' counters live on the I/O thread: read
+    // them just before it stops.
+    let encrypted = firewall.upstream_stats();
     let stats = firewall
         .stop()
         .map_err(|e| format!("the firewall stopped: {e}"))?;
     let _ = writeln!(
         std::io::stdout().lock(),
         "tacet: stats {}",
-        stats_json(&stats)
+        stats_json(&stats, encrypted.as_ref())
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -417,9 +420,17 @@ fn upstreams(args: &RunArgs) -> Result<Vec<UpstreamSpec>, String> {
     Ok(found.into_iter().map(UpstreamSpec::plain).collect())
 }
 
-/// The counters as one JSON object, for scripts and tests.
-pub fn stats_json(stats: &Stats) -> String {
-    serde_json::to_string(stats).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+/// The counters as one JSON object, for scripts and tests; those of the
+/// encrypted transports (connections opened, failed, closed idle...) under
+/// `encrypted`.
+pub fn stats_json(stats: &Stats, encrypted: Option<&UpstreamStats>) -> String {
+    let json = serde_json::to_value(stats).and_then(|mut value| {
+        if let (Some(map), Some(encrypted)) = (value.as_object_mut(), encrypted) {
+            map.insert("encrypted".into(), serde_json::to_value(encrypted)?);
+        }
+        serde_json::to_string(&value)
+    });
+    json.unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 #[cfg(test)]
@@ -444,6 +455,26 @@ mod tests {
             .contains("not an IP address"));
         assert_eq!(parse_mode("opportunistic").unwrap(), Mode::Opportunistic);
         assert!(parse_mode("lax").is_err());
+    }
+
+    #[test]
+    fn stats_carry_the_encrypted_transports_counters() {
+        let stats = Stats {
+            queries: 7,
+            ..Stats::default()
+        };
+        let encrypted = UpstreamStats {
+            connections: 1,
+            connect_failures: 2,
+            ..UpstreamStats::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&stats_json(&stats, Some(&encrypted))).unwrap();
+        assert_eq!(json["queries"], 7);
+        assert_eq!(json["encrypted"]["connections"], 1);
+        assert_eq!(json["encrypted"]["connect_failures"], 2);
+        let plain: serde_json::Value = serde_json::from_str(&stats_json(&stats, None)).unwrap();
+        assert!(plain.get("encrypted").is_none());
     }
 
     #[test]

@@ -65,6 +65,12 @@ impl Lab {
             (&lab.phone, "ph0", PHONE_V4, PHONE_V6),
             (&lab.upstream, "up0", UPSTREAM_V4, UPSTREAM_V6),
         ] {
+            // Up first, addresses after: an IPv6 address added while the
+            // link is down is not answered for (neighbour solicitations)
+            // until its link-local address is through duplicate address
+            // detection, so the first TCP connection over IPv6 lost its
+            // SYN and took a second (the SYN's retransmission).
+            ns.ip(&["link", "set", dev, "up"]);
             ns.ip(&["addr", "add", &format!("{v4}/24"), "dev", dev]);
             // nodad: the address is usable at once instead of after
             // duplicate address detection (about a second).
@@ -77,7 +83,6 @@ impl Lab {
                 dev,
                 "nodad",
             ]);
-            ns.ip(&["link", "set", dev, "up"]);
         }
         lab
     }

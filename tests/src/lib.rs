@@ -10,6 +10,7 @@
 //! - [`netns`]: one network namespace, deleted on drop;
 //! - [`lab`]: a "phone" and an "upstream" namespace joined by a veth pair;
 //! - [`dnsmasq`]: the upstream resolver serving a fixed test zone;
+//! - [`encrypted`]: unbound and dnsdist over TLS and HTTPS, their certificates, a capture of the link;
 //! - [`firewall`]: `tacet run` inside the phone namespace, its final stats;
 //! - [`process`]: a child whose output is captured and which dies on drop;
 //! - [`scratch`]: a per-test directory for list files and the firewall's store;
@@ -33,6 +34,7 @@
 pub mod burst;
 pub mod dig;
 pub mod dnsmasq;
+pub mod encrypted;
 pub mod exchange;
 pub mod firewall;
 pub mod flood;

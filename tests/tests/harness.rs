@@ -102,3 +102,25 @@ fn namespaces_are_removed_on_drop_even_after_a_panic() {
         "{left:?}"
     );
 }
+
+#[test]
+fn the_first_tcp_connection_over_ipv6_is_set_up_at_once() {
+    // An address added while its link was down is not answered for until
+    // the link-local address is through duplicate address detection: the
+    // first SYN went unanswered and the connection took a second.
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new();
+    let addr = SocketAddr::new(UPSTREAM_V6.parse().unwrap(), 4853);
+    let listener = lab
+        .upstream
+        .enter(|| std::net::TcpListener::bind(addr).unwrap());
+    let took = lab.phone.enter(|| {
+        let start = std::time::Instant::now();
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
+        start.elapsed()
+    });
+    drop(listener);
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+}

@@ -76,10 +76,12 @@ fn query(name: &str) -> Vec<u8> {
     m
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Dot,
     Doh,
+    /// DoH, taking at most 10 streams at once (and refusing more).
+    DohMax10,
 }
 
 struct Server {
@@ -91,6 +93,18 @@ struct Server {
 
 /// A DoT or DoH server on loopback, presenting `cert`.
 fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
+    server_on(kind, pki, name, "127.0.0.1:0".parse().unwrap())
+}
+
+/// A loopback address where nothing listens (yet): connections to it are
+/// refused, as to a server restarting.
+fn refusing_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// The server side of TLS presenting the certificate for `name`.
+fn server_config(kind: Kind, pki: &Pki, name: &str) -> rustls::ServerConfig {
     let (_, chain, key) = pki.certs.iter().find(|c| c.0 == name).unwrap();
     let (chain, key) = (chain.clone(), key.clone_key());
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -103,10 +117,16 @@ fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
     .unwrap();
     config.alpn_protocols = match kind {
         Kind::Dot => vec![b"dot".to_vec()],
-        Kind::Doh => vec![b"h2".to_vec()],
+        Kind::Doh | Kind::DohMax10 => vec![b"h2".to_vec()],
     };
+    config
+}
+
+/// Like [`server`], on `addr`.
+fn server_on(kind: Kind, pki: &Pki, name: &str, addr: SocketAddr) -> Server {
+    let config = server_config(kind, pki, name);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -134,7 +154,8 @@ fn server(kind: Kind, pki: &Pki, name: &str) -> Server {
                     };
                     match kind {
                         Kind::Dot => serve_dot(tls, cut_this).await,
-                        Kind::Doh => serve_doh(tls, cut_this).await,
+                        Kind::Doh => serve_doh(tls, cut_this, None).await,
+                        Kind::DohMax10 => serve_doh(tls, cut_this, Some(10)).await,
                     }
                 });
             }
@@ -169,8 +190,16 @@ async fn serve_dot(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStrea
     }
 }
 
-async fn serve_doh(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, cut: bool) {
-    let Ok(mut conn) = h2::server::handshake(tls).await else {
+async fn serve_doh(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    cut: bool,
+    max_streams: Option<u32>,
+) {
+    let mut builder = h2::server::Builder::new();
+    if let Some(max) = max_streams {
+        builder.max_concurrent_streams(max);
+    }
+    let Ok(mut conn) = builder.handshake(tls).await else {
         return;
     };
     while let Some(Ok((request, mut respond))) = conn.accept().await {
@@ -241,9 +270,14 @@ impl Harness {
 
     /// Outcomes until `count` arrived or 3 s passed.
     fn outcomes(&mut self, count: usize) -> Vec<Outcome> {
+        self.outcomes_within(count, Duration::from_secs(3))
+    }
+
+    /// Outcomes until `count` arrived or `within` passed.
+    fn outcomes_within(&mut self, count: usize, within: Duration) -> Vec<Outcome> {
         let mut events = Events::with_capacity(64);
         let mut out = std::mem::take(&mut self.early);
-        let end = Instant::now() + Duration::from_secs(3);
+        let end = Instant::now() + within;
         while out.len() < count && Instant::now() < end {
             let wait = self
                 .upstreams
@@ -277,7 +311,7 @@ fn answered(outcomes: &[Outcome]) -> usize {
 fn spec(kind: Kind, addr: SocketAddr, name: &str) -> String {
     match kind {
         Kind::Dot => format!("tls://{addr}#{name}"),
-        Kind::Doh => format!("https://{addr}/dns-query#{name}"),
+        Kind::Doh | Kind::DohMax10 => format!("https://{addr}/dns-query#{name}"),
     }
 }
 
@@ -426,4 +460,186 @@ fn queries_on_a_connection_that_dies_are_sent_once_more() {
             "a working server, no notice"
         );
     }
+}
+
+#[test]
+fn doh_streams_the_server_refuses_go_again_on_the_same_connection() {
+    // A server takes so many streams at once (10 here, 100 for dnsdist's
+    // h2o) and refuses the rest before processing them (RST_STREAM
+    // REFUSED_STREAM): those queries go again on the same connection,
+    // which is fine, instead of the connection being dropped with all its
+    // queries.
+    let pki = pki(&["dot.test"]);
+    let server = server(Kind::DohMax10, &pki, "dot.test");
+    let mut h = Harness::new(
+        &spec(Kind::DohMax10, server.addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    for i in 0..100 {
+        h.send(&format!("n{i}.example"));
+    }
+    let out = h.outcomes(100);
+    assert_eq!(answered(&out), 100, "{out:?}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    let stats = h.upstreams.stats();
+    assert_eq!((stats.connections, stats.retried), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn queries_wait_for_a_server_that_is_back_within_the_back_off() {
+    // A server restarting refuses connections for a moment: queries wait
+    // for the next attempt (250 ms later) instead of failing at once, and
+    // the server back by then answers them all.
+    let pki = pki(&["dot.test"]);
+    for kind in [Kind::Dot, Kind::Doh] {
+        let addr = refusing_addr();
+        let mut h = Harness::new(&spec(kind, addr, "dot.test"), &pki, Duration::from_secs(30));
+        h.send("first.example");
+        let early = h.outcomes_within(1, Duration::from_millis(100));
+        assert!(early.is_empty(), "{kind:?}: failed at once: {early:?}");
+        assert!(
+            h.upstreams.next_deadline().is_some(),
+            "{kind:?}: a timer for the next attempt"
+        );
+        h.send("second.example"); // backing off: waits too
+        let server = server_on(kind, &pki, "dot.test", addr);
+        let out = h.outcomes(2);
+        assert_eq!(answered(&out), 2, "{kind:?}: {out:?}");
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+        let stats = h.upstreams.stats();
+        assert_eq!(
+            (stats.connections, stats.connect_failures),
+            (2, 1),
+            "{stats:?}"
+        );
+        let events = h.upstreams.take_events();
+        assert!(
+            matches!(
+                &events[..],
+                [
+                    UpstreamEvent::Unavailable { .. },
+                    UpstreamEvent::Recovered { .. }
+                ]
+            ),
+            "{kind:?}: {events:?}"
+        );
+    }
+}
+
+#[test]
+fn queries_stop_waiting_for_a_server_that_stays_down() {
+    // Attempts at 0, 250 and 750 ms are refused; the next would be 2 s
+    // after the third: too far off to wait for. The query fails then,
+    // within the engine's 3 s deadline, and the next fails at once.
+    let pki = pki(&["dot.test"]);
+    let addr = refusing_addr();
+    let mut h = Harness::new(
+        &spec(Kind::Dot, addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    let start = Instant::now();
+    let handle = h.send("www.example");
+    let out = h.outcomes(1);
+    let waited = start.elapsed();
+    assert_eq!(out, vec![Outcome::Failed(handle)]);
+    assert!(
+        waited >= Duration::from_millis(1700) && waited < Duration::from_millis(2500),
+        "failed after {waited:?}"
+    );
+    assert_eq!(h.upstreams.stats().connect_failures, 4);
+    let mut out = Vec::new();
+    h.upstreams.send(
+        h.poll.registry(),
+        UpstreamQuery {
+            handle: QueryHandle(99),
+            message: query("www.example"),
+            retry_truncated_over_tcp: false,
+        },
+        Instant::now(),
+        &mut out,
+    );
+    assert_eq!(out, vec![Outcome::Failed(QueryHandle(99))]);
+    assert_eq!(h.upstreams.next_deadline(), None, "nothing waits: no timer");
+}
+
+#[test]
+fn queries_on_a_connection_that_dies_with_its_server_wait_for_it_to_come_back() {
+    // The server dies under a query, and its port refuses the immediate
+    // reconnect (often before the first write): the query waits for the
+    // next attempt instead of failing at once, and the server, back by
+    // then, answers it.
+    let pki = pki(&["dot.test"]);
+    let addr = refusing_addr();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let config = Arc::new(server_config(Kind::Dot, &pki, "dot.test"));
+    let dying = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        drop(listener); // from now on, connections are refused
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut len = [0u8; 2];
+        // The handshake, and the query's first bytes: then it dies.
+        std::io::Read::read_exact(&mut tls, &mut len).unwrap();
+    });
+    let mut h = Harness::new(
+        &spec(Kind::Dot, addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    h.send("www.example");
+    let early = h.outcomes_within(1, Duration::from_millis(150));
+    assert!(early.is_empty(), "failed at once: {early:?}");
+    dying.join().unwrap();
+    let server = server_on(Kind::Dot, &pki, "dot.test", addr);
+    let out = h.outcomes(1);
+    assert_eq!(answered(&out), 1, "{out:?}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    let stats = h.upstreams.stats();
+    assert_eq!(stats.retried, 1, "{stats:?}");
+    assert!(stats.connect_failures >= 1, "{stats:?}");
+}
+
+/// Messages of the platform verifier's failures ("failed to verify TLS
+/// certificate: …"), logged since the test binary started.
+fn platform_verifier_errors() -> Vec<String> {
+    struct Capture;
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    impl log::Log for Capture {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Error
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let text = record.args().to_string();
+            if text.contains("failed to verify TLS certificate") {
+                SEEN.lock().unwrap().push(text);
+            }
+        }
+        fn flush(&self) {}
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Error);
+    });
+    SEEN.lock().unwrap().clone()
+}
+
+#[test]
+fn a_certificate_from_the_extra_ca_verifies_without_an_error_logged() {
+    // The platform's roots do not know a self-hoster's CA; asking them
+    // first logged "failed to verify TLS certificate: UnknownIssuer" at
+    // ERROR for every connection that then verified fine.
+    platform_verifier_errors();
+    let pki = pki(&["dot.test"]);
+    let server = server(Kind::Dot, &pki, "dot.test");
+    let mut h = Harness::new(
+        &spec(Kind::Dot, server.addr, "dot.test"),
+        &pki,
+        Duration::from_secs(30),
+    );
+    h.send("www.example");
+    assert_eq!(answered(&h.outcomes(1)), 1);
+    assert_eq!(platform_verifier_errors(), Vec::<String>::new());
 }

@@ -30,6 +30,8 @@ use super::{ConnError, Outcome, Sent};
 /// The most requests in flight on one connection (servers advertise their
 /// own limit, usually 100; h2 waits for it).
 pub const MAX_IN_FLIGHT: usize = 512;
+/// Streams opened before the server said how many it takes.
+const INITIAL_MAX_STREAMS: usize = 100;
 /// The largest answer body taken.
 const MAX_BODY: usize = 65_535;
 /// HTTP/2 receive windows: a DNS answer is at most 64 KiB, and a small
@@ -175,6 +177,11 @@ impl Doh {
             .initial_connection_window_size(WINDOW * 4)
             .max_frame_size(16_384)
             .max_header_list_size(16 * 1024)
+            // Until the server's SETTINGS say how many streams it takes,
+            // open no more than the 100 RFC 9113 §6.5.2 advises servers
+            // to allow (h2 would open any number, and a burst of queries
+            // beyond the server's limit would be refused).
+            .initial_max_send_streams(INITIAL_MAX_STREAMS)
             .handshake::<TlsIo, Bytes>(TlsIo(
                 stream,
                 Arc::clone(&tls_done),
@@ -303,6 +310,20 @@ impl Doh {
                 Poll::Ready(Err(Failure::Broken(e))) => {
                     return Err(h2_error(&e, established(), &tls_slot));
                 }
+                // The server refused this stream before processing it (too
+                // many at once): the query goes again on this connection,
+                // once; the connection is fine.
+                Poll::Ready(Err(Failure::Refused)) => {
+                    let mut done = self.requests.swap_remove(i);
+                    moved = true;
+                    if done.sent.retried {
+                        log::debug!("a DoH request was refused twice");
+                        out.push(Outcome::Failed(done.sent.handle));
+                    } else {
+                        done.sent.retried = true;
+                        self.queue.insert(0, done.sent);
+                    }
+                }
                 Poll::Ready(result) => {
                     let done = self.requests.swap_remove(i);
                     moved = true;
@@ -322,6 +343,7 @@ impl Doh {
                             log::debug!("a DoH request failed: {e}");
                             out.push(Outcome::Failed(done.sent.handle));
                         }
+                        Err(Failure::Refused) => out.push(Outcome::Failed(done.sent.handle)),
                     }
                 }
             }
@@ -355,14 +377,18 @@ impl Doh {
 enum Failure {
     /// The server answered, but not with a DNS message.
     Answer(String),
-    /// The connection went (or refused the stream before using it): the
-    /// query may go again on another connection.
+    /// The connection went: the query may go again on another connection.
     Broken(h2::Error),
+    /// The server refused the stream before using it (RFC 9113 §8.7): the
+    /// query may go again, on this connection.
+    Refused,
 }
 
 fn failure(e: h2::Error) -> Failure {
-    if e.is_io() || e.is_go_away() || e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+    if e.is_io() || e.is_go_away() {
         Failure::Broken(e)
+    } else if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+        Failure::Refused
     } else {
         Failure::Answer(e.to_string())
     }

@@ -16,8 +16,12 @@
 //! upstream unavailable (an [`UpstreamEvent`] says why, in words such as
 //! "certificate not valid for dns.example") and backs off; one that dies
 //! once working is replaced, and its queries in flight are sent once more.
-//! In strict mode (the default) a query no encrypted upstream can take is
-//! failed at once (the app gets SERVFAIL); in opportunistic mode it goes
+//! While an upstream backs off from a failure that may pass by itself (a
+//! refused or reset connection: a server restarting), queries wait for its
+//! next attempt if that comes within [`HOLD_FOR_RETRY`], so a restart
+//! loses nothing; a certificate that fails verification fails them at
+//! once. In strict mode (the default) a query no encrypted upstream can
+//! take is failed (the app gets SERVFAIL); in opportunistic mode it goes
 //! out as plain DNS, and an event says so.
 
 pub mod doh;
@@ -153,6 +157,14 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Encrypted upstreams at most (each holds one mio token).
 pub const MAX_ENCRYPTED: usize = 8;
+/// How soon the next attempt at an upstream that failed must come for a
+/// query to wait for it instead of failing at once: a restarting server is
+/// back within a second, and the query still has its answer within the
+/// engine's 3 s deadline. Longer back-offs (a server that stays down) fail
+/// queries at once again.
+pub const HOLD_FOR_RETRY: Duration = Duration::from_secs(1);
+/// Queries waiting for an upstream's next attempt at most; more fail.
+const MAX_WAITING: usize = dot::MAX_IN_FLIGHT;
 
 enum Conn {
     Dot(Box<Dot>),
@@ -246,6 +258,11 @@ struct Encrypted {
     retry_at: Option<Instant>,
     /// Why it is unavailable, while it is.
     unavailable: Option<String>,
+    /// Whether its last failure may pass by itself (a connection refused
+    /// or reset, not a certificate): queries may wait for the next try.
+    transient: bool,
+    /// Queries waiting for the next attempt (it backs off).
+    waiting: Vec<Sent>,
 }
 
 impl Encrypted {
@@ -266,11 +283,57 @@ impl Encrypted {
             failures: 0,
             retry_at: None,
             unavailable: None,
+            transient: false,
+            waiting: Vec::new(),
         })
     }
 
     fn backing_off(&self, now: Instant) -> bool {
         self.conn.is_none() && self.retry_at.is_some_and(|at| now < at)
+    }
+
+    /// Whether a query may wait for the next attempt: the last failure may
+    /// pass by itself, and the attempt comes within [`HOLD_FOR_RETRY`].
+    fn can_hold(&self, now: Instant) -> bool {
+        self.conn.is_none()
+            && self.transient
+            && self.waiting.len() < MAX_WAITING
+            && self.retry_at.is_some_and(|at| at <= now + HOLD_FOR_RETRY)
+    }
+
+    /// Keeps `queries` for the next attempt as far as they may wait;
+    /// returns the rest.
+    fn hold(&mut self, now: Instant, mut queries: Vec<Sent>) -> Vec<Sent> {
+        if !self.can_hold(now) {
+            return queries;
+        }
+        let room = MAX_WAITING.saturating_sub(self.waiting.len());
+        let rest = queries.split_off(queries.len().min(room));
+        self.waiting.append(&mut queries);
+        rest
+    }
+
+    /// Sends the queries that waited for a connection on the one just
+    /// opened; returns those it had no room for. On an error, those not
+    /// sent wait again, for [`fail`](Self::fail) to decide on.
+    fn send_waiting(&mut self, out: &mut Vec<Outcome>) -> Result<Vec<Sent>, ConnError> {
+        let mut waiting = std::mem::take(&mut self.waiting).into_iter();
+        let Some(conn) = &mut self.conn else {
+            self.waiting = waiting.collect();
+            return Ok(Vec::new());
+        };
+        let mut no_room = Vec::new();
+        while let Some(sent) = waiting.next() {
+            if !conn.has_room() {
+                no_room.push(sent);
+                continue;
+            }
+            if let Err(e) = conn.send(sent, out) {
+                self.waiting = waiting.collect();
+                return Err(e);
+            }
+        }
+        Ok(no_room)
     }
 
     /// Opens a connection.
@@ -335,6 +398,7 @@ impl Encrypted {
             .take()
             .map(|mut c| c.take_in_flight())
             .unwrap_or_default();
+        queries.append(&mut self.waiting);
         self.handshake_deadline = None;
         let reason = self.describe(&error);
         if error.established {
@@ -346,18 +410,21 @@ impl Encrypted {
             }
             stats.retried += again.len() as u64;
             let mut orphans = spent;
-            if self.connect(registry, now).is_ok() {
+            self.waiting.extend(again.into_iter().map(|sent| Sent {
+                retried: true,
+                ..sent
+            }));
+            // The server that just died is often refusing still: a new
+            // connection that fails at once (refused before the first
+            // write) fails as any connection not set up, and its queries
+            // may wait for the next attempt.
+            let opened = self.connect(registry, now).and_then(|()| {
                 stats.connections += 1;
-                for mut sent in again {
-                    sent.retried = true;
-                    if let Some(conn) = &mut self.conn {
-                        if conn.send(sent.clone(), out).is_err() {
-                            orphans.push(sent);
-                        }
-                    }
-                }
-            } else {
-                orphans.extend(again);
+                self.send_waiting(out)
+            });
+            match opened {
+                Ok(no_room) => orphans.extend(no_room),
+                Err(e) => orphans.extend(self.fail(registry, now, e, out, events, stats)),
             }
             return orphans;
         }
@@ -366,6 +433,7 @@ impl Encrypted {
         let shift = self.failures.saturating_sub(1).min(16);
         let wait = BACKOFF_FIRST.saturating_mul(1 << shift).min(BACKOFF_MAX);
         self.retry_at = Some(now + wait);
+        self.transient = error.tls.is_none();
         if self.unavailable.as_deref() != Some(reason.as_str()) {
             log::warn!("encrypted DNS unavailable: {reason}");
             events.push(UpstreamEvent::Unavailable {
@@ -374,7 +442,9 @@ impl Encrypted {
             });
             self.unavailable = Some(reason);
         }
-        queries
+        // The server never got these (the connection was not set up): they
+        // wait for the next attempt if it comes soon enough.
+        self.hold(now, queries)
     }
 
     /// The connection is set up: the upstream works.
@@ -391,7 +461,10 @@ impl Encrypted {
     }
 
     fn next_deadline(&self, idle: Duration) -> Option<Instant> {
-        let conn = self.conn.as_ref()?;
+        let Some(conn) = self.conn.as_ref() else {
+            // Queries wait for the next attempt; otherwise nothing to do.
+            return (!self.waiting.is_empty()).then(|| self.retry_at.unwrap_or(self.last_used));
+        };
         if let Some(at) = self.handshake_deadline {
             return Some(at);
         }
@@ -568,7 +641,19 @@ impl Upstreams {
             .find(|&i| self.encrypted.get(i).is_some_and(|e| !e.backing_off(now)));
         let orphans = match chosen {
             Some(i) => self.send_to(registry, i, sent, now, out),
-            None => vec![sent],
+            None => {
+                // Every one backs off: wait for the attempt that comes first,
+                // if it comes soon enough.
+                let soonest = self
+                    .encrypted
+                    .iter_mut()
+                    .filter(|e| e.can_hold(now))
+                    .min_by_key(|e| e.retry_at);
+                match soonest {
+                    Some(upstream) => upstream.hold(now, vec![sent]),
+                    None => vec![sent],
+                }
+            }
         };
         self.orphaned(registry, orphans, Some(query), out);
     }
@@ -586,20 +671,29 @@ impl Upstreams {
         let Some(upstream) = self.encrypted.get_mut(i) else {
             return vec![sent];
         };
+        let mut orphans = Vec::new();
         if upstream.conn.is_none() {
-            if let Err(e) = upstream.connect(registry, now) {
-                let mut orphans =
-                    upstream.fail(registry, now, e, out, &mut self.events, &mut self.stats);
-                orphans.push(sent);
-                return orphans;
+            // What waited for this connection goes first; on a failure,
+            // the query shares the fate of those waiting.
+            let opened = upstream.connect(registry, now).and_then(|()| {
+                self.stats.connections += 1;
+                upstream.send_waiting(out)
+            });
+            match opened {
+                Ok(no_room) => orphans = no_room,
+                Err(e) => {
+                    upstream.waiting.push(sent);
+                    return upstream.fail(registry, now, e, out, &mut self.events, &mut self.stats);
+                }
             }
-            self.stats.connections += 1;
         }
         let Some(conn) = &mut upstream.conn else {
-            return vec![sent];
+            orphans.push(sent);
+            return orphans;
         };
         if !conn.has_room() {
-            return vec![sent];
+            orphans.push(sent);
+            return orphans;
         }
         upstream.last_used = now;
         match conn.send(sent, out) {
@@ -607,9 +701,14 @@ impl Upstreams {
                 if conn.is_established() && upstream.handshake_deadline.is_some() {
                     upstream.established(&mut self.events);
                 }
-                Vec::new()
+                orphans
             }
-            Err(e) => upstream.fail(registry, now, e, out, &mut self.events, &mut self.stats),
+            Err(e) => {
+                let mut failed =
+                    upstream.fail(registry, now, e, out, &mut self.events, &mut self.stats);
+                failed.append(&mut orphans);
+                failed
+            }
         }
     }
 
@@ -655,6 +754,7 @@ impl Upstreams {
     pub fn abandon(&mut self, registry: &Registry, handle: QueryHandle) {
         self.plain.abandon(registry, handle);
         for upstream in &mut self.encrypted {
+            upstream.waiting.retain(|sent| sent.handle != handle);
             if let Some(conn) = &mut upstream.conn {
                 conn.abandon(handle);
             }
@@ -712,11 +812,31 @@ impl Upstreams {
             .min()
     }
 
-    /// Fails connections not set up in time, and closes idle ones.
+    /// Fails connections not set up in time, closes idle ones, and opens
+    /// one for queries that waited for the next attempt.
     pub fn handle_timeout(&mut self, registry: &Registry, now: Instant, out: &mut Vec<Outcome>) {
         let idle = self.options.idle;
         let mut orphans = Vec::new();
         for upstream in &mut self.encrypted {
+            let retry_due = upstream.retry_at.is_none_or(|at| at <= now);
+            if upstream.conn.is_none() && !upstream.waiting.is_empty() && retry_due {
+                let opened = upstream.connect(registry, now).and_then(|()| {
+                    self.stats.connections += 1;
+                    upstream.send_waiting(out)
+                });
+                match opened {
+                    Ok(no_room) => orphans.extend(no_room),
+                    Err(e) => orphans.extend(upstream.fail(
+                        registry,
+                        now,
+                        e,
+                        out,
+                        &mut self.events,
+                        &mut self.stats,
+                    )),
+                }
+                continue;
+            }
             if upstream.handshake_deadline.is_some_and(|at| at <= now) {
                 let error = ConnError {
                     reason: format!("no connection within {} ms", HANDSHAKE_TIMEOUT.as_millis()),
