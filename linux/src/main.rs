@@ -9,6 +9,7 @@
 mod demo;
 mod demo_upstream;
 mod interface;
+mod lists_cmd;
 mod netns;
 mod out;
 mod routes;
@@ -60,6 +61,9 @@ enum Command {
     Block(store_cmd::EditArgs),
     /// Keep a name (and its subdomains) reachable through your custom list.
     Allow(store_cmd::EditArgs),
+    /// Lists subscribed to by URL: show their status, add, remove, update
+    /// now.
+    Lists(lists_cmd::ListsArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Export(args) => store_cmd::export(args),
         Command::Block(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Block),
         Command::Allow(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Allow),
+        Command::Lists(args) => lists_cmd::lists(args),
     };
     match result {
         Ok(code) => code,
