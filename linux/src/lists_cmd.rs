@@ -80,19 +80,27 @@ pub struct FetchArgs {
     /// Give up on a server that sends nothing for this long.
     #[arg(long, value_name = "SECS", default_value_t = FetchLimits::default().stall.as_secs())]
     stall_secs: u64,
+    /// The most one list may hold, decoded, in MiB (at most 256).
+    #[arg(long, value_name = "MIB", default_value_t = FetchLimits::default().max_bytes >> 20)]
+    max_mib: u64,
 }
 
 impl FetchArgs {
     fn fetcher(&self) -> Result<Fetcher, String> {
+        let max_mib = FetchLimits::default().max_bytes >> 20;
         fetcher(
             self.ca.as_deref(),
-            Duration::from_secs(self.stall_secs.max(1)),
+            FetchLimits {
+                stall: Duration::from_secs(self.stall_secs.max(1)),
+                max_bytes: self.max_mib.clamp(1, max_mib) << 20,
+                ..FetchLimits::default()
+            },
         )
     }
 }
 
 /// A fetcher trusting the system's roots and the CA file `ca`.
-pub fn fetcher(ca: Option<&Path>, stall: Duration) -> Result<Fetcher, String> {
+pub fn fetcher(ca: Option<&Path>, limits: FetchLimits) -> Result<Fetcher, String> {
     let extra = match ca {
         Some(path) => Some(
             std::fs::read(path)
@@ -100,14 +108,8 @@ pub fn fetcher(ca: Option<&Path>, stall: Duration) -> Result<Fetcher, String> {
         ),
         None => None,
     };
-    Fetcher::new(
-        extra.as_deref(),
-        FetchLimits {
-            stall,
-            ..FetchLimits::default()
-        },
-    )
-    .map_err(|e| format!("cannot set up HTTPS for lists: {e}"))
+    Fetcher::new(extra.as_deref(), limits)
+        .map_err(|e| format!("cannot set up HTTPS for lists: {e}"))
 }
 
 /// `tacet lists ...`.

@@ -77,10 +77,15 @@ fn main() -> ExitCode {
         1 => log::LevelFilter::Info,
         _ => log::LevelFilter::Debug,
     };
-    env_logger::Builder::new()
-        .filter_level(level)
-        .format_target(false)
-        .init();
+    let mut logger = env_logger::Builder::new();
+    logger.filter_level(level).format_target(false);
+    if cli.verbose < 2 {
+        // It logs an ERROR for every certificate it does not know the
+        // issuer of, also when the extra CA (--ca, --upstream-ca) then
+        // vouches for it; a refused certificate is reported in words.
+        logger.filter_module("rustls_platform_verifier", log::LevelFilter::Off);
+    }
+    logger.init();
     let result = match cli.command {
         Command::Run(args) => run::run(args, cli.verbose >= 2),
         Command::Demo(args) => demo::demo(args),

@@ -359,7 +359,7 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
         Some(dir) if args.list_check_secs > 0 => {
             let fetcher = crate::lists_cmd::fetcher(
                 args.list_ca.as_deref(),
-                subscriptions::FetchLimits::default().stall,
+                subscriptions::FetchLimits::default(),
             )?;
             let every = Duration::from_secs(args.list_check_secs);
             Some(list_updater(dir.to_owned(), every, fetcher, reload)?)
