@@ -27,7 +27,8 @@ pub enum FirewallError {
         reason: String,
     },
     /// An argument cannot be used: a name that is not a DNS name, a journal
-    /// cursor or filter address that does not parse.
+    /// cursor or filter address that does not parse, a list URL that is not
+    /// https or is subscribed to already, an unknown list id.
     InvalidInput {
         /// Which argument, and why.
         reason: String,
@@ -139,7 +140,9 @@ impl From<Error> for FirewallError {
                 }
             }
             Error::Store(
-                e @ (StoreError::InvalidName { .. } | StoreError::InvalidCursor { .. }),
+                e @ (StoreError::InvalidName { .. }
+                | StoreError::InvalidCursor { .. }
+                | StoreError::Subscription { .. }),
             ) => Self::InvalidInput {
                 reason: e.to_string(),
             },

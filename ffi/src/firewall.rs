@@ -188,6 +188,14 @@ impl Firewall {
     pub fn forget_name(&self, name: String) -> Result<()> {
         Ok(self.set_name_rule(&name, None)?)
     }
+
+    /// Re-reads the store's subscribed lists (after `ListSubscriptions`
+    /// changed one) and applies the rules at once; the lists are compiled
+    /// on the caller's thread, never the firewall's.
+    pub fn reload_lists(&self) -> Result<()> {
+        self.reconfigure(Rebuild::Always, |_| {})?;
+        Ok(())
+    }
 }
 
 impl Firewall {

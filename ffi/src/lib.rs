@@ -16,8 +16,10 @@
 //! Modules: [`records`] (configuration, counters, lists, parse reports),
 //! [`firewall`] (the `Firewall` object), [`events`] (events, the listener,
 //! the dispatcher thread), [`store_reader`] (the `StoreReader` object and
-//! the journal records), [`settings`] (checking the configuration, building
-//! rules), [`error`] (the two error types).
+//! the journal records), [`subscriptions`] (the `ListSubscriptions` object:
+//! lists subscribed to by URL, their status, updates), [`settings`]
+//! (checking the configuration, building rules), [`error`] (the two error
+//! types).
 //!
 //! # Threads and panics
 //!
@@ -45,6 +47,7 @@ pub mod firewall;
 pub mod records;
 pub mod settings;
 pub mod store_reader;
+pub mod subscriptions;
 
 pub use attribution::{AppResolver, Transport};
 pub use error::FirewallError;
@@ -58,6 +61,7 @@ pub use store_reader::{
     CustomRule, CustomRuleKind, ExportFormat, JournalAction, JournalEntry, JournalFilter,
     JournalPage, JournalReason, StoreCounters, StoreReader, TopName,
 };
+pub use subscriptions::{ListSubscriptions, ListUpdate, Subscription, UpdateOutcome};
 
 uniffi::setup_scaffolding!();
 

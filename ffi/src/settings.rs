@@ -96,6 +96,7 @@ impl Settings {
             .map(ListSource::Curated)
             .collect();
         if let Some(dir) = &self.store_dir {
+            sources.push(ListSource::StoreSubscriptions(dir.clone()));
             sources.push(ListSource::StoreCustom(dir.clone()));
         }
         sources.push(ListSource::Pasted(self.config.custom_list.clone()));

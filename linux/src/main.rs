@@ -9,6 +9,7 @@
 mod demo;
 mod demo_upstream;
 mod interface;
+mod lists_cmd;
 mod netns;
 mod out;
 mod routes;
@@ -60,6 +61,9 @@ enum Command {
     Block(store_cmd::EditArgs),
     /// Keep a name (and its subdomains) reachable through your custom list.
     Allow(store_cmd::EditArgs),
+    /// Lists subscribed to by URL: show their status, add, remove, update
+    /// now.
+    Lists(lists_cmd::ListsArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,10 +77,15 @@ fn main() -> ExitCode {
         1 => log::LevelFilter::Info,
         _ => log::LevelFilter::Debug,
     };
-    env_logger::Builder::new()
-        .filter_level(level)
-        .format_target(false)
-        .init();
+    let mut logger = env_logger::Builder::new();
+    logger.filter_level(level).format_target(false);
+    if cli.verbose < 2 {
+        // It logs an ERROR for every certificate it does not know the
+        // issuer of, also when the extra CA (--ca, --upstream-ca) then
+        // vouches for it; a refused certificate is reported in words.
+        logger.filter_module("rustls_platform_verifier", log::LevelFilter::Off);
+    }
+    logger.init();
     let result = match cli.command {
         Command::Run(args) => run::run(args, cli.verbose >= 2),
         Command::Demo(args) => demo::demo(args),
@@ -88,6 +97,7 @@ fn main() -> ExitCode {
         Command::Export(args) => store_cmd::export(args),
         Command::Block(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Block),
         Command::Allow(args) => store_cmd::edit(args, tacet_store::CustomRuleKind::Allow),
+        Command::Lists(args) => lists_cmd::lists(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! Where the rules come from on Linux: the curated lists built into tacet,
-//! and list files named on the command line.
+//! list files named on the command line, and the store's subscribed lists
+//! and custom list.
 
 use std::path::{Path, PathBuf};
 
@@ -25,8 +26,9 @@ pub struct ListArgs {
 }
 
 /// Builds the rule set, and warns on stderr about lines that were not used.
-/// The custom list of the store in `store` (what `tacet block` and `tacet
-/// allow` edit) comes after the lists named.
+/// The lists the store in `store` subscribes to (their last good copies)
+/// and its custom list (what `tacet block` and `tacet allow` edit) come
+/// after the lists named.
 pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
     let mut sources = if args.no_curated {
         Vec::new()
@@ -41,15 +43,32 @@ pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
         path: path.clone(),
         allow: true,
     }));
-    sources.extend(store.map(|dir| ListSource::StoreCustom(dir.to_owned())));
+    let subscribed: Vec<String> = match store {
+        Some(dir) => tacet_store::subscriptions::list(dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.map_or_else(|d| d.id, |s| s.id))
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some(dir) = store {
+        sources.push(ListSource::StoreSubscriptions(dir.to_owned()));
+        sources.push(ListSource::StoreCustom(dir.to_owned()));
+    }
     let composed = rule_sources::compose(&sources).map_err(|e| e.to_string())?;
     for (info, report) in &composed.reports {
         if !report.is_clean() {
             let unused: u64 = report.problems.values().sum();
-            eprintln!(
-                "tacet: {}: {unused} line(s) not used (see `tacet lint {}`)",
-                info.title, info.title
-            );
+            if subscribed.contains(&info.id) {
+                // Shown by `tacet lists`; a list nobody wrote here is not
+                // worth a warning at every start.
+                log::info!("{}: {unused} line(s) not used", info.id);
+            } else {
+                eprintln!(
+                    "tacet: {}: {unused} line(s) not used (see `tacet lint {}`)",
+                    info.title, info.title
+                );
+            }
         }
     }
     Ok(composed.rules)

@@ -51,7 +51,8 @@ pub struct CheckArgs {
     /// The lists `tacet run` would load with the same options.
     #[command(flatten)]
     pub lists: crate::rule_sources::ListArgs,
-    /// Also consult the custom list of this store.
+    /// Also consult the lists this store subscribes to, and its custom
+    /// list.
     #[arg(long = "store", value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// Check against a file made by `tacet compile` instead.
@@ -199,6 +200,12 @@ fn describe(set: &RuleSet, store: Option<&Path>, rule: RuleRef) -> String {
     let text = match (curated::find(&info.id), info.id.as_str(), store) {
         (Some(list), _, _) => list.text.lines().nth(line_no).map(str::to_owned),
         (None, "custom", Some(dir)) => read_line(&dir.join(tacet_store::CUSTOM_FILE)),
+        (None, id, Some(dir))
+            if tacet_store::subscriptions::check_id(id).is_ok()
+                && tacet_store::subscriptions::copy_path(dir, id).is_file() =>
+        {
+            read_line(&tacet_store::subscriptions::copy_path(dir, id))
+        }
         // A list file's title is its path (see rule_sources::load).
         (None, _, _) => read_line(Path::new(&info.title)),
     };

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tacet_engine::{BlockMode, BlockReason, Config, Event, Route, RuleSet, Stats};
+use tacet_runtime::subscriptions::{self, Fetcher, ListUpdate, Outcome, UpdateOptions, Which};
 use tacet_runtime::{
     resolv_conf, Firewall, Mode, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
     UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats,
@@ -110,6 +111,15 @@ pub struct RunArgs {
     /// enforced ones. Connections to their addresses are then not rejected.
     #[arg(long)]
     pub no_address_learning: bool,
+    /// Check the lists the store subscribes to (`tacet lists`) this often,
+    /// in seconds, give or take 10 % (sooner, with back-off, after a
+    /// failed check); 0: only when `tacet lists update` asks.
+    #[arg(long, value_name = "SECS", default_value_t = subscriptions::DEFAULT_INTERVAL.as_secs())]
+    pub list_check_secs: u64,
+    /// Extra trusted CA certificates (PEM) for the lists' servers, besides
+    /// the system's.
+    #[arg(long, value_name = "FILE")]
+    pub list_ca: Option<PathBuf>,
 }
 
 fn parse_upstream(text: &str) -> Result<UpstreamSpec, String> {
@@ -331,6 +341,7 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
         enforced_names,
         store,
     };
+    let reload = wake.clone();
     // With --fd, routes are the caller's business (as on a phone).
     let routes = args.tun.clone().map(crate::routes::route_thread);
     let mut firewall = Firewall::start(
@@ -344,6 +355,17 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
     )
     .map_err(|e| e.to_string())?;
     let _pid_file = args.store_dir().map(PidFile::write);
+    let lists = match args.store_dir() {
+        Some(dir) if args.list_check_secs > 0 => {
+            let fetcher = crate::lists_cmd::fetcher(
+                args.list_ca.as_deref(),
+                subscriptions::FetchLimits::default(),
+            )?;
+            let every = Duration::from_secs(args.list_check_secs);
+            Some(list_updater(dir.to_owned(), every, fetcher, reload)?)
+        }
+        _ => None,
+    };
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
     // Best effort: the firewall runs on if nobody reads its output.
     let _ = writeln!(
@@ -367,7 +389,12 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
             }
             Err(e) => eprintln!("tacet: kept the old rules: {e}"),
         }
+        // A list may have been added or removed: the schedule looks again.
+        if let Some(poke) = &lists {
+            let _ = poke.send(());
+        }
     }
+    drop(lists);
     // The encrypted transports' counters live on the I/O thread: read
     // them just before it stops.
     let encrypted = firewall.upstream_stats();
@@ -380,6 +407,76 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
         stats_json(&stats, encrypted.as_ref())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the thread that checks the store's subscribed lists when they
+/// are due (sleeping until the next one is; a send on the returned channel
+/// makes it look again, dropping it ends the thread), and sends SIGHUP to
+/// `reload` when a copy changed, so the main loop recomposes the rules off
+/// the I/O thread and swaps them in.
+fn list_updater(
+    dir: PathBuf,
+    every: Duration,
+    fetcher: Fetcher,
+    reload: mpsc::Sender<i32>,
+) -> Result<mpsc::Sender<()>, String> {
+    /// After an error, or while `tacet lists update` holds the lists.
+    const RETRY: Duration = Duration::from_secs(60);
+    let (poke, poked) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("tacet-lists".into())
+        .spawn(move || loop {
+            let now = subscriptions::now_unix_ms();
+            let listed = tacet_store::subscriptions::list(&dir).unwrap_or_else(|e| {
+                log::warn!("cannot read the subscribed lists: {e}");
+                Vec::new()
+            });
+            let (due, next) = subscriptions::due(&listed, now, every);
+            let mut wait = next.map_or(every, |at| Duration::from_millis(at.saturating_sub(now)));
+            if !due.is_empty() {
+                let which = Which::Only(due);
+                let options = UpdateOptions::default();
+                match subscriptions::update(&dir, &which, &fetcher, options, false, &mut Logged) {
+                    Ok(Some(report)) => {
+                        if report.changed() {
+                            let _ = reload.send(SIGHUP);
+                        }
+                        continue;
+                    }
+                    Ok(None) => wait = RETRY,
+                    Err(e) => {
+                        log::warn!("list update failed: {e}");
+                        wait = RETRY;
+                    }
+                }
+            }
+            match poked.recv_timeout(wait.clamp(Duration::from_secs(1), every)) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .map_err(|e| format!("cannot start the list updates: {e}"))?;
+    Ok(poke)
+}
+
+/// What the scheduled updates say: failures on stderr, as the upstream
+/// notices are (names of lists are not browsing history).
+struct Logged;
+
+impl subscriptions::Progress for Logged {
+    fn done(&mut self, update: &ListUpdate) {
+        match &update.outcome {
+            Outcome::Changed { before, after } => {
+                log::info!("list {}: new copy, {after} rules (was {before})", update.id)
+            }
+            Outcome::Unchanged => log::info!("list {}: unchanged", update.id),
+            Outcome::Kept(why) => eprintln!(
+                "tacet: list {} not updated, filtering with its last good copy: {why}",
+                update.id
+            ),
+            Outcome::Removed => {}
+        }
+    }
 }
 
 /// The store's pid file, so `tacet block` can ask this process to reload;

@@ -305,7 +305,7 @@ pub fn edit(args: EditArgs, kind: CustomRuleKind) -> Result<ExitCode, String> {
 }
 
 /// The pid of a firewall running on this store, if one is.
-fn running_firewall(dir: &Path) -> Option<libc::pid_t> {
+pub fn running_firewall(dir: &Path) -> Option<libc::pid_t> {
     let pid: libc::pid_t = std::fs::read_to_string(dir.join(PID_FILE))
         .ok()?
         .trim()

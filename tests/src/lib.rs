@@ -18,6 +18,7 @@
 //! - [`burst`]: many UDP queries sent at once from inside a namespace;
 //! - [`exchange`]: one raw query and its raw reply, timed, UDP or TCP;
 //! - [`hostile`]: an upstream that misbehaves in one chosen way;
+//! - [`list_server`]: an HTTPS list server that misbehaves on demand;
 //! - [`flood`]: TCP and UDP floods, a paced probe, the firewall's memory;
 //! - [`tun`]: a TUN file descriptor opened by the test, for `tacet run --fd`;
 //! - [`testbed`]: all of the above started together and torn down in order.
@@ -41,6 +42,7 @@ pub mod flood;
 pub mod gate;
 pub mod hostile;
 pub mod lab;
+pub mod list_server;
 pub mod netns;
 pub mod process;
 pub mod scratch;

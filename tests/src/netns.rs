@@ -72,6 +72,22 @@ impl Netns {
         std::fs::write(dir.join("resolv.conf"), text).unwrap();
     }
 
+    /// Writes `/etc/netns/NAME/hosts`, which `ip netns exec` mounts over
+    /// `/etc/hosts`: names found there without any DNS query (a list
+    /// server's name, for its certificate).
+    pub fn write_hosts(&self, entries: &[(&str, &str)]) {
+        let dir = self.etc_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = std::iter::once("127.0.0.1 localhost\n".to_owned())
+            .chain(
+                entries
+                    .iter()
+                    .map(|(addr, name)| format!("{addr} {name}\n")),
+            )
+            .collect();
+        std::fs::write(dir.join("hosts"), text).unwrap();
+    }
+
     /// Runs `f` on a new thread whose network namespace is this one.
     ///
     /// `setns` changes only the calling thread, so sockets opened, TUN

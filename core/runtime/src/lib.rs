@@ -14,13 +14,16 @@
 //! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
 //! [`event_loop`] (the thread), [`attribution`] (which app asked), [`resolv_conf`] (the system's resolvers),
 //! [`rule_sources`] (composing the rules from lists, for every shell),
-//! [`enforced`] (the names looked up before any app asks).
+//! [`enforced`] (the names looked up before any app asks),
+//! [`subscriptions`] (lists subscribed to by URL: fetched, checked and kept
+//! on the caller's thread, never the I/O thread's).
 
 pub mod attribution;
 pub mod enforced;
 pub mod event_loop;
 pub mod resolv_conf;
 pub mod rule_sources;
+pub mod subscriptions;
 pub mod tun;
 pub mod upstream;
 

@@ -1,6 +1,7 @@
 //! The rule set a firewall runs with, composed from where rules come from:
-//! the curated lists that are on, list files, the store's custom list
-//! (what "block this name" and "allow this name" edit), and text the user
+//! the curated lists that are on, list files, the lists subscribed to by
+//! URL (the store's last good copies), the store's custom list (what
+//! "block this name" and "allow this name" edit), and text the user
 //! pasted. Every shell composes its rules here, so a name is blocked for
 //! the same reasons on Linux, Android and iOS.
 
@@ -32,6 +33,11 @@ pub enum ListSource {
     },
     /// The custom list in a store directory, if it has one.
     StoreCustom(PathBuf),
+    /// The last good copy of every list the store in this directory
+    /// subscribes to (see [`crate::subscriptions`]); lists without a copy
+    /// yet, or whose copy cannot be read, are left out (and logged): a
+    /// subscription never stops the firewall from starting.
+    StoreSubscriptions(PathBuf),
     /// A list the user pasted.
     Pasted(String),
 }
@@ -71,7 +77,12 @@ pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
     let mut builder = RuleSetBuilder::new();
     let mut reports = Vec::with_capacity(sources.len());
     for source in sources {
+        if let ListSource::StoreSubscriptions(dir) = source {
+            reports.extend(add_subscriptions(&mut builder, dir)?);
+            continue;
+        }
         let (info, report) = match source {
+            ListSource::StoreSubscriptions(_) => continue,
             ListSource::Curated(list) => {
                 let report = list
                     .add_to(&mut builder)
@@ -127,6 +138,54 @@ pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
         .try_build()
         .map_err(|e| ComposeError::Build(e.to_string()))?;
     Ok(Composed { rules, reports })
+}
+
+/// Adds the good copy of every subscribed list in the store `dir`.
+fn add_subscriptions(
+    builder: &mut RuleSetBuilder,
+    dir: &Path,
+) -> Result<Vec<(ListInfo, ParseReport)>, ComposeError> {
+    let listed = match tacet_store::subscriptions::list(dir) {
+        Ok(listed) => listed,
+        Err(e) => {
+            log::warn!("subscribed lists left out: {e}");
+            return Ok(Vec::new());
+        }
+    };
+    let mut reports = Vec::new();
+    for entry in listed {
+        // A damaged status still leaves its copy to filter with.
+        let info = match entry {
+            Ok(sub) => ListInfo {
+                id: sub.id,
+                title: sub.title,
+            },
+            Err(damaged) => ListInfo {
+                title: damaged.id.clone(),
+                id: damaged.id,
+            },
+        };
+        let path = tacet_store::subscriptions::copy_path(dir, &info.id);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                log::warn!("subscribed list {} left out: {e}", info.id);
+                continue;
+            }
+        };
+        match tacet_rules::parse::list_reader(file)
+            .and_then(|reader| builder.add_list(info.clone(), reader))
+        {
+            Ok(report) => reports.push((info, report)),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                // Too many lists: the builder's own limit.
+                return Err(ComposeError::Build(e.to_string()));
+            }
+            Err(e) => log::warn!("subscribed list {} left out: {e}", info.id),
+        }
+    }
+    Ok(reports)
 }
 
 /// The curated lists that are on in a new install.

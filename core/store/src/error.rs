@@ -38,6 +38,13 @@ pub enum StoreError {
         /// The cursor as given.
         cursor: String,
     },
+    /// A subscription cannot be added or changed as asked (a URL that is
+    /// not https, a list subscribed to already, too many lists, an id that
+    /// is not one).
+    Subscription {
+        /// Why, in plain words.
+        why: String,
+    },
     /// Writing an export to the caller's writer failed.
     Export {
         /// What the writer said.
@@ -74,6 +81,7 @@ impl fmt::Display for StoreError {
             StoreError::InvalidCursor { cursor } => {
                 write!(f, "'{cursor}' is not a journal cursor")
             }
+            StoreError::Subscription { why } => f.write_str(why),
             StoreError::Export { source } => write!(f, "writing the export failed: {source}"),
         }
     }

@@ -12,6 +12,8 @@
 //! - [`counters`]: totals, per day and hour, per list, top names, distinct names;
 //! - [`query`] and `export`: newest-first paging, filters, CSV and JSON;
 //! - [`custom`]: the user's block/allow list;
+//! - [`subscriptions`]: lists subscribed to by URL, their status and last
+//!   good copies;
 //! - `store`: the directory, [`Store`] and [`StoreReader`].
 //!
 //! Guarantees: a crash (or `kill -9`) loses at most the records of the last
@@ -38,6 +40,7 @@ mod fsutil;
 mod journal;
 pub mod query;
 mod store;
+pub mod subscriptions;
 
 pub use chart::render_hourly_chart;
 pub use counters::{Counters, TopName, UniqueCount};
@@ -45,7 +48,7 @@ pub use custom::{set as set_custom_rule, CustomRule, CustomRuleKind, CUSTOM_FILE
 pub use entry::{qtype_name, Action, JournalEntry, JournalRecord, Reason};
 pub use error::StoreError;
 pub use export::{format_utc, CSV_HEADER};
-pub use fsutil::write_atomic;
+pub use fsutil::{write_atomic, Staged};
 pub use query::{Cursor, Filter, Page};
 pub use store::{
     Deadline, Store, StoreConfig, StoreReader, StoreStatus, Wake, COUNTERS_FILE, LOCK_FILE,

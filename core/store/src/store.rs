@@ -8,6 +8,7 @@
 //! <dir>/custom.txt        the user's block/allow rules (atomic replace)
 //! <dir>/settings.json     the runtime's settings, opaque to the store (atomic replace)
 //! <dir>/rules.fst         compiled rules, written by the runtime with `write_atomic`
+//! <dir>/lists/            subscribed lists: status and last good copy (see `subscriptions`)
 //! ```
 
 use std::io::Write;

@@ -91,6 +91,21 @@ impl Trust {
     }
 }
 
+impl Trust {
+    /// A client configuration for HTTPS over HTTP/1.1 (fetching subscribed
+    /// lists): the same trust as the encrypted upstreams, no pins.
+    pub fn https_config(&self) -> Result<Arc<ClientConfig>, String> {
+        let mut config = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&self.base))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
 #[cfg(not(target_os = "android"))]
 fn platform_verifier(
     provider: &Arc<CryptoProvider>,
