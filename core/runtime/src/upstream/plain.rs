@@ -59,6 +59,9 @@ pub struct Plain {
     free: Vec<usize>,
     by_handle: HashMap<QueryHandle, usize>,
     first_token: usize,
+    /// Where answers are read, allocated once: zeroing a 64 KiB buffer on
+    /// the stack for every answer cost more than the read itself.
+    buf: Box<[u8]>,
 }
 
 impl Plain {
@@ -72,6 +75,7 @@ impl Plain {
             free: Vec::new(),
             by_handle: HashMap::new(),
             first_token,
+            buf: vec![0; 65_535].into_boxed_slice(),
         }
     }
 
@@ -136,13 +140,13 @@ impl Plain {
         let in_flight = self.slots.get_mut(slot)?.as_mut()?;
         let message = &in_flight.query.message;
         let step = match &mut in_flight.transport {
-            Transport::Udp(socket) => udp_step(socket, message),
+            Transport::Udp(socket) => udp_step(socket, message, &mut self.buf),
             Transport::Tcp {
                 stream,
                 out,
                 written,
                 inbuf,
-            } => tcp_step(stream, out, written, inbuf, message),
+            } => tcp_step(stream, out, written, inbuf, message, &mut self.buf),
         };
         match step {
             Step::Wait => None,
@@ -256,10 +260,15 @@ impl Plain {
 
     fn release(&mut self, registry: &Registry, slot: usize) -> Option<InFlight> {
         let mut in_flight = self.slots.get_mut(slot)?.take()?;
-        let _ = match &mut in_flight.transport {
-            Transport::Udp(socket) => registry.deregister(socket),
-            Transport::Tcp { stream, .. } => registry.deregister(stream),
-        };
+        // A UDP socket is closed right after (it is never shared): closing
+        // takes it out of epoll's and kqueue's sets, so the explicit
+        // deregistration would be one more syscall per query for nothing.
+        // An event already fetched for its token finds the slot empty or
+        // a new socket with nothing to read, as it would after a
+        // deregistration.
+        if let Transport::Tcp { stream, .. } = &mut in_flight.transport {
+            let _ = registry.deregister(stream);
+        }
         self.by_handle.remove(&in_flight.query.handle);
         self.free.push(slot);
         Some(in_flight)
@@ -281,10 +290,9 @@ fn matches(message: &[u8], response: &[u8]) -> bool {
     ok
 }
 
-fn udp_step(socket: &UdpSocket, message: &[u8]) -> Step {
-    let mut buf = [0u8; 65_535];
+fn udp_step(socket: &UdpSocket, message: &[u8], buf: &mut [u8]) -> Step {
     loop {
-        match socket.recv(&mut buf) {
+        match socket.recv(buf) {
             Ok(n) => {
                 let response = buf.get(..n).unwrap_or_default();
                 if matches(message, response) {
@@ -304,6 +312,7 @@ fn tcp_step(
     written: &mut usize,
     inbuf: &mut Vec<u8>,
     message: &[u8],
+    buf: &mut [u8],
 ) -> Step {
     while let Some(rest) = out.get(*written..).filter(|r| !r.is_empty()) {
         match stream.write(rest) {
@@ -316,7 +325,6 @@ fn tcp_step(
             Err(e) => return Step::Failed(e),
         }
     }
-    let mut buf = [0u8; 16_384];
     loop {
         if let Some(len) = inbuf
             .get(..2)
@@ -330,7 +338,7 @@ fn tcp_step(
                 };
             }
         }
-        match stream.read(&mut buf) {
+        match stream.read(buf) {
             Ok(0) => return Step::Failed(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => inbuf.extend_from_slice(buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
@@ -347,9 +355,32 @@ pub(super) fn unspecified(server: SocketAddr) -> SocketAddr {
     }
 }
 
+/// A new UDP socket connected to `server`, with `message` sent on it.
+///
+/// No bind: connecting an unbound socket binds it to a port the kernel
+/// picks at random in the ephemeral range, exactly as binding to port 0
+/// does (Linux's `udp_lib_get_port` with no port asked, the BSDs'
+/// `in_pcbbind`), one syscall sooner. Non-blocking from `socket(2)` on
+/// where the flag exists, so no `fcntl` either.
 fn open_and_send(server: SocketAddr, message: &[u8]) -> io::Result<UdpSocket> {
-    let socket = UdpSocket::bind(unspecified(server))?;
-    socket.connect(server)?;
+    use socket2::{Domain, Protocol, Socket, Type};
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::DGRAM.nonblocking(),
+        Some(Protocol::UDP),
+    )?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let socket = {
+        let socket = Socket::new(
+            Domain::for_address(server),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
+        socket.set_nonblocking(true)?;
+        socket
+    };
+    socket.connect(&server.into())?;
     socket.send(message)?;
-    Ok(socket)
+    Ok(UdpSocket::from_std(socket.into()))
 }
