@@ -86,12 +86,13 @@ bench_dnsmasq() {
 }
 
 # Starts `tacet run` on a TUN in the phone namespace, pinned to FW_CPU, with
-# extra arguments "$@", and waits for `tacet: ready`.
+# extra arguments "$@", and waits for `tacet: ready`. Its upstream is
+# $TACET_UPSTREAM if set (an encrypted one, say), else plain $UPSTREAM.
 bench_tacet() {
     # Its own store (journal and counters, as on a phone), not the
     # machine's /var/lib/tacet.
     taskset -c "$FW_CPU" ip netns exec "$PHONE_NS" "$TACET" run --tun tacet0 \
-        --upstream "$UPSTREAM" --store "$WORK/store" "$@" \
+        --upstream "${TACET_UPSTREAM:-$UPSTREAM}" --store "$WORK/store" "$@" \
         >"$WORK/tacet.out" 2>"$WORK/tacet.err" &
     TACET_PID=$!
     local i
