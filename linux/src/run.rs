@@ -227,15 +227,19 @@ impl Observer for LogEvents {
                 reason,
                 ..
             } => {
-                let why = match reason {
-                    BlockReason::Rule(rule) => {
-                        let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
-                        format!("{list}, line {}", rule.line)
-                    }
-                    BlockReason::Canary => "canary".to_owned(),
-                    BlockReason::Cname { via, .. } => format!("CNAME to {via}"),
-                };
-                log::debug!("blocked {name} type {qtype} ({why})");
+                // Said only with --log-queries: the words cost more than
+                // the rest of a blocked answer's bookkeeping otherwise.
+                if log::log_enabled!(log::Level::Debug) {
+                    let why = match reason {
+                        BlockReason::Rule(rule) => {
+                            let list = rules.list(rule.list).map_or("?", |l| l.id.as_str());
+                            format!("{list}, line {}", rule.line)
+                        }
+                        BlockReason::Canary => "canary".to_owned(),
+                        BlockReason::Cname { via, .. } => format!("CNAME to {via}"),
+                    };
+                    log::debug!("blocked {name} type {qtype} ({why})");
+                }
             }
             Event::Rejected {
                 name, destination, ..
