@@ -33,8 +33,11 @@ pub enum FirewallError {
         /// Which argument, and why.
         reason: String,
     },
-    /// An upstream resolver has no route from here (the network is down or
+    /// No upstream resolver has a route from here (the network is down or
     /// changed): start again once the network is back, with its resolvers.
+    /// One without a route among others that have one is left out (and
+    /// logged), not an error: an IPv6 resolver during a handover to a
+    /// network without IPv6 does not stop filtering.
     UpstreamUnreachable {
         /// Which resolver, and what the system said.
         reason: String,

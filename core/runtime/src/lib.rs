@@ -122,7 +122,8 @@ pub enum RuntimeError {
     BadFd(i32),
     /// No upstream resolver was given or found.
     NoUpstream,
-    /// An upstream resolver has no route from here.
+    /// No upstream resolver has a route from here (this one was the first
+    /// to say so).
     UpstreamUnreachable(SocketAddr, std::io::Error),
     /// An upstream resolver is the firewall itself: a virtual resolver, an
     /// address in the tunnel's networks, or one routed into the tunnel.
@@ -220,7 +221,8 @@ impl Firewall {
         rules: Arc<RuleSet>,
         observer: Box<dyn Observer>,
     ) -> Result<Self, RuntimeError> {
-        upstream::Upstreams::check_routes(&config.upstreams, &config.engine)?;
+        let mut config = config;
+        config.upstreams = upstream::Upstreams::check_routes(&config.upstreams, &config.engine)?;
         let (commands, receiver) = mpsc::channel();
         let engine_config = config.engine.clone();
         let event_loop = event_loop::EventLoop::new(tun, config, rules, observer, receiver)?;
@@ -270,7 +272,7 @@ impl Firewall {
         if upstreams.is_empty() {
             return Err(RuntimeError::NoUpstream);
         }
-        upstream::Upstreams::check_routes(&upstreams, &self.engine_config)?;
+        let upstreams = upstream::Upstreams::check_routes(&upstreams, &self.engine_config)?;
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Command::SetUpstreams(upstreams, reply));
         answer

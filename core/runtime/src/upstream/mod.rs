@@ -516,14 +516,22 @@ impl Upstreams {
         Ok(upstreams)
     }
 
-    /// Checks that every upstream has a route from here, so a typo or a
-    /// missing network fails at start with a clear error instead of as
-    /// SERVFAIL on every query; and that none is the firewall itself (a
-    /// virtual resolver, an address in the tunnel's networks, or one the
-    /// system routes into the tunnel: the route's source address is then
-    /// the tunnel's), whose queries would loop back as queries until the
-    /// pending table ran out.
-    pub fn check_routes(specs: &[UpstreamSpec], engine: &Config) -> Result<(), RuntimeError> {
+    /// The upstreams that have a route from here, in their order: one
+    /// without (an IPv6 resolver on a network that has no IPv6 yet, during
+    /// a Wi-Fi to mobile handover) is left out and logged, so the others
+    /// carry on; when none has a route, a typo or a missing network fails
+    /// at start with a clear error instead of as SERVFAIL on every query.
+    /// Fails too when one is the firewall itself (a virtual resolver, an
+    /// address in the tunnel's networks, or one the system routes into the
+    /// tunnel: the route's source address is then the tunnel's), whose
+    /// queries would loop back as queries until the pending table ran out:
+    /// that is a mistake in the configuration, not the network's doing.
+    pub fn check_routes(
+        specs: &[UpstreamSpec],
+        engine: &Config,
+    ) -> Result<Vec<UpstreamSpec>, RuntimeError> {
+        let mut routable = Vec::with_capacity(specs.len());
+        let mut first_error = None;
         for spec in specs {
             let server = spec.addr;
             let ip = server.ip();
@@ -532,19 +540,26 @@ impl Upstreams {
             if resolver || tacet_engine::in_tunnel(ip) {
                 return Err(RuntimeError::UpstreamIsFirewall(server));
             }
-            let socket = std::net::UdpSocket::bind(plain::unspecified(server))
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            socket
-                .connect(server)
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            let source = socket
-                .local_addr()
-                .map_err(|e| RuntimeError::UpstreamUnreachable(server, e))?;
-            if tacet_engine::in_tunnel(source.ip()) {
-                return Err(RuntimeError::UpstreamIsFirewall(server));
+            let source = std::net::UdpSocket::bind(plain::unspecified(server)).and_then(|socket| {
+                socket.connect(server)?;
+                socket.local_addr()
+            });
+            match source {
+                Ok(source) if tacet_engine::in_tunnel(source.ip()) => {
+                    return Err(RuntimeError::UpstreamIsFirewall(server));
+                }
+                Ok(_) => routable.push(spec.clone()),
+                Err(e) => {
+                    log::warn!("an upstream has no route from here and is left out: {e}");
+                    log::debug!("upstream {server} left out: {e}");
+                    first_error.get_or_insert(RuntimeError::UpstreamUnreachable(server, e));
+                }
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) if routable.is_empty() => Err(e),
+            _ => Ok(routable),
+        }
     }
 
     /// Uses these upstreams from now on. An encrypted upstream that stays
@@ -940,6 +955,23 @@ mod tests {
         }
         let loopback = UpstreamSpec::parse("127.0.0.1").unwrap();
         assert!(Upstreams::check_routes(&[loopback], &config).is_ok());
+    }
+
+    #[test]
+    fn an_upstream_without_a_route_is_left_out_while_another_has_one() {
+        // A link-local multicast address without its interface has no
+        // route on any machine (and with IPv6 off, no socket either).
+        let config = Config::default();
+        let parse = |t: &str| UpstreamSpec::parse(t).unwrap();
+        let dead = parse("tls://[ff02::1]#dns.example");
+        let alive = parse("127.0.0.1");
+        let kept = Upstreams::check_routes(&[dead.clone(), alive.clone()], &config).unwrap();
+        assert_eq!(kept, vec![alive]);
+        // With nothing left, the error says which and why.
+        assert!(matches!(
+            Upstreams::check_routes(std::slice::from_ref(&dead), &config),
+            Err(RuntimeError::UpstreamUnreachable(a, _)) if a == dead.addr
+        ));
     }
 
     #[test]
