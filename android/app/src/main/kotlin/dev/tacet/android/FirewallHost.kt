@@ -16,10 +16,12 @@ import dev.tacet.ffi.Firewall
 import dev.tacet.ffi.FirewallEvent
 import dev.tacet.ffi.FirewallException
 import dev.tacet.ffi.FirewallListener
+import dev.tacet.ffi.KnownResolver
 import dev.tacet.ffi.ListInfo
 import dev.tacet.ffi.StoreReader
 import dev.tacet.ffi.curatedLists
 import dev.tacet.ffi.defaultConfig
+import dev.tacet.ffi.knownEncryptedResolvers
 import java.io.File
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
@@ -45,6 +47,17 @@ class FirewallHost(private val app: Context) {
 
     /** The curated lists of the core in this build. */
     val lists: List<ListInfo> by lazy { curatedLists() }
+
+    /** The well-known encrypted resolvers of the core in this build. */
+    val knownResolvers: List<KnownResolver> by lazy { knownEncryptedResolvers() }
+
+    /**
+     * The firewall's upstreams for the user's DNS choice, given the
+     * network's own resolvers; null when the choice cannot be honoured
+     * (see [DnsChoice.upstreams]).
+     */
+    fun chosenUpstreams(network: List<String>): List<String>? =
+        settings.load().dns.upstreams(network, knownResolvers.associate { it.id to it.upstreams })
 
     /** The pause the user chose, restored from the settings. */
     val pause = PauseTimer(WallClock).apply { restore(settings.load().pausedUntilMs) }
@@ -213,4 +226,7 @@ interface TunnelControl {
 
     /** Filters again now. */
     fun resume()
+
+    /** The user chose other DNS servers: use them now, in the same tunnel. */
+    fun dnsChanged()
 }

@@ -16,6 +16,7 @@ import android.widget.ScrollView
 import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
+import dev.tacet.android.present.DnsText
 import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.PauseTimer
 import dev.tacet.android.tunnel.TunnelInput
@@ -35,6 +36,8 @@ class MainActivity : Activity() {
     private lateinit var switch: Switch
     private lateinit var privateDns: TextView
     private lateinit var lockdown: TextView
+    private lateinit var upstreamNotice: TextView
+    private lateinit var dnsButton: android.widget.Button
     private lateinit var pauseRow: LinearLayout
     private lateinit var counters: TextView
     private lateinit var topNames: TextView
@@ -45,6 +48,7 @@ class MainActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        title = "tacet"
         val page = column()
         status = text(size = 17f, bold = true)
         switch = Switch(this).apply {
@@ -53,17 +57,24 @@ class MainActivity : Activity() {
             setOnCheckedChangeListener { _, on -> if (!rendering) onSwitch(on) }
         }
         privateDns = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
-        privateDns.setOnClickListener { startActivity(Intent(Settings.ACTION_WIRELESS_SETTINGS)) }
+        // The DNS screen offers to use the Private DNS resolver over TLS,
+        // and opens Android's settings from there.
+        privateDns.setOnClickListener { startActivity(Intent(this, DnsActivity::class.java)) }
+        upstreamNotice = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
+        upstreamNotice.setOnClickListener { startActivity(Intent(this, DnsActivity::class.java)) }
+        dnsButton = button("DNS") { startActivity(Intent(this, DnsActivity::class.java)) }
         lockdown = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
         lockdown.setOnClickListener { startActivity(Intent(Settings.ACTION_VPN_SETTINGS)) }
         pauseRow = row()
         counters = text(size = 22f, bold = true)
         topNames = text()
-        page.addWide(switch).addWide(status).addWide(lockdown).addWide(privateDns).addWide(pauseRow)
+        page.addWide(switch).addWide(status).addWide(lockdown).addWide(privateDns).addWide(upstreamNotice)
+            .addWide(pauseRow)
             .addWide(heading("Blocked attempts")).addWide(counters)
             .addWide(heading("Most blocked")).addWide(topNames)
             .addWide(button("Journal: what was blocked, and which app tried") { startActivity(Intent(this, JournalActivity::class.java)) })
             .addWide(button("Lists, keep-working names and your own list") { startActivity(Intent(this, ListsActivity::class.java)) })
+            .addWide(dnsButton)
         setContentView(ScrollView(this).apply { addView(page) })
         // Not again when the activity is recreated (rotation) with the same intent.
         if (savedInstanceState == null) switchOnIfAsked(intent)
@@ -148,6 +159,9 @@ class MainActivity : Activity() {
         privateDns.visibility = if (advice == null) TextView.GONE else TextView.VISIBLE
         lockdown.text = if (host.lockdown) LockdownText.ADVICE else ""
         lockdown.visibility = if (host.lockdown) TextView.VISIBLE else TextView.GONE
+        val notice = host.upstreamNotice.takeIf { state.running }
+        upstreamNotice.text = notice ?: ""
+        upstreamNotice.visibility = if (notice == null) TextView.GONE else TextView.VISIBLE
         pauseRow.removeAllViews()
         when {
             state is TunnelState.Paused -> pauseRow.addWeighted(button("Resume now") { host.tunnel?.resume() })
@@ -175,7 +189,10 @@ class MainActivity : Activity() {
                 "Counters unavailable: ${FirewallHost.reasonOf(e)}" to ""
             }
             val (line, top) = read ?: (CounterText.blocked(0, 0) to "Nothing yet.")
+            // Off the main thread: the first call into the core loads it.
+            val dns = DnsText.summary(host.settings.load().dns, host.knownResolvers.associate { it.id to it.name })
             runOnUiThread {
+                dnsButton.text = dns
                 counters.text = line
                 topNames.text = top
             }

@@ -1,6 +1,7 @@
 package dev.tacet.android
 
 import android.content.Context
+import dev.tacet.android.tunnel.DnsChoice
 import dev.tacet.android.tunnel.UserSettings
 
 /**
@@ -18,6 +19,7 @@ class SettingsStore(context: Context) {
         customList = prefs.getString(CUSTOM, "") ?: "",
         discovery = prefs.getBoolean(DISCOVERY, false),
         pausedUntilMs = prefs.getLong(PAUSED_UNTIL, 0).takeIf { it > 0 },
+        dns = DnsChoice.decode(prefs.getString(DNS, null)),
     )
 
     /** Saves [change] applied to the saved settings. */
@@ -30,6 +32,7 @@ class SettingsStore(context: Context) {
             .putString(CUSTOM, s.customList)
             .putBoolean(DISCOVERY, s.discovery)
             .putLong(PAUSED_UNTIL, s.pausedUntilMs ?: 0)
+            .putString(DNS, s.dns.encode())
             .apply()
     }
 
@@ -39,5 +42,6 @@ class SettingsStore(context: Context) {
         const val CUSTOM = "custom_list"
         const val DISCOVERY = "discovery"
         const val PAUSED_UNTIL = "paused_until_ms"
+        const val DNS = "dns"
     }
 }

@@ -71,8 +71,10 @@ class TacetVpnService : VpnService(), TunnelControl {
         routes = SettledChange(scheduler, ElapsedClock, 2_000, 10_000, 30_000, emptySet(), firstQuietMs = 300) { r ->
             rebuild(r, upstreams.applied)
         }
+        // New network resolvers reach a running firewall without a new
+        // tunnel: the tunnel's routes do not depend on them.
         upstreams = SettledChange(scheduler, ElapsedClock, 1_500, 5_000, 0, emptyList()) { u ->
-            rebuild(routes.applied, u)
+            if (running) applyUpstreams(u) else rebuild(routes.applied, u)
         }
         notificationUpdates = Throttle(scheduler, ElapsedClock, NOTIFICATION_INTERVAL_MS) { showNotification() }
         getSystemService(NotificationManager::class.java).createNotificationChannel(
@@ -199,9 +201,10 @@ class TacetVpnService : VpnService(), TunnelControl {
      */
     private fun rebuild(learned: Set<IpPrefix>, resolvers: List<String>): Boolean {
         if (resolvers.isEmpty()) return false
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
         val spec = TunnelSpec.build(learned)
         try {
-            host.configure { it.setConfig(it.config().copy(upstreams = resolvers)) }
+            host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
             attribution?.let { host.firewall.setAppResolver(it.resolver) }
         } catch (e: FirewallException) {
             return fail(FirewallHost.reasonOf(e))
@@ -248,9 +251,30 @@ class TacetVpnService : VpnService(), TunnelControl {
             host.pause.untilMs?.let { host.update(TunnelInput.PausedUntil(it)) }
             if (pauseEnd == null) schedulePauseEnd()
         }
-        Log.i(FirewallHost.TAG, "tunnel up: ${learned.size} learned routes, ${resolvers.size} upstreams")
+        Log.i(FirewallHost.TAG, "tunnel up: ${learned.size} learned routes, ${chosen.size} upstreams")
         notificationUpdates.submit(Unit)
         return true
+    }
+
+    /**
+     * Worker thread: the running firewall asks [chosenUpstreams] of the
+     * network's [resolvers] from now on, in the same tunnel, with the same
+     * compiled rules. An upstream without a route is left out by the core;
+     * when none has one, the old ones stay until the next network.
+     */
+    private fun applyUpstreams(resolvers: List<String>): Boolean {
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
+        return try {
+            host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
+            true
+        } catch (e: FirewallException) {
+            Log.w(FirewallHost.TAG, "kept the upstreams: ${FirewallHost.reasonOf(e)}")
+            false
+        }
+    }
+
+    override fun dnsChanged() {
+        handler.post { if (running) applyUpstreams(upstreams.applied) }
     }
 
     private fun fail(reason: String): Boolean {
@@ -382,5 +406,9 @@ class TacetVpnService : VpnService(), TunnelControl {
         private const val CHANNEL = "status"
         private const val NOTIFICATION_ID = 1
         private const val NOTIFICATION_INTERVAL_MS = 5_000L
+
+        /** The DNS choice names a resolver this build no longer offers. */
+        private const val UNAVAILABLE_CHOICE =
+            "the encrypted DNS you chose is not offered any more: choose another under DNS"
     }
 }

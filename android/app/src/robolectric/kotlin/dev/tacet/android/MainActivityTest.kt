@@ -46,6 +46,7 @@ class MainActivityTest {
         override fun stop() { calls += "stop" }
         override fun pause(minutes: Int) { calls += "pause $minutes" }
         override fun resume() { calls += "resume" }
+        override fun dnsChanged() { calls += "dns" }
     }
 
     private fun start(): Activity = Robolectric.buildActivity(MainActivity::class.java).setup().get()
@@ -85,13 +86,17 @@ class MainActivityTest {
         val activity = start()
         assertFalse(activity.switch().isChecked)
         assertTrue(activity.texts().contains("Off: nothing is blocked"))
-        assertEquals(
-            listOf("Journal: what was blocked, and which app tried", "Lists, keep-working names and your own list"),
-            activity.buttons().map { it.text.toString() },
-        )
-        // The counters are read on the io thread, through the native library.
+        // The counters (and the DNS line) are read on the io thread, through the native library.
         app.host.io.submit {}.get()
         idle()
+        assertEquals(
+            listOf(
+                "Journal: what was blocked, and which app tried",
+                "Lists, keep-working names and your own list",
+                "DNS: your network's, not encrypted",
+            ),
+            activity.buttons().map { it.text.toString() },
+        )
         assertTrue(activity.texts().toString(), activity.texts().contains(CounterText.blocked(0, 0)))
         assertTrue(activity.texts().contains("Nothing yet."))
     }
@@ -216,7 +221,7 @@ class MainActivityTest {
         idle()
         assertTrue(activity.switch().isChecked)
         assertTrue(activity.texts().toString(), activity.texts().any { it.startsWith("Paused: everything allowed for 10:0") })
-        val resume = activity.buttons().single { !it.text.startsWith("Journal") && !it.text.startsWith("Lists") }
+        val resume = activity.buttons().single { !it.text.startsWith("Journal") && !it.text.startsWith("Lists") && !it.text.startsWith("DNS") }
         assertEquals("Resume now", resume.text.toString())
         resume.performClick()
         assertEquals(listOf("pause 15", "resume"), tunnel.calls)

@@ -26,6 +26,7 @@ class SettingsStoreTest {
         customList = "ads.example\n||tracker.example^\n",
         discovery = true,
         pausedUntilMs = 1_714_572_000_000,
+        dns = dev.tacet.android.tunnel.DnsChoice.Custom(listOf("tls://192.0.2.9#dns.example", "tls://[2001:db8::9]#dns.example")),
     )
 
     /** Waits for `apply()`'s write to the file, as the framework does when the app goes to the background. */
@@ -90,7 +91,8 @@ class SettingsStoreTest {
             </map>
             """.trimIndent(),
         )
-        assertEquals(chosen, SettingsStore(app).load())
+        // It had no DNS choice: the network's, as before.
+        assertEquals(chosen.copy(dns = dev.tacet.android.tunnel.DnsChoice.Network), SettingsStore(app).load())
     }
 
     @Test

@@ -40,8 +40,9 @@ sealed interface PrivateDnsMode {
         get() = when (this) {
             is Strict ->
                 "Private DNS is set to \"$serverName\", so your phone sends its DNS questions " +
-                    "straight there, encrypted, past tacet: nothing can be blocked. To fix it, open " +
-                    "Settings → Network & internet → Private DNS and choose Off or Automatic."
+                    "straight there, encrypted, past tacet: nothing can be blocked. Tap here to let " +
+                    "tacet ask $serverName itself over TLS, then set Private DNS to Off or Automatic " +
+                    "(Settings → Network & internet → Private DNS)."
             else -> null
         }
 }

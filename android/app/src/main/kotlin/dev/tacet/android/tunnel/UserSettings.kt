@@ -17,6 +17,8 @@ data class UserSettings(
     val discovery: Boolean = false,
     /** The end of a running pause (wall clock, ms). */
     val pausedUntilMs: Long? = null,
+    /** Where the names let through are asked. */
+    val dns: DnsChoice = DnsChoice.Network,
 ) {
     /**
      * The firewall's configuration: [base] (from `defaultConfig()`, whose
