@@ -14,6 +14,7 @@ import android.widget.BaseAdapter
 import android.widget.EditText
 import android.widget.ListView
 import android.widget.Switch
+import android.widget.TextView
 import android.widget.Toast
 import dev.tacet.android.present.ExportFiles
 import dev.tacet.android.present.JournalRow
@@ -38,9 +39,11 @@ class JournalActivity : Activity() {
     private lateinit var more: View
     private val titles by lazy { host.lists.associate { it.id to it.title } }
     private val reload = Runnable { load(reset = true) }
+    private lateinit var empty: TextView
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        title = "Journal"
         val page = column(8)
         val searchBox = EditText(this).apply {
             hint = "Search names"
@@ -66,7 +69,12 @@ class JournalActivity : Activity() {
             addFooterView(more)
             adapter = this@JournalActivity.adapter
         }
+        empty = text(size = 15f).apply {
+            visibility = View.GONE
+            setPadding(dp(8), dp(24), dp(8), dp(8))
+        }
         page.addWide(searchBox).addWide(discovery).addWide(button("Export and share (CSV)") { export() })
+            .addWide(empty)
         page.addView(list, android.widget.LinearLayout.LayoutParams(ViewGroup.LayoutParams.MATCH_PARENT, 0, 1f))
         setContentView(page)
     }
@@ -94,6 +102,14 @@ class JournalActivity : Activity() {
                 page?.let { entries += it.entries }
                 next = page?.next
                 more.visibility = if (next == null) View.GONE else View.VISIBLE
+                // An empty list says why, not a blank screen.
+                empty.text = if (filter.nameContains != null) {
+                    "No entry has \"${filter.nameContains}\" in its name."
+                } else {
+                    "Nothing blocked yet. Each time an app tries to reach a blocked name, it shows here: " +
+                        "the name, which app, when, and why."
+                }
+                empty.visibility = if (entries.isEmpty()) View.VISIBLE else View.GONE
                 adapter.notifyDataSetChanged()
             }
         }

@@ -34,6 +34,7 @@ class ListsActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        title = "Lists"
         val page = column()
         val enabled = host.configure { it.config().enabledLists }.toSet()
         val (allow, block) = host.lists.partition { it.isAllowlist }

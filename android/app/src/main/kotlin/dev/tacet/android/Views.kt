@@ -20,7 +20,11 @@ fun Context.column(padDp: Int = 16): LinearLayout = LinearLayout(this).apply {
 }
 
 /** A horizontal row. */
-fun Context.row(): LinearLayout = LinearLayout(this).apply { orientation = LinearLayout.HORIZONTAL }
+fun Context.row(): LinearLayout = LinearLayout(this).apply {
+    orientation = LinearLayout.HORIZONTAL
+    // Buttons of one and of two lines sit level, not on a shared baseline.
+    isBaselineAligned = false
+}
 
 /** A text view; [size] in sp. */
 fun Context.text(value: CharSequence = "", size: Float = 15f, bold: Boolean = false): TextView =
@@ -39,6 +43,8 @@ fun Context.heading(value: CharSequence): TextView = text(value, 18f, bold = tru
 /** A button running [onClick]. */
 fun Context.button(label: CharSequence, onClick: () -> Unit): Button = Button(this).apply {
     text = label
+    // Sentence case: long labels read better, and fit on one line more often.
+    isAllCaps = false
     setOnClickListener { onClick() }
 }
 
