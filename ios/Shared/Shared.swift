@@ -36,6 +36,15 @@ enum Shared {
     /// Why the extension last stopped on its own, absent after a clean stop.
     static let lastFailureKey = "lastFailure"
 
+    /// Where the names let through are asked (`DnsChoice.encoded`).
+    static let dnsChoiceKey = "dnsChoice"
+
+    /// The saved DNS choice; the network's DNS when none is saved.
+    static var dnsChoice: DnsChoice {
+        get { DnsChoice(encoded: defaults?.string(forKey: dnsChoiceKey)) }
+        set { defaults?.set(newValue.encoded, forKey: dnsChoiceKey) }
+    }
+
     /// The pasted list, or "" when there is none.
     static func readCustomList() -> String {
         guard let file = customListFile, let text = try? String(contentsOf: file, encoding: .utf8) else { return "" }
@@ -59,6 +68,8 @@ enum TunnelMessage: Equatable {
     case resume
     /// The pasted list changed: read it again.
     case reloadCustomList
+    /// The DNS choice changed: use it now, in the same tunnel.
+    case dnsChanged
 
     /// The pauses offered, as on Android.
     static let pauseChoices = [5, 15, 60]
@@ -68,6 +79,7 @@ enum TunnelMessage: Equatable {
         case .pause(let minutes): return Data("pause \(minutes)".utf8)
         case .resume: return Data("resume".utf8)
         case .reloadCustomList: return Data("reload-custom-list".utf8)
+        case .dnsChanged: return Data("dns-changed".utf8)
         }
     }
 
@@ -77,11 +89,62 @@ enum TunnelMessage: Equatable {
             self = .resume
         } else if text == "reload-custom-list" {
             self = .reloadCustomList
+        } else if text == "dns-changed" {
+            self = .dnsChanged
         } else if text.hasPrefix("pause "), let minutes = Int(text.dropFirst(6)), (1...1440).contains(minutes) {
             // 1 minute to 24 hours, as Android's PauseTimer accepts.
             self = .pause(minutes: minutes)
         } else {
             return nil
+        }
+    }
+}
+
+/// Where tacet sends the names it lets through, as Android's `DnsChoice`:
+/// the network's resolvers (plain), one of the core's
+/// `knownEncryptedResolvers()`, or upstreams the user typed (checked with
+/// `parseUpstreams()` before they are saved). Saved as one line of text,
+/// the same as Android's.
+enum DnsChoice: Equatable {
+    case network
+    case known(id: String)
+    case custom([String])
+
+    /// The most entries kept, and their longest text: settings are input too.
+    static let maxEntries = 16
+    private static let maxEntryLength = 512
+
+    var encoded: String {
+        switch self {
+        case .network: return "network"
+        case .known(let id): return "known:" + id
+        case .custom(let entries): return "custom:" + entries.joined(separator: " ")
+        }
+    }
+
+    /// The saved choice; anything unreadable is the network's DNS.
+    init(encoded: String?) {
+        guard let text = encoded else { self = .network; return }
+        if text.hasPrefix("known:") {
+            let id = text.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            self = (!id.isEmpty && id.count <= Self.maxEntryLength) ? .known(id: id) : .network
+        } else if text.hasPrefix("custom:") {
+            let entries = text.dropFirst(7).split(separator: " ").map(String.init)
+                .filter { $0.count <= Self.maxEntryLength }.prefix(Self.maxEntries)
+            self = entries.isEmpty ? .network : .custom(Array(entries))
+        } else {
+            self = .network
+        }
+    }
+
+    /// The firewall's upstreams, or nil when the choice cannot be honoured
+    /// (a known resolver this build no longer offers): never plain DNS
+    /// instead of what the user chose to hide.
+    func upstreams(network: [String], known: [String: [String]]) -> [String]? {
+        switch self {
+        case .network: return network
+        case .known(let id): return known[id].flatMap { $0.isEmpty ? nil : $0 }
+        case .custom(let entries): return entries.isEmpty ? nil : entries
         }
     }
 }

@@ -40,6 +40,9 @@ struct MainScreen: View {
                 Section(header: Text("Most blocked")) {
                     Text(counters.topNames)
                 }
+                Section(header: Text("DNS")) {
+                    NavigationLink("Ask: \(DnsScreen.summary(Shared.dnsChoice))") { DnsScreen(tunnel: tunnel) }
+                }
                 Section(header: Text("Your list"),
                         footer: Text("Paste a hosts file, domains, or adblock rules. Lines that cannot be used are listed below, with why.")) {
                     TextEditor(text: $pasted)
@@ -154,5 +157,80 @@ final class Counters: ObservableObject {
     private static func text(today: UInt64, total: UInt64) -> String {
         let format: (UInt64) -> String = { NumberFormatter.localizedString(from: NSNumber(value: $0), number: .decimal) }
         return "\(format(today)) today · \(format(total)) in total"
+    }
+}
+
+/// Where the names let through are asked, as Android's DNS screen: the
+/// network's DNS, one of the core's known encrypted resolvers, or the
+/// user's own servers, each line checked by the core.
+struct DnsScreen: View {
+    @ObservedObject var tunnel: TunnelController
+    @State private var choice = Shared.dnsChoice
+    @State private var typed = ""
+    @State private var problem: String?
+    private let known = knownEncryptedResolvers()
+
+    static func summary(_ choice: DnsChoice) -> String {
+        switch choice {
+        case .network: return "your network's, not encrypted"
+        case .known(let id): return (knownEncryptedResolvers().first { $0.id == id }?.name ?? id) + ", encrypted"
+        case .custom: return "your own servers"
+        }
+    }
+
+    var body: some View {
+        Form {
+            Section(footer: Text("Plain DNS can be read and changed by the network; encrypted DNS only by the server you choose.")) {
+                row("Your network's DNS", "Not encrypted.", .network)
+                ForEach(known, id: \.id) { r in row(r.name, "Encrypted. \(r.description)", .known(id: r.id)) }
+            }
+            Section(header: Text("Your own servers"),
+                    footer: Text("One a line: tls://ADDRESS#NAME or https://ADDRESS/dns-query#NAME. NAME is what the certificate must be for; it is never looked up.")) {
+                TextEditor(text: $typed)
+                    .font(.system(.footnote, design: .monospaced))
+                    .frame(minHeight: 80)
+                    .disableAutocorrection(true)
+                Button("Check and use these") { useTyped() }
+                if let problem { Text(problem).foregroundColor(.red).font(.footnote) }
+            }
+        }
+        .navigationTitle("DNS")
+        .onAppear { if case .custom(let entries) = choice { typed = entries.joined(separator: "\n") } }
+    }
+
+    private func row(_ title: String, _ detail: String, _ value: DnsChoice) -> some View {
+        Button { save(value) } label: {
+            HStack {
+                VStack(alignment: .leading) {
+                    Text(title)
+                    Text(detail).font(.footnote).foregroundColor(.secondary)
+                }
+                Spacer()
+                if choice == value { Image(systemName: "checkmark") }
+            }
+        }
+    }
+
+    /// Every typed line must parse, and plain DNS may not sit beside
+    /// encrypted servers (strict mode refuses it), as on Android.
+    private func useTyped() {
+        let lines = typed.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let entries = parseUpstreams(texts: lines)
+        if lines.isEmpty || lines.count > DnsChoice.maxEntries {
+            problem = "Type 1 to \(DnsChoice.maxEntries) servers, one a line."
+        } else if let bad = entries.firstIndex(where: { $0.error != nil || $0.kind == nil }) {
+            problem = "Line \(bad + 1), \(entries[bad].text): \(entries[bad].error ?? "not a DNS server")"
+        } else if entries.contains(where: { $0.kind == .plain }) && entries.contains(where: { $0.kind != .plain }) {
+            problem = "Plain DNS beside encrypted servers would send names in the clear. Keep only one kind."
+        } else {
+            problem = nil
+            save(.custom(lines))
+        }
+    }
+
+    private func save(_ value: DnsChoice) {
+        choice = value
+        Shared.dnsChoice = value
+        tunnel.send(.dnsChanged)
     }
 }

@@ -22,6 +22,8 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     /// The utun NetworkExtension opened; it stays the same when settings change.
     private var utun: Int32?
     private var routes: [IPPrefix] = []
+    /// The network's own resolvers, as last read (the DNS choice picks the
+    /// firewall's upstreams from them, or ignores them for encrypted ones).
     private var upstreams: [String] = []
     private var pauseEnd: DispatchWorkItem?
     private var pathMonitor: NWPathMonitor?
@@ -39,9 +41,13 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
         queue.async {
             Shared.defaults?.removeObject(forKey: Shared.lastFailureKey)
             // Read before our DNS settings exist: afterwards libresolv reports our own.
-            let upstreams = Upstreams.read()
-            guard !upstreams.isEmpty else {
+            let network = Upstreams.read()
+            guard !network.isEmpty else {
                 completionHandler(self.failure("no DNS resolver on this network"))
+                return
+            }
+            guard let upstreams = Self.chosen(network: network) else {
+                completionHandler(self.failure(Self.unavailableChoice))
                 return
             }
             let firewall: Firewall
@@ -69,7 +75,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
                 }
                 self.firewall = firewall
                 self.utun = utun
-                self.upstreams = upstreams
+                self.upstreams = network
                 self.reapplyPause()
                 self.followNetwork()
                 self.log.info("tunnel up: \(upstreams.count) upstreams")
@@ -97,6 +103,8 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
                 self.schedulePauseEnd(at: until)
             case .resume:
                 self.resumeNow()
+            case .dnsChanged:
+                self.useUpstreams(network: self.upstreams, on: firewall)
             case .reloadCustomList:
                 do {
                     _ = try firewall.setCustomList(text: Shared.readCustomList())
@@ -217,8 +225,9 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     }
 
     /// Tunnel queue: reads the new network's resolvers (see `Upstreams` for
-    /// why the settings change twice) and restarts the firewall on the same
-    /// utun if they changed.
+    /// why the settings change twice) and gives the running firewall the
+    /// chosen upstreams for them if they changed (the same utun, the same
+    /// compiled rules).
     private func refreshUpstreams() {
         guard firewall != nil else { return }
         apply(routes: routes, claimAllNames: false) { _ in
@@ -226,18 +235,40 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
             let found = Upstreams.read()
             self.apply(routes: self.routes, claimAllNames: true) { _ in
                 // No resolver: the network is going away; keep the old ones.
-                guard let firewall = self.firewall, let utun = self.utun, !found.isEmpty, found != self.upstreams else { return }
-                do {
-                    var config = firewall.config()
-                    config.upstreams = found
-                    _ = try firewall.setConfig(config: config) // upstreams apply at the next start
-                    try Self.start(firewall, on: utun)
+                guard let firewall = self.firewall, !found.isEmpty, found != self.upstreams else { return }
+                if self.useUpstreams(network: found, on: firewall) {
                     self.upstreams = found
-                    self.log.info("new network: \(found.count) upstreams")
-                } catch {
-                    self.log.error("upstreams not changed: \(Self.reason(error), privacy: .public)")
+                    self.log.info("new network: \(found.count) resolvers")
                 }
             }
+        }
+    }
+
+    /// The upstreams for the saved DNS choice, given the network's resolvers.
+    private static func chosen(network: [String]) -> [String]? {
+        let known = Dictionary(knownEncryptedResolvers().map { ($0.id, $0.upstreams) }, uniquingKeysWith: { a, _ in a })
+        return Shared.dnsChoice.upstreams(network: network, known: known)
+    }
+
+    private static let unavailableChoice =
+        "the encrypted DNS you chose is not offered any more: choose another under DNS"
+
+    /// Tunnel queue: the running firewall asks the chosen upstreams from now
+    /// on (setConfig applies them at once, with the same compiled rules).
+    @discardableResult
+    private func useUpstreams(network: [String], on firewall: Firewall) -> Bool {
+        guard let upstreams = Self.chosen(network: network) else {
+            log.error("\(Self.unavailableChoice, privacy: .public)")
+            return false
+        }
+        do {
+            var config = firewall.config()
+            config.upstreams = upstreams
+            _ = try firewall.setConfig(config: config)
+            return true
+        } catch {
+            log.error("upstreams not changed: \(Self.reason(error), privacy: .public)")
+            return false
         }
     }
 
