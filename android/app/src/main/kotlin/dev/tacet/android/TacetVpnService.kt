@@ -25,6 +25,7 @@ import dev.tacet.android.tunnel.PrivateDnsMode
 import dev.tacet.android.tunnel.SettledChange
 import dev.tacet.android.tunnel.Throttle
 import dev.tacet.android.tunnel.TunnelInput
+import dev.tacet.android.tunnel.StartRetry
 import dev.tacet.android.tunnel.TunnelSpec
 import dev.tacet.android.tunnel.Upstreams
 import dev.tacet.android.tunnel.describe
@@ -59,6 +60,8 @@ class TacetVpnService : VpnService(), TunnelControl {
     private var networkCallback: ConnectivityManager.NetworkCallback? = null
     private var running = false
     private var pauseEnd: Cancellable? = null
+    private var retry: Cancellable? = null
+    private var retryAttempt = 0
     private val statsObserver: () -> Unit = { handler.post { notificationUpdates.submit(Unit) } }
 
     override fun onCreate() {
@@ -207,7 +210,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
             attribution?.let { host.firewall.setAppResolver(it.resolver) }
         } catch (e: FirewallException) {
-            return fail(FirewallHost.reasonOf(e))
+            return failed(e)
         }
         val builder = Builder()
             .setSession("tacet")
@@ -239,8 +242,11 @@ class TacetVpnService : VpnService(), TunnelControl {
         } catch (e: FirewallException) {
             // ...except for a bad descriptor, which is still ours to close.
             if (e is FirewallException.BadFileDescriptor) ParcelFileDescriptor.adoptFd(fd).close()
-            return fail(FirewallHost.reasonOf(e))
+            return failed(e)
         }
+        retry?.cancel()
+        retry = null
+        retryAttempt = 0
         running = true
         host.update(TunnelInput.Running)
         // The new engine knows nothing of a pause: give it the rest (also
@@ -277,6 +283,46 @@ class TacetVpnService : VpnService(), TunnelControl {
         handler.post { if (running) applyUpstreams(upstreams.applied) }
     }
 
+    /**
+     * Worker thread: what a failed (re)build does. A firewall that already
+     * runs keeps running as it was (a new route or network that cannot be
+     * used yet is no reason to stop filtering); a first start is tried
+     * again, or stops when only the user can fix it.
+     */
+    private fun failed(e: FirewallException): Boolean {
+        val reason = FirewallHost.reasonOf(e)
+        return when {
+            running -> {
+                Log.w(FirewallHost.TAG, "kept the running tunnel: $reason")
+                false
+            }
+            StartRetry.isTransient(e) -> retryLater(reason)
+            else -> fail(reason)
+        }
+    }
+
+    /**
+     * Worker thread: a start failed for a passing reason. The firewall stops
+     * (no tunnel is better than a dead one: apps keep the network), the
+     * network callback stays, and the start is tried again after a backoff,
+     * or sooner when the network changes.
+     */
+    private fun retryLater(reason: String): Boolean {
+        val delay = StartRetry.delayMs(retryAttempt++)
+        Log.w(FirewallHost.TAG, "cannot run yet, again in ${delay / 1000} s: $reason")
+        running = false
+        host.firewall.setAppResolver(null)
+        host.firewall.stop()
+        host.update(TunnelInput.Retrying(StartRetry.waitingFor(reason, delay)))
+        retry?.cancel()
+        retry = HandlerScheduler(handler).schedule(delay) {
+            retry = null
+            startTunnel()
+        }
+        notificationUpdates.submit(Unit)
+        return false
+    }
+
     private fun fail(reason: String): Boolean {
         Log.w(FirewallHost.TAG, "cannot run: $reason")
         host.update(TunnelInput.StartFailed(reason))
@@ -287,6 +333,9 @@ class TacetVpnService : VpnService(), TunnelControl {
 
     /** Worker thread: stops the firewall and forgets the network. */
     private fun teardown() {
+        retry?.cancel()
+        retry = null
+        retryAttempt = 0
         routes.cancel()
         upstreams.cancel()
         notificationUpdates.cancel()

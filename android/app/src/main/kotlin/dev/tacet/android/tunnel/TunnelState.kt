@@ -50,6 +50,9 @@ sealed interface TunnelInput {
     /** Building the tunnel or starting the firewall failed. */
     data class StartFailed(val reason: String) : TunnelInput
 
+    /** Starting failed for a passing reason; it is tried again ([what]: when, and why). */
+    data class Retrying(val what: String) : TunnelInput
+
     /** The user paused filtering until [untilMs]. */
     data class PausedUntil(val untilMs: Long) : TunnelInput
 
@@ -76,6 +79,8 @@ fun TunnelState.next(input: TunnelInput): TunnelState = when (input) {
     // A rebuilt tunnel (new routes or resolvers) keeps a pause going.
     TunnelInput.Running -> if (this is TunnelState.Starting) TunnelState.On else this
     is TunnelInput.StartFailed -> if (this == TunnelState.Off) this else TunnelState.Failed(input.reason)
+    // The switch stays on: a pause the user chose is given again on the next start.
+    is TunnelInput.Retrying -> if (switchChecked) TunnelState.Starting(input.what) else this
     is TunnelInput.PausedUntil -> if (running) TunnelState.Paused(input.untilMs) else this
     TunnelInput.Resumed -> if (this is TunnelState.Paused) TunnelState.On else this
     is TunnelInput.Died -> if (switchChecked) TunnelState.Failed(input.reason) else this
