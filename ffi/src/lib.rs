@@ -54,8 +54,8 @@ pub use error::FirewallError;
 pub use events::{FirewallEvent, FirewallListener};
 pub use firewall::Firewall;
 pub use records::{
-    BlockMode, CheckResult, FirewallConfig, FirewallStats, KnownResolver, ListCategory, ListInfo,
-    ParseReport, UnusedLine, UpstreamEntry, UpstreamKind, Verdict,
+    BlockMode, CatalogList, CheckResult, FirewallConfig, FirewallStats, KnownResolver,
+    ListCategory, ListInfo, ParseReport, UnusedLine, UpstreamEntry, UpstreamKind, Verdict,
 };
 pub use store_reader::{
     CustomRule, CustomRuleKind, ExportFormat, JournalAction, JournalEntry, JournalFilter,
@@ -94,6 +94,24 @@ pub fn parse_list(text: String) -> ParseReport {
 #[uniffi::export]
 pub fn parse_upstreams(texts: Vec<String>) -> Vec<UpstreamEntry> {
     texts.iter().map(|t| UpstreamEntry::parse(t)).collect()
+}
+
+/// Well-known lists to subscribe to (HaGeZi, OISD, AdGuard's, StevenBlack,
+/// 1Hosts), for a lists screen.
+#[uniffi::export]
+pub fn list_catalog() -> Vec<CatalogList> {
+    tacet_runtime::subscriptions::catalog::catalog()
+        .iter()
+        .map(|l| CatalogList {
+            id: l.id.into(),
+            title: l.title.into(),
+            blocks: l.blocks.into(),
+            approx_rules: l.approx_rules,
+            licence: l.licence.into(),
+            url: l.url.into(),
+            homepage: l.homepage.into(),
+        })
+        .collect()
 }
 
 /// A short list of public encrypted resolvers, for a settings screen.

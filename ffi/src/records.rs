@@ -404,6 +404,28 @@ impl UpstreamEntry {
     }
 }
 
+/// A well-known list the shells offer to subscribe to with one tap
+/// (`ListSubscriptions.add(url, title)`); it is subscribed to when a
+/// subscription has its `url`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CatalogList {
+    /// A stable id.
+    pub id: String,
+    /// Its name.
+    pub title: String,
+    /// What it blocks, and what it may break, in a sentence.
+    pub blocks: String,
+    /// About how many rules it held when the catalogue was written (the
+    /// real count is in the subscription's status after a fetch).
+    pub approx_rules: u32,
+    /// Its licence (an SPDX id, or where the publisher states it).
+    pub licence: String,
+    /// Where it is fetched from (https).
+    pub url: String,
+    /// Where its publisher explains it.
+    pub homepage: String,
+}
+
 /// A well-known encrypted resolver the shells offer with one tap.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct KnownResolver {

@@ -32,10 +32,10 @@ pub struct ListsArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum ListsAction {
-    /// Subscribe to a list by URL and fetch it now; it is then checked for
-    /// changes once a day.
+    /// Subscribe to a list by URL (or by its id in `tacet lists catalog`)
+    /// and fetch it now; it is then checked for changes once a day.
     Add {
-        /// Where the list is published (https://).
+        /// Where the list is published (https://), or a catalogue id.
         url: String,
         /// What to call it (default: the URL's file name); its id is made
         /// from this.
@@ -51,6 +51,9 @@ enum ListsAction {
         #[command(flatten)]
         fetch: FetchArgs,
     },
+    /// Show well-known lists to subscribe to: what each blocks, about how
+    /// many rules it holds, its licence and URL.
+    Catalog,
     /// Unsubscribe from a list: its copy goes too.
     Remove {
         /// The list's id, as `tacet lists` shows it.
@@ -124,6 +127,17 @@ pub fn lists(args: ListsArgs) -> Result<ExitCode, String> {
             no_fetch,
             fetch,
         }) => {
+            // A catalogue id stands for its URL, under its title.
+            let known = (!url.contains("://"))
+                .then(|| subscriptions::catalog::find(url.trim()))
+                .flatten();
+            let (url, title) = match known {
+                Some(list) => (
+                    list.url.to_owned(),
+                    title.or_else(|| Some(list.title.to_owned())),
+                ),
+                None => (url, title),
+            };
             let sub = subscriptions::subscribe(dir, url.trim(), title.as_deref(), allow_http)
                 .map_err(|e| e.to_string())?;
             outln!("subscribed to {} as {}", sub.url, sub.id)?;
@@ -133,6 +147,27 @@ pub fn lists(args: ListsArgs) -> Result<ExitCode, String> {
             }
             let report = run_update(dir, &Which::Only(vec![sub.id]), &fetch, false)?;
             finish(dir, &report)
+        }
+        Some(ListsAction::Catalog) => {
+            let listed = store::list(dir).unwrap_or_default();
+            let subscribed = |url: &str| listed.iter().any(|l| matches!(l, Ok(s) if s.url == url));
+            for list in subscriptions::catalog::catalog() {
+                let mark = if subscribed(list.url) {
+                    "  (subscribed)"
+                } else {
+                    ""
+                };
+                outln!("{}  {}{mark}", list.id, list.title)?;
+                outln!("    {}", list.blocks)?;
+                outln!(
+                    "    about {} rules · {} · {}",
+                    thousands(u64::from(list.approx_rules)),
+                    list.licence,
+                    list.url
+                )?;
+            }
+            outln!("subscribe with: tacet lists add ID")?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(ListsAction::Remove { id }) => {
             if !store::remove(dir, &id).map_err(|e| e.to_string())? {
@@ -443,5 +478,29 @@ mod tests {
         assert_eq!(short_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(until(10, 5), "now (due)");
         assert_eq!(until(0, 120_000), "in 2 min");
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(47_000), "47,000");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
     }
 }

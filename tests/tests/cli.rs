@@ -279,3 +279,67 @@ fn files_that_are_not_what_they_seem_are_clear_errors_and_left_alone() {
     let out = tacet_here(&[OsStr::new("lint"), OsStr::new("/dev/zero")], 60);
     assert_clear_error(&out, "larger than 256 MiB");
 }
+
+#[test]
+fn a_catalogue_id_subscribes_to_its_list_and_the_catalogue_says_so() {
+    // --no-fetch: nothing leaves the machine; the subscription alone is
+    // what the id must have made.
+    let dir = tacet_e2e::ScratchDir::new("cli-catalog");
+    let store = dir.path().as_os_str();
+    let add = tacet_here(
+        &[
+            "lists".as_ref(),
+            "--store".as_ref(),
+            store,
+            "add".as_ref(),
+            "hagezi-light".as_ref(),
+            "--no-fetch".as_ref(),
+        ],
+        10,
+    );
+    assert!(add.status.success(), "{add:?}");
+    let listed = tacet_here(
+        &[
+            "lists".as_ref(),
+            "--store".as_ref(),
+            store,
+            "--json".as_ref(),
+        ],
+        10,
+    );
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains(
+            "https://raw.githubusercontent.com/hagezi/dns-blocklists/main/adblock/light.txt"
+        ) && text.contains("HaGeZi Light"),
+        "{text}"
+    );
+    let catalog = tacet_here(
+        &[
+            "lists".as_ref(),
+            "--store".as_ref(),
+            store,
+            "catalog".as_ref(),
+        ],
+        10,
+    );
+    let text = String::from_utf8_lossy(&catalog.stdout);
+    assert!(
+        text.contains("hagezi-light  HaGeZi Light  (subscribed)"),
+        "{text}"
+    );
+    assert!(text.contains("oisd-small  OISD small\n"), "{text}");
+    // An id the catalogue does not have is not a URL either.
+    let bad = tacet_here(
+        &[
+            "lists".as_ref(),
+            "--store".as_ref(),
+            store,
+            "add".as_ref(),
+            "no-such-list".as_ref(),
+            "--no-fetch".as_ref(),
+        ],
+        10,
+    );
+    assert_clear_error(&bad, "https");
+}

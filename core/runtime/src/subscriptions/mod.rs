@@ -15,6 +15,7 @@
 //! copies) and swaps them in with [`crate::Firewall::set_rules`], if
 //! [`UpdateReport::changed`] says something did.
 
+pub mod catalog;
 pub mod fetch;
 pub mod validate;
 
