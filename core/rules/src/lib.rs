@@ -95,12 +95,14 @@ pub mod curated;
 pub mod enforce;
 pub mod name;
 pub mod parse;
+pub mod patterns;
 pub mod report;
 mod table;
 
 pub use builder::{BuildError, RuleSetBuilder};
 pub use compiled::{Bytes, LoadError, RuleSet};
 pub use name::{normalize_name, NameError};
+pub use parse::is_machine_name;
 pub use report::{LineKind, ParseReport, Problem, UnusedLine};
 
 /// Which list a rule came from: an index into the lists given to the builder.

@@ -1,0 +1,689 @@
+//! Rules the name table cannot hold: adblock patterns (`||ads*.example^`,
+//! `||iad-*.braze.com^`, `dlsdk.appsflyer.com^`, `||prefix.`), and rules
+//! with conditions (`$dnstype`, `$denyallow`).
+//!
+//! # Semantics (AdGuard Home's, from `urlfilter`)
+//!
+//! AdGuard Home turns a pattern into a regular expression and matches it
+//! against the query name (or, for `||` patterns, against `http://` and
+//! the name): `*` is any run of characters, `^` is a separator, which in a
+//! name (letters, digits, `-`, `_`, `.`) can only be its end, a leading
+//! `|` anchors at the start, a trailing `|` at the end, a leading `||` at
+//! the start of the name or of any of its labels; anything else is a
+//! literal, and without anchors a pattern may match anywhere in the name.
+//! A pattern here is that, matched without regular expressions: a start
+//! ([`Start`]), a body of literal bytes with `*` and `^`, and whether it
+//! is anchored at the end.
+//!
+//! # Cost
+//!
+//! Patterns are indexed so that a lookup checks only the few that could
+//! match: one whose end is fixed (`…something.tvsquared.com^`) by the
+//! whole labels of that end (`tvsquared.com`), found by hashing the
+//! name's suffixes; one that starts a label (`||prefix…`) by its first
+//! four bytes, found by hashing four bytes at each label's start; the rest
+//! (substrings, at most [`MAX_SCANNED`]) are checked on every lookup. A
+//! 4096-bit filter over the keys answers most probes without touching the
+//! key list. A set without patterns costs one branch.
+
+use crate::compiled::{ALLOW, IMPORTANT};
+use crate::name::normalize_name;
+
+/// How many unindexed patterns (substrings, `*` before every fixed part)
+/// a set keeps: each is tried on every lookup. Block rules beyond are
+/// reported as unused; allow rules are always kept (losing one would block
+/// what a list allows).
+pub const MAX_SCANNED: usize = 256;
+
+/// Bytes of a label's start that index a `||prefix` pattern.
+const PREFIX_KEY: usize = 4;
+const FILTER_WORDS: usize = 64;
+
+/// Where a pattern may start matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Start {
+    /// No anchor: anywhere in the name.
+    Any,
+    /// `||`: at the start of the name or of one of its labels.
+    Label,
+    /// `|`: at the start of the name.
+    Name,
+}
+
+/// A query type condition (`$dnstype=A|~AAAA`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Types {
+    /// The rule applies only to these types (when not empty).
+    pub only: Vec<u16>,
+    /// The rule never applies to these.
+    pub not: Vec<u16>,
+}
+
+impl Types {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.only.is_empty() && self.not.is_empty()
+    }
+
+    /// AdGuard's `matchDNSType`; with no known type, a rule for listed
+    /// types does not apply.
+    fn admits(&self, qtype: Option<u16>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        match qtype {
+            Some(t) => !self.not.contains(&t) && (self.only.is_empty() || self.only.contains(&t)),
+            None => self.only.is_empty(),
+        }
+    }
+}
+
+/// One pattern rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PatternRule {
+    /// The rule's entry (list, line, allow and important flags).
+    pub entry: u64,
+    pub start: Start,
+    /// Anchored at the name's end (`^` or `|` last).
+    pub end: bool,
+    /// Lowercase bytes: literals, `*` (any run) and `^` (the end).
+    pub body: Vec<u8>,
+    pub types: Types,
+    /// `$denyallow`: normalized names under which the rule does not apply.
+    pub denyallow: Vec<String>,
+}
+
+/// What indexes a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// The hash of a suffix (whole labels) every matching name ends with.
+    Suffix(u64),
+    /// The hash of the first bytes of a label every matching name has.
+    Prefix(u64),
+    /// None: tried on every lookup.
+    Scan,
+}
+
+impl PatternRule {
+    fn key(&self) -> Key {
+        let has_star = self.body.contains(&b'*');
+        if self.end {
+            let tail_at = self
+                .body
+                .iter()
+                .rposition(|&b| b == b'*')
+                .map_or(0, |i| i + 1);
+            let tail = self.body.get(tail_at..).unwrap_or_default();
+            if !tail.contains(&b'^') && !tail.is_empty() {
+                // Anchored at a label (or the name) with no `*`: the tail is
+                // itself a suffix of whole labels.
+                if !has_star && self.start != Start::Any {
+                    return Key::Suffix(suffix_key(tail));
+                }
+                // Otherwise it ends the name but may begin inside a label:
+                // the labels after its first dot are whole.
+                if let Some(dot) = tail.iter().position(|&b| b == b'.') {
+                    let whole = tail.get(dot + 1..).unwrap_or_default();
+                    if !whole.is_empty() {
+                        return Key::Suffix(suffix_key(whole));
+                    }
+                }
+            }
+        }
+        if self.start != Start::Any {
+            let lit = self
+                .body
+                .iter()
+                .position(|&b| b == b'*' || b == b'^')
+                .unwrap_or(self.body.len());
+            if lit >= PREFIX_KEY {
+                return Key::Prefix(prefix_key(self.body.get(..PREFIX_KEY).unwrap_or_default()));
+            }
+        }
+        Key::Scan
+    }
+
+    /// Whether the rule applies to `name` (normalized) queried for `qtype`.
+    pub(crate) fn matches(&self, name: &str, qtype: Option<u16>) -> bool {
+        if !self.types.admits(qtype) {
+            return false;
+        }
+        if !self.denyallow.is_empty()
+            && (name.parse::<std::net::IpAddr>().is_ok()
+                || self.denyallow.iter().any(|d| is_within(name, d)))
+        {
+            return false;
+        }
+        self.matches_name(name.as_bytes())
+    }
+
+    fn matches_name(&self, name: &[u8]) -> bool {
+        let body = &self.body;
+        match self.start {
+            Start::Name => glob(body, name, self.end),
+            Start::Label => {
+                glob(body, name, self.end)
+                    || name.iter().enumerate().any(|(i, &b)| {
+                        b == b'.' && glob(body, name.get(i + 1..).unwrap_or_default(), self.end)
+                    })
+            }
+            Start::Any => {
+                (0..=name.len()).any(|i| glob(body, name.get(i..).unwrap_or_default(), self.end))
+            }
+        }
+    }
+
+    /// What `$badfilter` compares: everything but list, line, and (as in
+    /// AdGuard) the `$dnstype` and `$denyallow` conditions.
+    pub(crate) fn badfilter_key(&self) -> (Start, bool, Vec<u8>, u64) {
+        (
+            self.start,
+            self.end,
+            self.body.clone(),
+            self.entry & (ALLOW | IMPORTANT),
+        )
+    }
+}
+
+/// `name` is `parent` or under it.
+fn is_within(name: &str, parent: &str) -> bool {
+    name.strip_suffix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
+/// Matches `pattern` (literals, `*`, and `^` = the end) against the start
+/// of `s`, or all of `s` when `end`. Greedy with one backtrack point per
+/// `*`: linear in practice, at worst |pattern| × |s| (both bounded).
+fn glob(pattern: &[u8], s: &[u8], end: bool) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        match pattern.get(p) {
+            None if !end || i == s.len() => return true,
+            Some(b'*') => {
+                star = Some((p, i));
+                p += 1;
+                continue;
+            }
+            Some(b'^') if i == s.len() => {
+                p += 1;
+                continue;
+            }
+            Some(&c) if c != b'^' && s.get(i) == Some(&c) => {
+                p += 1;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, si)) if si < s.len() => {
+                star = Some((sp, si + 1));
+                p = sp + 1;
+                i = si + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// The key of a suffix: FNV-1a over its bytes from the last to the first,
+/// so that a name's suffixes are hashed in one pass (see `Patterns::probe`).
+fn suffix_key(suffix: &[u8]) -> u64 {
+    suffix.iter().rev().fold(FNV_OFFSET, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+fn prefix_key(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(FNV_OFFSET ^ 0x5bd1_e995, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+        })
+        .rotate_left(17)
+}
+
+/// The pattern rules of a set, indexed for lookups.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Patterns {
+    rules: Vec<PatternRule>,
+    /// (key, rule index), sorted by key.
+    keyed: Vec<(u64, u32)>,
+    /// Indices of the rules no key indexes.
+    scanned: Vec<u32>,
+    /// Bit `key >> 52` of every key.
+    filter: Vec<u64>,
+}
+
+impl Patterns {
+    pub(crate) fn new(rules: Vec<PatternRule>) -> Self {
+        let mut keyed = Vec::new();
+        let mut scanned = Vec::new();
+        let mut filter = vec![0u64; FILTER_WORDS];
+        for (i, r) in rules.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let key = match r.key() {
+                Key::Suffix(k) | Key::Prefix(k) => k,
+                Key::Scan => {
+                    scanned.push(i);
+                    continue;
+                }
+            };
+            keyed.push((key, i));
+            let bit = (key >> 52) as usize;
+            if let Some(w) = filter.get_mut(bit / 64) {
+                *w |= 1 << (bit % 64);
+            }
+        }
+        keyed.sort_unstable();
+        Self {
+            rules,
+            keyed,
+            scanned,
+            filter,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether a rule would go to the scanned list (for the builder's cap).
+    pub(crate) fn is_scanned(rule: &PatternRule) -> bool {
+        rule.key() == Key::Scan
+    }
+
+    fn candidates(&self, key: u64, mut each: impl FnMut(&PatternRule)) {
+        let bit = (key >> 52) as usize;
+        if self
+            .filter
+            .get(bit / 64)
+            .is_none_or(|w| w & (1 << (bit % 64)) == 0)
+        {
+            return;
+        }
+        let from = self.keyed.partition_point(|&(k, _)| k < key);
+        for &(k, i) in self.keyed.get(from..).unwrap_or_default() {
+            if k != key {
+                break;
+            }
+            if let Some(r) = self.rules.get(i as usize) {
+                each(r);
+            }
+        }
+    }
+
+    /// Calls `found` with the entry of every rule that applies to `name`.
+    pub(crate) fn each_match(&self, name: &str, qtype: Option<u16>, mut found: impl FnMut(u64)) {
+        let b = name.as_bytes();
+        let mut check = |r: &PatternRule| {
+            if r.matches(name, qtype) {
+                found(r.entry);
+            }
+        };
+        // Suffixes of whole labels, the whole name included, in one pass
+        // from the end.
+        let mut h = FNV_OFFSET;
+        for i in (0..b.len()).rev() {
+            let c = b.get(i).copied().unwrap_or_default();
+            h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
+            if i == 0 || b.get(i - 1) == Some(&b'.') {
+                self.candidates(h, &mut check);
+            }
+        }
+        // The first bytes of each label.
+        let mut at = 0;
+        loop {
+            if let Some(head) = b.get(at..at + PREFIX_KEY) {
+                self.candidates(prefix_key(head), &mut check);
+            }
+            match b.get(at..).and_then(|r| r.iter().position(|&c| c == b'.')) {
+                Some(dot) => at += dot + 1,
+                None => break,
+            }
+        }
+        for &i in &self.scanned {
+            if let Some(r) = self.rules.get(i as usize) {
+                check(r);
+            }
+        }
+    }
+
+    /// The section bytes (see [`Patterns::decode`]).
+    pub(crate) fn encode(rules: &[PatternRule]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if rules.is_empty() {
+            return out;
+        }
+        push_len(&mut out, rules.len());
+        for r in rules {
+            out.extend_from_slice(&r.entry.to_le_bytes());
+            out.push(match r.start {
+                Start::Any => 0,
+                Start::Label => 1,
+                Start::Name => 2,
+            });
+            out.push(u8::from(r.end));
+            push_len(&mut out, r.body.len());
+            out.extend_from_slice(&r.body);
+            for list in [&r.types.only, &r.types.not] {
+                push_len(&mut out, list.len());
+                for t in list {
+                    out.extend_from_slice(&t.to_le_bytes());
+                }
+            }
+            push_len(&mut out, r.denyallow.len());
+            for d in &r.denyallow {
+                push_len(&mut out, d.len());
+                out.extend_from_slice(d.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads the section: `u32` count, then per rule its entry (`u64`),
+    /// start (0 any, 1 label, 2 name), end (0 or 1), body (`u32` length
+    /// and bytes), the `$dnstype` lists (`u32` count and `u16`s, "only"
+    /// then "not") and the `$denyallow` names (`u32` count, each a `u32`
+    /// length and bytes); all little-endian. Every field is checked: a
+    /// body holds only name bytes, `*` and `^`, names are normalized.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return Some(Self::default());
+        }
+        let mut r = Reader { bytes, at: 0 };
+        let count = r.len()?;
+        let mut rules = Vec::with_capacity(count.min(bytes.len() / 16));
+        for _ in 0..count {
+            let entry = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+            let start = match r.take(1)?.first()? {
+                0 => Start::Any,
+                1 => Start::Label,
+                2 => Start::Name,
+                _ => return None,
+            };
+            let end = match r.take(1)?.first()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let n = r.len()?;
+            let body = r.take(n)?.to_vec();
+            if !body.iter().all(|&b| is_body_byte(b)) {
+                return None;
+            }
+            let mut types = Types::default();
+            for list in [&mut types.only, &mut types.not] {
+                let n = r.len()?;
+                for _ in 0..n {
+                    list.push(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
+                }
+            }
+            let n = r.len()?;
+            let mut denyallow = Vec::new();
+            for _ in 0..n {
+                let len = r.len()?;
+                let d = std::str::from_utf8(r.take(len)?).ok()?;
+                if normalize_name(d).ok()? != d {
+                    return None;
+                }
+                denyallow.push(d.to_owned());
+            }
+            rules.push(PatternRule {
+                entry,
+                start,
+                end,
+                body,
+                types,
+                denyallow,
+            });
+        }
+        (r.at == bytes.len()).then(|| Self::new(rules))
+    }
+}
+
+/// The bytes a pattern body may hold (after lowercasing).
+pub(crate) fn is_body_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'*' | b'^')
+}
+
+fn push_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(out)
+    }
+
+    fn len(&mut self) -> Option<usize> {
+        let n = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
+        // No count can exceed the bytes left.
+        let n = usize::try_from(n).ok()?;
+        (n <= self.bytes.len() - self.at).then_some(n)
+    }
+}
+
+/// The query types `$dnstype` names, by their names in DNS (RFC 1035 and
+/// later), plus `TYPEnnn` (RFC 3597).
+pub(crate) fn rr_type(name: &str) -> Option<u16> {
+    const TYPES: &[(&str, u16)] = &[
+        ("a", 1),
+        ("ns", 2),
+        ("cname", 5),
+        ("soa", 6),
+        ("ptr", 12),
+        ("hinfo", 13),
+        ("mx", 15),
+        ("txt", 16),
+        ("rp", 17),
+        ("afsdb", 18),
+        ("sig", 24),
+        ("key", 25),
+        ("aaaa", 28),
+        ("loc", 29),
+        ("srv", 33),
+        ("naptr", 35),
+        ("kx", 36),
+        ("cert", 37),
+        ("dname", 39),
+        ("apl", 42),
+        ("ds", 43),
+        ("sshfp", 44),
+        ("ipseckey", 45),
+        ("rrsig", 46),
+        ("nsec", 47),
+        ("dnskey", 48),
+        ("dhcid", 49),
+        ("nsec3", 50),
+        ("nsec3param", 51),
+        ("tlsa", 52),
+        ("smimea", 53),
+        ("hip", 55),
+        ("cds", 59),
+        ("cdnskey", 60),
+        ("openpgpkey", 61),
+        ("csync", 62),
+        ("zonemd", 63),
+        ("svcb", 64),
+        ("https", 65),
+        ("spf", 99),
+        ("eui48", 108),
+        ("eui64", 109),
+        ("tkey", 249),
+        ("tsig", 250),
+        ("ixfr", 251),
+        ("axfr", 252),
+        ("any", 255),
+        ("uri", 256),
+        ("caa", 257),
+    ];
+    let lower = name.to_ascii_lowercase();
+    if let Some(n) = lower.strip_prefix("type") {
+        return n.parse().ok().filter(|&t| t != 0);
+    }
+    TYPES.iter().find(|(n, _)| *n == lower).map(|&(_, t)| t)
+}
+
+/// Counts of pattern rules by index kind, for tests and reports.
+#[cfg(test)]
+pub(crate) fn key_kinds(rules: &[PatternRule]) -> std::collections::HashMap<&'static str, usize> {
+    let mut out = std::collections::HashMap::new();
+    for r in rules {
+        let k = match r.key() {
+            Key::Suffix(_) => "suffix",
+            Key::Prefix(_) => "prefix",
+            Key::Scan => "scan",
+        };
+        *out.entry(k).or_insert(0) += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(start: Start, body: &str, end: bool) -> PatternRule {
+        PatternRule {
+            entry: 1,
+            start,
+            end,
+            body: body.as_bytes().to_vec(),
+            types: Types::default(),
+            denyallow: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn glob_matches_like_adguards_regex() {
+        assert!(glob(b"ads*.example.com", b"ads1.example.com", true));
+        assert!(glob(b"ads*.example.com", b"ads.x.example.com", true));
+        // `*` may be empty, as `.*` is.
+        assert!(glob(b"ads*.example.com", b"ads.example.com", true));
+        assert!(!glob(b"ads*.example.com", b"ad.example.com", true));
+        assert!(glob(
+            b"*launches.appsflyersdk.com",
+            b"launches.appsflyersdk.com",
+            true
+        ));
+        assert!(glob(
+            b"*launches.appsflyersdk.com",
+            b"xlaunches.appsflyersdk.com",
+            true
+        ));
+        assert!(!glob(
+            b"*launches.appsflyersdk.com",
+            b"launches.appsflyersdk.com.x",
+            true
+        ));
+        assert!(glob(b"example.org", b"example.org.evil", false));
+        assert!(glob(b"a^", b"a", false));
+        assert!(!glob(b"a^b", b"ab", true));
+        assert!(glob(b"*", b"", true));
+    }
+
+    #[test]
+    fn starts() {
+        let label = rule(Start::Label, "iad-*.braze.com", true);
+        assert!(label.matches_name(b"iad-01.braze.com"));
+        assert!(label.matches_name(b"x.iad-01.braze.com"));
+        assert!(!label.matches_name(b"xiad-01.braze.com"));
+        let any = rule(Start::Any, "dlsdk.appsflyer.com", true);
+        assert!(any.matches_name(b"dlsdk.appsflyer.com"));
+        assert!(any.matches_name(b"xdlsdk.appsflyer.com"));
+        assert!(!any.matches_name(b"dlsdk.appsflyer.com.evil"));
+        let name = rule(Start::Name, "ads", false);
+        assert!(name.matches_name(b"adserver.example"));
+        assert!(!name.matches_name(b"x.ads.example"));
+    }
+
+    #[test]
+    fn keys_index_what_they_can() {
+        let rules = [
+            rule(Start::Label, "iad-*.braze.com", true),
+            rule(Start::Any, "dlsdk.appsflyer.com", true),
+            rule(Start::Label, "fkp.samsungcloudsolution.", false),
+            rule(Start::Any, "_prebid_", false),
+            rule(Start::Label, "x.example", true),
+        ];
+        let k = key_kinds(&rules);
+        assert_eq!(
+            (k.get("suffix"), k.get("prefix"), k.get("scan")),
+            (Some(&3), Some(&1), Some(&1))
+        );
+        let p = Patterns::new(rules.to_vec());
+        let hits = |n: &str| {
+            let mut c = 0;
+            p.each_match(n, None, |_| c += 1);
+            c
+        };
+        assert_eq!(hits("iad-7.braze.com"), 1);
+        assert_eq!(hits("a.fkp.samsungcloudsolution.com"), 1);
+        assert_eq!(hits("xdlsdk.appsflyer.com"), 1);
+        assert_eq!(hits("a_prebid_b.example"), 1);
+        assert_eq!(hits("y.x.example"), 1);
+        assert_eq!(hits("braze.com"), 0);
+        assert_eq!(hits("unrelated.example"), 0);
+    }
+
+    #[test]
+    fn encoding_round_trips_and_refuses_junk() {
+        let mut r = rule(Start::Label, "ads*.example", true);
+        r.types.only = vec![28];
+        r.denyallow = vec!["ok.example".into()];
+        let bytes = Patterns::encode(&[r.clone(), rule(Start::Any, "_x_", false)]);
+        let p = Patterns::decode(&bytes).unwrap();
+        assert_eq!(p.rules.first(), Some(&r));
+        for cut in 0..bytes.len() {
+            assert!(Patterns::decode(&bytes[..cut]).is_none_or(|p| p.is_empty()));
+        }
+        let mut bad = bytes.clone();
+        // The body's first byte: after count, entry, start, end and length.
+        bad[4 + 8 + 1 + 1 + 4] = b'A';
+        assert!(Patterns::decode(&bad).is_none());
+    }
+
+    #[test]
+    fn types_and_denyallow() {
+        let mut r = rule(Start::Label, "ads.example", true);
+        r.types.only = vec![28];
+        assert!(r.matches("ads.example", Some(28)));
+        assert!(!r.matches("ads.example", Some(1)));
+        assert!(!r.matches("ads.example", None));
+        r.types = Types {
+            only: vec![],
+            not: vec![1],
+        };
+        assert!(!r.matches("ads.example", Some(1)));
+        assert!(r.matches("ads.example", None));
+        let mut d = rule(Start::Any, "*", false);
+        d.denyallow = vec!["ok.com".into()];
+        assert!(d.matches("evil.net", None));
+        assert!(!d.matches("a.ok.com", None));
+        assert!(!d.matches("1.2.3.4", None));
+    }
+
+    #[test]
+    fn rr_types() {
+        assert_eq!(rr_type("AAAA"), Some(28));
+        assert_eq!(rr_type("https"), Some(65));
+        assert_eq!(rr_type("TYPE65"), Some(65));
+        assert_eq!(rr_type("nope"), None);
+        assert_eq!(rr_type("TYPE0"), None);
+    }
+}
