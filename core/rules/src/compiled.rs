@@ -541,20 +541,18 @@ impl RuleSet {
     /// costs one branch more. A name of the device itself (see
     /// [`crate::parse::is_machine_name`]) is never blocked.
     pub fn lookup_query(&self, name: &str, qtype: Option<u16>) -> Verdict {
-        let mut found = if self.names.count == 0 {
-            Matches::default()
-        } else {
+        let mut found = Matches::default();
+        if self.names.count != 0 {
             // Nearly every name has at most 64 bytes, and at most eight
             // labels that some listed name has as many of.
             let mut buf = table::Padded::new();
             let seed = self.names.seed;
-            match table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
-                .and_then(|h| self.walk::<8>(h))
-            {
-                Some(found) => found,
-                None => self.walk_long(name),
+            let short = table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
+                .is_some_and(|h| self.walk::<8>(h, &mut found));
+            if !short {
+                self.walk_long(name, &mut found);
             }
-        };
+        }
         if !self.patterns.is_empty() {
             self.patterns
                 .each_match(name, qtype, |entry| found.add(entry, true));
@@ -584,16 +582,21 @@ impl RuleSet {
     /// eight probed labels.
     #[cold]
     #[inline(never)]
-    fn walk_long(&self, name: &str) -> Matches {
+    fn walk_long(&self, name: &str, found: &mut Matches) {
         let hashes = table::LongHashes::new(name.as_bytes(), self.names.seed);
-        self.walk::<MAX_PROBES>(hashes).unwrap_or_default()
+        self.walk::<MAX_PROBES>(hashes, found);
     }
 
     /// Looks up a name given the chain hashes of its labels, TLD first
     /// (each with whether it is the whole name), with room for `N` probes:
-    /// `None` when it needs more (only when `N` is below [`MAX_PROBES`]).
+    /// adding what matches to `found`; `false` (before adding any) when
+    /// it needs more (only when `N` is below [`MAX_PROBES`]).
     #[inline(always)]
-    fn walk<const N: usize>(&self, hashes: impl Iterator<Item = (u64, bool)>) -> Option<Matches> {
+    fn walk<const N: usize>(
+        &self,
+        hashes: impl Iterator<Item = (u64, bool)>,
+        found: &mut Matches,
+    ) -> bool {
         let t = &self.names;
         let data = self.as_bytes();
         let sections = Sections {
@@ -620,7 +623,7 @@ impl RuleSet {
             }
             let Some(slot) = probes.get_mut(n) else {
                 if N < MAX_PROBES {
-                    return None;
+                    return false;
                 }
                 // No listed name has more labels than this.
                 break;
@@ -639,7 +642,6 @@ impl RuleSet {
         }
         // 2. The longest name first: once one matches, only its parents
         // that carry a stronger rule are probed.
-        let mut found = Matches::default();
         let mut exact = whole;
         for &(hash, first) in probes.iter().rev() {
             if found.classes != 0 {
@@ -657,11 +659,11 @@ impl RuleSet {
                 }
             }
             if let Some((kind, value)) = self.probe(&sections, hash, first) {
-                self.add_payload(data, &mut found, kind, value, exact);
+                self.add_payload(data, found, kind, value, exact);
             }
             exact = false;
         }
-        Some(found)
+        true
     }
 
     /// Reads the sample of `hash`'s block (the records before it) and

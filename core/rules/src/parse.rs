@@ -246,13 +246,20 @@ pub(crate) fn is_hosts_header_name(name: &str) -> bool {
 /// names hosts files give the machine. `name` is normalized (lowercase,
 /// no trailing dot) or at least ASCII.
 pub fn is_machine_name(name: &str) -> bool {
-    HOSTS_HEADER_NAMES
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
-        || name.len() > 10
-            && name
-                .get(name.len() - 10..)
-                .is_some_and(|t| t.eq_ignore_ascii_case(".localhost"))
+    let under_localhost = name.len() > 10
+        && name
+            .get(name.len() - 10..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(".localhost"));
+    // Every blocked lookup asks: the first byte rules out nearly all.
+    let may_be_listed = matches!(
+        name.as_bytes().first(),
+        Some(b'l' | b'L' | b'b' | b'B' | b'i' | b'I' | b'0')
+    );
+    under_localhost
+        || may_be_listed
+            && HOSTS_HEADER_NAMES
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// Addresses that hosts files map the machine's names to: alone on a

@@ -21,10 +21,13 @@
 //! match: one whose end is fixed (`…something.tvsquared.com^`) by the
 //! whole labels of that end (`tvsquared.com`), found by hashing the
 //! name's suffixes; one that starts a label (`||prefix…`) by its first
-//! four bytes, found by hashing four bytes at each label's start; the rest
-//! (substrings, at most [`MAX_SCANNED`]) are checked on every lookup. A
-//! 4096-bit filter over the keys answers most probes without touching the
-//! key list. A set without patterns costs one branch.
+//! four bytes, found by hashing four bytes at each label's start; one with
+//! a run of four literal bytes anywhere (`*-banner-*`) by those, found by
+//! hashing every four bytes of the name (only when a set has such
+//! patterns); the rest (at most [`MAX_SCANNED`] block rules) are tried on
+//! every lookup. A bit filter over the keys (16 bits a key) answers most
+//! probes without touching the key list. A set without patterns costs one
+//! branch.
 
 use crate::compiled::{ALLOW, IMPORTANT};
 use crate::name::normalize_name;
@@ -33,11 +36,13 @@ use crate::name::normalize_name;
 /// a set keeps: each is tried on every lookup. Block rules beyond are
 /// reported as unused; allow rules are always kept (losing one would block
 /// what a list allows).
-pub const MAX_SCANNED: usize = 256;
+pub const MAX_SCANNED: usize = 64;
 
 /// Bytes of a label's start that index a `||prefix` pattern.
 const PREFIX_KEY: usize = 4;
-const FILTER_WORDS: usize = 64;
+/// The bit filter's size bounds, in bits (512 bytes to 512 KiB).
+const FILTER_MIN_BITS: usize = 1 << 12;
+const FILTER_MAX_BITS: usize = 1 << 22;
 
 /// Where a pattern may start matching.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +104,10 @@ enum Key {
     Suffix(u64),
     /// The hash of the first bytes of a label every matching name has.
     Prefix(u64),
+    /// A run of literal bytes (at least four, its start and length in the
+    /// body) every matching name has somewhere: indexed by its first few
+    /// four-byte windows (see `Patterns::new`).
+    Infix(usize, usize),
     /// None: tried on every lookup.
     Scan,
 }
@@ -139,7 +148,20 @@ impl PatternRule {
                 return Key::Prefix(prefix_key(self.body.get(..PREFIX_KEY).unwrap_or_default()));
             }
         }
-        Key::Scan
+        // The longest run of literal bytes, as AdGuard's "shortcut".
+        let mut best = (0, 0);
+        let mut at = 0;
+        for run in self.body.split(|&b| b == b'*' || b == b'^') {
+            if run.len() > best.1 {
+                best = (at, run.len());
+            }
+            at += run.len() + 1;
+        }
+        if best.1 >= PREFIX_KEY {
+            Key::Infix(best.0, best.1)
+        } else {
+            Key::Scan
+        }
     }
 
     /// Whether the rule applies to `name` (normalized) queried for `qtype`.
@@ -159,16 +181,15 @@ impl PatternRule {
     fn matches_name(&self, name: &[u8]) -> bool {
         let body = &self.body;
         match self.start {
-            Start::Name => glob(body, name, self.end),
+            Start::Name => glob(body, name, self.end, false),
             Start::Label => {
-                glob(body, name, self.end)
+                glob(body, name, self.end, false)
                     || name.iter().enumerate().any(|(i, &b)| {
-                        b == b'.' && glob(body, name.get(i + 1..).unwrap_or_default(), self.end)
+                        b == b'.'
+                            && glob(body, name.get(i + 1..).unwrap_or_default(), self.end, false)
                     })
             }
-            Start::Any => {
-                (0..=name.len()).any(|i| glob(body, name.get(i..).unwrap_or_default(), self.end))
-            }
+            Start::Any => glob(body, name, self.end, true),
         }
     }
 
@@ -191,16 +212,18 @@ fn is_within(name: &str, parent: &str) -> bool {
 }
 
 /// Matches `pattern` (literals, `*`, and `^` = the end) against the start
-/// of `s`, or all of `s` when `end`. Greedy with one backtrack point per
-/// `*`: linear in practice, at worst |pattern| × |s| (both bounded).
-fn glob(pattern: &[u8], s: &[u8], end: bool) -> bool {
+/// of `s` (anywhere in `s` when `anywhere`, as if the pattern began with a
+/// `*`), or up to the end of `s` when `end`. Greedy, backtracking to the
+/// last `*` only: at worst |pattern| × |s| steps (both bounded).
+fn glob(pattern: &[u8], s: &[u8], end: bool, anywhere: bool) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
+    // Where to resume after the last `*`, and the bytes it took so far.
+    let mut star: Option<(usize, usize)> = anywhere.then_some((0, 0));
     loop {
         match pattern.get(p) {
             None if !end || i == s.len() => return true,
             Some(b'*') => {
-                star = Some((p, i));
+                star = Some((p + 1, i));
                 p += 1;
                 continue;
             }
@@ -216,9 +239,9 @@ fn glob(pattern: &[u8], s: &[u8], end: bool) -> bool {
             _ => {}
         }
         match star {
-            Some((sp, si)) if si < s.len() => {
-                star = Some((sp, si + 1));
-                p = sp + 1;
+            Some((resume, si)) if si < s.len() => {
+                star = Some((resume, si + 1));
+                p = resume;
                 i = si + 1;
             }
             _ => return false,
@@ -226,24 +249,49 @@ fn glob(pattern: &[u8], s: &[u8], end: bool) -> bool {
     }
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const MIX1: u64 = 0x9e37_79b9_7f4a_7c15;
+const MIX2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
-/// The key of a suffix: FNV-1a over its bytes from the last to the first,
-/// so that a name's suffixes are hashed in one pass (see `Patterns::probe`).
-fn suffix_key(suffix: &[u8]) -> u64 {
-    suffix.iter().rev().fold(FNV_OFFSET, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
-    })
+/// The first eight bytes of `b` (fewer, zero-padded), little-endian.
+#[inline]
+fn head8(b: &[u8]) -> u64 {
+    if let Some(Ok(w)) = b.get(..8).map(<[u8; 8]>::try_from) {
+        return u64::from_le_bytes(w);
+    }
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    if let (Some(to), Some(from)) = (w.get_mut(..n), b.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    u64::from_le_bytes(w)
 }
 
-fn prefix_key(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(FNV_OFFSET ^ 0x5bd1_e995, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
-        })
-        .rotate_left(17)
+/// The key of a suffix: its length and first eight bytes, mixed (two
+/// multiplications: a key is a hint, the full match decides).
+#[inline]
+fn suffix_key(suffix: &[u8]) -> u64 {
+    (head8(suffix).wrapping_mul(MIX1) ^ suffix.len() as u64).wrapping_mul(MIX2)
+}
+
+/// The key of four bytes; `salt` keeps label prefixes and infixes apart.
+#[inline]
+fn four_key(four: &[u8], salt: u64) -> u64 {
+    let w = four
+        .get(..4)
+        .and_then(|f| <[u8; 4]>::try_from(f).ok())
+        .unwrap_or_default();
+    (u64::from(u32::from_le_bytes(w)) ^ salt).wrapping_mul(MIX1)
+}
+
+const PREFIX_SALT: u64 = 0x5bd1_e995_0000_0000;
+const INFIX_SALT: u64 = 0x27d4_eb2f_0000_0000;
+
+fn prefix_key(four: &[u8]) -> u64 {
+    four_key(four, PREFIX_SALT)
+}
+
+fn infix_key(four: &[u8]) -> u64 {
+    four_key(four, INFIX_SALT)
 }
 
 /// The pattern rules of a set, indexed for lookups.
@@ -254,36 +302,75 @@ pub(crate) struct Patterns {
     keyed: Vec<(u64, u32)>,
     /// Indices of the rules no key indexes.
     scanned: Vec<u32>,
-    /// Bit `key >> 52` of every key.
+    /// Bit `key >> shift` of every key.
     filter: Vec<u64>,
+    shift: u32,
+    /// The step between the four-byte windows of a name that are probed
+    /// for infixes (0: no rule has one, none are probed).
+    infix_step: usize,
+    /// Whether some rule has a suffix key, and some a prefix key.
+    suffixes: bool,
+    prefixes: bool,
 }
 
 impl Patterns {
     pub(crate) fn new(rules: Vec<PatternRule>) -> Self {
         let mut keyed = Vec::new();
         let mut scanned = Vec::new();
-        let mut filter = vec![0u64; FILTER_WORDS];
-        for (i, r) in rules.iter().enumerate() {
+        let keys: Vec<Key> = rules.iter().map(PatternRule::key).collect();
+        // A run of `len` literal bytes in a name holds a window starting
+        // at a multiple of `step` when `len >= 4 + step - 1`: with the
+        // shortest run known, names are probed every `step` bytes, and
+        // each run is indexed by its first `step` windows.
+        let infix_step = keys
+            .iter()
+            .filter_map(|k| match k {
+                Key::Infix(_, len) => Some((len + 1 - PREFIX_KEY).min(PREFIX_KEY)),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(0);
+        for (i, (r, key)) in rules.iter().zip(&keys).enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let key = match r.key() {
-                Key::Suffix(k) | Key::Prefix(k) => k,
-                Key::Scan => {
-                    scanned.push(i);
-                    continue;
+            match *key {
+                Key::Suffix(k) | Key::Prefix(k) => keyed.push((k, i)),
+                Key::Infix(at, _) => {
+                    for off in 0..infix_step {
+                        let from = at + off;
+                        if let Some(four) = r.body.get(from..from + PREFIX_KEY) {
+                            keyed.push((infix_key(four), i));
+                        }
+                    }
                 }
-            };
-            keyed.push((key, i));
-            let bit = (key >> 52) as usize;
+                Key::Scan => scanned.push(i),
+            }
+        }
+        keyed.sort_unstable();
+        keyed.dedup();
+        let suffixes = keys.iter().any(|k| matches!(k, Key::Suffix(_)));
+        let prefixes = keys.iter().any(|k| matches!(k, Key::Prefix(_)));
+        // 16 bits a key: a probe for a key not there reads the key list
+        // about once in 16 (fewer when keys repeat).
+        let bits = (keyed.len() * 16)
+            .next_power_of_two()
+            .clamp(FILTER_MIN_BITS, FILTER_MAX_BITS);
+        let shift = 64 - bits.trailing_zeros();
+        let mut filter = vec![0u64; bits / 64];
+        for &(key, _) in &keyed {
+            let bit = (key >> shift) as usize;
             if let Some(w) = filter.get_mut(bit / 64) {
                 *w |= 1 << (bit % 64);
             }
         }
-        keyed.sort_unstable();
         Self {
             rules,
             keyed,
             scanned,
             filter,
+            shift,
+            infix_step,
+            suffixes,
+            prefixes,
         }
     }
 
@@ -300,8 +387,9 @@ impl Patterns {
         rule.key() == Key::Scan
     }
 
+    #[inline]
     fn candidates(&self, key: u64, mut each: impl FnMut(&PatternRule)) {
-        let bit = (key >> 52) as usize;
+        let bit = (key >> self.shift) as usize;
         if self
             .filter
             .get(bit / 64)
@@ -328,25 +416,29 @@ impl Patterns {
                 found(r.entry);
             }
         };
-        // Suffixes of whole labels, the whole name included, in one pass
-        // from the end.
-        let mut h = FNV_OFFSET;
-        for i in (0..b.len()).rev() {
-            let c = b.get(i).copied().unwrap_or_default();
-            h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
-            if i == 0 || b.get(i - 1) == Some(&b'.') {
-                self.candidates(h, &mut check);
+        // At each label's start: the suffix from there (the whole name
+        // included), and the label's first bytes.
+        let mut at = 0;
+        if self.suffixes || self.prefixes {
+            loop {
+                let rest = b.get(at..).unwrap_or_default();
+                if self.suffixes {
+                    self.candidates(suffix_key(rest), &mut check);
+                }
+                if let (true, Some(head)) = (self.prefixes, rest.get(..PREFIX_KEY)) {
+                    self.candidates(prefix_key(head), &mut check);
+                }
+                match rest.iter().position(|&c| c == b'.') {
+                    Some(dot) => at += dot + 1,
+                    None => break,
+                }
             }
         }
-        // The first bytes of each label.
-        let mut at = 0;
-        loop {
-            if let Some(head) = b.get(at..at + PREFIX_KEY) {
-                self.candidates(prefix_key(head), &mut check);
-            }
-            match b.get(at..).and_then(|r| r.iter().position(|&c| c == b'.')) {
-                Some(dot) => at += dot + 1,
-                None => break,
+        if self.infix_step > 0 {
+            let mut i = 0;
+            while let Some(four) = b.get(i..i + PREFIX_KEY) {
+                self.candidates(infix_key(four), &mut check);
+                i += self.infix_step;
             }
         }
         for &i in &self.scanned {
@@ -547,6 +639,7 @@ pub(crate) fn key_kinds(rules: &[PatternRule]) -> std::collections::HashMap<&'st
         let k = match r.key() {
             Key::Suffix(_) => "suffix",
             Key::Prefix(_) => "prefix",
+            Key::Infix(..) => "infix",
             Key::Scan => "scan",
         };
         *out.entry(k).or_insert(0) += 1;
@@ -571,30 +664,37 @@ mod tests {
 
     #[test]
     fn glob_matches_like_adguards_regex() {
-        assert!(glob(b"ads*.example.com", b"ads1.example.com", true));
-        assert!(glob(b"ads*.example.com", b"ads.x.example.com", true));
+        assert!(glob(b"ads*.example.com", b"ads1.example.com", true, false));
+        assert!(glob(b"ads*.example.com", b"ads.x.example.com", true, false));
         // `*` may be empty, as `.*` is.
-        assert!(glob(b"ads*.example.com", b"ads.example.com", true));
-        assert!(!glob(b"ads*.example.com", b"ad.example.com", true));
+        assert!(glob(b"ads*.example.com", b"ads.example.com", true, false));
+        assert!(!glob(b"ads*.example.com", b"ad.example.com", true, false));
         assert!(glob(
             b"*launches.appsflyersdk.com",
             b"launches.appsflyersdk.com",
-            true
+            true,
+            false
         ));
         assert!(glob(
             b"*launches.appsflyersdk.com",
             b"xlaunches.appsflyersdk.com",
-            true
+            true,
+            false
         ));
         assert!(!glob(
             b"*launches.appsflyersdk.com",
             b"launches.appsflyersdk.com.x",
-            true
+            true,
+            false
         ));
-        assert!(glob(b"example.org", b"example.org.evil", false));
-        assert!(glob(b"a^", b"a", false));
-        assert!(!glob(b"a^b", b"ab", true));
-        assert!(glob(b"*", b"", true));
+        assert!(glob(b"example.org", b"example.org.evil", false, false));
+        assert!(glob(b"a^", b"a", false, false));
+        assert!(!glob(b"a^b", b"ab", true, false));
+        assert!(glob(b"*", b"", true, false));
+        assert!(glob(b"-banner-", b"a-banner-b.example", false, true));
+        assert!(glob(b"b*.c", b"a.b.x.c", true, true));
+        assert!(!glob(b"b*.c", b"a.b.x.cd", true, true));
+        assert!(!glob(b"-banner-", b"a-banner.example", false, true));
     }
 
     #[test]
@@ -620,11 +720,17 @@ mod tests {
             rule(Start::Label, "fkp.samsungcloudsolution.", false),
             rule(Start::Any, "_prebid_", false),
             rule(Start::Label, "x.example", true),
+            rule(Start::Label, "ab*", false),
         ];
         let k = key_kinds(&rules);
         assert_eq!(
-            (k.get("suffix"), k.get("prefix"), k.get("scan")),
-            (Some(&3), Some(&1), Some(&1))
+            (
+                k.get("suffix"),
+                k.get("prefix"),
+                k.get("infix"),
+                k.get("scan")
+            ),
+            (Some(&3), Some(&1), Some(&1), Some(&1))
         );
         let p = Patterns::new(rules.to_vec());
         let hits = |n: &str| {
@@ -637,6 +743,8 @@ mod tests {
         assert_eq!(hits("xdlsdk.appsflyer.com"), 1);
         assert_eq!(hits("a_prebid_b.example"), 1);
         assert_eq!(hits("y.x.example"), 1);
+        assert_eq!(hits("abc.example"), 1);
+        assert_eq!(hits("x.ab"), 1);
         assert_eq!(hits("braze.com"), 0);
         assert_eq!(hits("unrelated.example"), 0);
     }
