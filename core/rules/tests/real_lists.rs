@@ -198,3 +198,48 @@ fn perflyst_lists() {
     assert!(r.counts.unused > 10);
     assert_eq!(set.name_count(), 0);
 }
+
+/// Issue #15: every real list in the shared data is read with no line
+/// unused that AdGuard Home would use; the reasons for the lines that are
+/// not used are printed (`--nocapture`) and each must be one AdGuard's own
+/// semantics give (a regular expression is the one kind AdGuard Home reads
+/// and tacet does not).
+#[test]
+fn every_real_list_leaves_unused_only_what_it_should() {
+    let legitimate = [
+        "regular expression",
+        "home-network server modifier",
+        "browser-only modifier",
+        "cosmetic rule",
+    ];
+    for path in [
+        "blocklists/stevenblack/hosts",
+        "blocklists/hagezi/domains/light.txt",
+        "blocklists/hagezi/adblock/light.txt",
+        "blocklists/hagezi/wildcard/light.txt",
+        "blocklists/hagezi/domains/personal.txt",
+        "blocklists/hagezi/adblock/personal.txt",
+        "blocklists/hagezi/wildcard/personal.txt",
+        "blocklists/hagezi/hosts/personal.txt",
+        "blocklists/perflyst/SmartTV.txt",
+        "blocklists/perflyst/SmartTV-AGH.txt",
+        "blocklists/perflyst/android-tracking.txt",
+        "blocklists/perflyst/AmazonFireTV.txt",
+        "blocklists/perflyst/SessionReplay.txt",
+        "blocklists/perflyst/regex.list",
+        "blocklists/xiaomi/xiaomi_dns_block.lst",
+        "blocklists/xiaomi/xiaomi_dns_whitelist.lst",
+        "blocklists/xiaomi/xiaomi_dns_block_with_whitelist.lst",
+    ] {
+        let (_, reports) = load(&[path]);
+        let r = &reports[0];
+        eprintln!(
+            "{path}: {} lines, {} rules, {} patterns, {} unused",
+            r.lines, r.rules, r.counts.pattern, r.counts.unused
+        );
+        for (kind, n) in &r.problems {
+            eprintln!("  {n:>8}  {kind}");
+            assert!(legitimate.contains(kind), "{path}: {kind}\n{r}");
+        }
+    }
+}
