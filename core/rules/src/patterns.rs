@@ -100,8 +100,9 @@ pub(crate) struct PatternRule {
 /// What indexes a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
-    /// The hash of a suffix (whole labels) every matching name ends with.
-    Suffix(u64),
+    /// The hash of a suffix (whole labels) every matching name ends with,
+    /// and its label count.
+    Suffix(u64, u32),
     /// The hash of the first bytes of a label every matching name has.
     Prefix(u64),
     /// A run of literal bytes (at least four, its start and length in the
@@ -126,14 +127,14 @@ impl PatternRule {
                 // Anchored at a label (or the name) with no `*`: the tail is
                 // itself a suffix of whole labels.
                 if !has_star && self.start != Start::Any {
-                    return Key::Suffix(suffix_key(tail));
+                    return Key::Suffix(suffix_key(tail), depth(tail));
                 }
                 // Otherwise it ends the name but may begin inside a label:
                 // the labels after its first dot are whole.
                 if let Some(dot) = tail.iter().position(|&b| b == b'.') {
                     let whole = tail.get(dot + 1..).unwrap_or_default();
                     if !whole.is_empty() {
-                        return Key::Suffix(suffix_key(whole));
+                        return Key::Suffix(suffix_key(whole), depth(whole));
                     }
                 }
             }
@@ -203,6 +204,11 @@ impl PatternRule {
             self.entry & (ALLOW | IMPORTANT),
         )
     }
+}
+
+/// The labels of a suffix.
+fn depth(suffix: &[u8]) -> u32 {
+    u32::try_from(suffix.iter().filter(|&&b| b == b'.').count() + 1).unwrap_or(u32::MAX)
 }
 
 /// `name` is `parent` or under it.
@@ -308,8 +314,9 @@ pub(crate) struct Patterns {
     /// The step between the four-byte windows of a name that are probed
     /// for infixes (0: no rule has one, none are probed).
     infix_step: usize,
-    /// Whether some rule has a suffix key, and some a prefix key.
-    suffixes: bool,
+    /// Bit `d - 1`: some suffix key has `d` labels (bit 63: 64 or more).
+    suffix_depths: u64,
+    /// Whether some rule has a prefix key.
     prefixes: bool,
 }
 
@@ -333,7 +340,7 @@ impl Patterns {
         for (i, (r, key)) in rules.iter().zip(&keys).enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             match *key {
-                Key::Suffix(k) | Key::Prefix(k) => keyed.push((k, i)),
+                Key::Suffix(k, _) | Key::Prefix(k) => keyed.push((k, i)),
                 Key::Infix(at, _) => {
                     for off in 0..infix_step {
                         let from = at + off;
@@ -347,7 +354,10 @@ impl Patterns {
         }
         keyed.sort_unstable();
         keyed.dedup();
-        let suffixes = keys.iter().any(|k| matches!(k, Key::Suffix(_)));
+        let suffix_depths = keys.iter().fold(0u64, |m, k| match k {
+            Key::Suffix(_, d) => m | 1 << (d.saturating_sub(1)).min(63),
+            _ => m,
+        });
         let prefixes = keys.iter().any(|k| matches!(k, Key::Prefix(_)));
         // 16 bits a key: a probe for a key not there reads the key list
         // about once in 16 (fewer when keys repeat).
@@ -369,7 +379,7 @@ impl Patterns {
             filter,
             shift,
             infix_step,
-            suffixes,
+            suffix_depths,
             prefixes,
         }
     }
@@ -387,16 +397,22 @@ impl Patterns {
         rule.key() == Key::Scan
     }
 
-    #[inline]
-    fn candidates(&self, key: u64, mut each: impl FnMut(&PatternRule)) {
+    /// Calls `each` with the rules of `key`: a bit test, and only when
+    /// the bit is set a search of the keys.
+    #[inline(always)]
+    fn candidates(&self, key: u64, each: &mut impl FnMut(&PatternRule)) {
         let bit = (key >> self.shift) as usize;
         if self
             .filter
             .get(bit / 64)
-            .is_none_or(|w| w & (1 << (bit % 64)) == 0)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
         {
-            return;
+            self.keyed_rules(key, each);
         }
+    }
+
+    #[inline(never)]
+    fn keyed_rules(&self, key: u64, each: &mut impl FnMut(&PatternRule)) {
         let from = self.keyed.partition_point(|&(k, _)| k < key);
         for &(k, i) in self.keyed.get(from..).unwrap_or_default() {
             if k != key {
@@ -416,16 +432,31 @@ impl Patterns {
                 found(r.entry);
             }
         };
-        // At each label's start: the suffix from there (the whole name
-        // included), and the label's first bytes.
-        let mut at = 0;
-        if self.suffixes || self.prefixes {
+        // The suffixes of as many labels as some suffix key has, found
+        // from the end: most keys have two labels, so most names cost one
+        // probe.
+        if self.suffix_depths != 0 {
+            let deepest = 64 - self.suffix_depths.leading_zeros();
+            let (mut end, mut depth) = (b.len(), 0u32);
+            loop {
+                let head = b.get(..end).unwrap_or_default();
+                let start = head.iter().rposition(|&c| c == b'.').map_or(0, |d| d + 1);
+                depth += 1;
+                if self.suffix_depths & 1 << (depth - 1).min(63) != 0 {
+                    self.candidates(suffix_key(b.get(start..).unwrap_or_default()), &mut check);
+                }
+                if start == 0 || depth >= deepest && deepest < 64 {
+                    break;
+                }
+                end = start - 1;
+            }
+        }
+        // The first bytes of each label.
+        if self.prefixes {
+            let mut at = 0;
             loop {
                 let rest = b.get(at..).unwrap_or_default();
-                if self.suffixes {
-                    self.candidates(suffix_key(rest), &mut check);
-                }
-                if let (true, Some(head)) = (self.prefixes, rest.get(..PREFIX_KEY)) {
+                if let Some(head) = rest.get(..PREFIX_KEY) {
                     self.candidates(prefix_key(head), &mut check);
                 }
                 match rest.iter().position(|&c| c == b'.') {
@@ -637,7 +668,7 @@ pub(crate) fn key_kinds(rules: &[PatternRule]) -> std::collections::HashMap<&'st
     let mut out = std::collections::HashMap::new();
     for r in rules {
         let k = match r.key() {
-            Key::Suffix(_) => "suffix",
+            Key::Suffix(..) => "suffix",
             Key::Prefix(_) => "prefix",
             Key::Infix(..) => "infix",
             Key::Scan => "scan",
