@@ -539,7 +539,9 @@ impl Patterns {
             };
             let n = r.len()?;
             let body = r.take(n)?.to_vec();
-            if !body.iter().all(|&b| is_body_byte(b)) {
+            // Bodies are at most a name long (the parser's bound), which
+            // bounds a match's steps.
+            if body.len() > crate::name::MAX_NAME_LEN || !body.iter().all(|&b| is_body_byte(b)) {
                 return None;
             }
             let mut types = Types::default();
@@ -568,7 +570,13 @@ impl Patterns {
                 denyallow,
             });
         }
-        (r.at == bytes.len()).then(|| Self::new(rules))
+        // As the builder keeps them: every unindexed block rule is tried
+        // on every lookup.
+        let scanned_blocks = rules
+            .iter()
+            .filter(|r| r.entry & ALLOW == 0 && r.key() == Key::Scan)
+            .count();
+        (r.at == bytes.len() && scanned_blocks <= MAX_SCANNED).then(|| Self::new(rules))
     }
 }
 
@@ -815,6 +823,49 @@ mod tests {
         assert!(d.matches("evil.net", None));
         assert!(!d.matches("a.ok.com", None));
         assert!(!d.matches("1.2.3.4", None));
+    }
+
+    /// AdGuard's `patternToRegexp`, for a name: `||` is the start of the
+    /// name or of a label, `|` its start, `^` a separator (in a name, only
+    /// its end), `*` any run, a trailing `|` or `^` its end.
+    fn reference(start: Start, body: &str, end: bool) -> regex::Regex {
+        let mut re = String::from(match start {
+            Start::Label => "^([a-z0-9_.-]+\\.)?",
+            Start::Name => "^",
+            Start::Any => "",
+        });
+        for c in body.chars() {
+            match c {
+                '*' => re.push_str(".*"),
+                '^' => re.push_str("([^ a-zA-Z0-9.%_-]|$)"),
+                c => re.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        if end {
+            re.push('$');
+        }
+        regex::Regex::new(&re).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_as_adguards_regex_does(
+            start in proptest::sample::select(vec![Start::Any, Start::Label, Start::Name]),
+            body in "[ab.*^-]{1,8}",
+            end: bool,
+            names in proptest::collection::vec("[ab-]{1,4}(\\.[ab-]{1,4}){0,3}", 1..20),
+        ) {
+            let r = rule(start, &body, end);
+            let re = reference(start, &body, end);
+            let p = Patterns::new(vec![r.clone()]);
+            for name in &names {
+                let mut hit = false;
+                p.each_match(name, None, |_| hit = true);
+                proptest::prop_assert_eq!(r.matches_name(name.as_bytes()), re.is_match(name), "{} {:?}", name, r);
+                // The index never hides a match.
+                proptest::prop_assert_eq!(hit, re.is_match(name), "indexed: {} {:?}", name, r);
+            }
+        }
     }
 
     #[test]
