@@ -65,8 +65,10 @@
 //! - `$dnsrewrite=NXDOMAIN`, `REFUSED`, `SERVFAIL`, `NOERROR;;`, `0.0.0.0`,
 //!   `::`, `127.0.0.1`, `::1`: a block, answered the way tacet answers
 //!   blocks. Any other rewrite is reported: tacet does not make up answers.
-//! - `$client`, `$ctag`: reported, they pick clients of a home-network
-//!   server. `$third-party`, `$domain`, `$script` and the other modifiers
+//! - `$client`, `$ctag`: on a block rule, reported (they pick clients of a
+//!   home-network server); on an allow rule, dropped, and the rule allows
+//!   for every query, as does `@@…$dnsrewrite`: an allow rule is never
+//!   lost. `$third-party`, `$domain`, `$script` and the other modifiers
 //!   of web filtering: reported; AdGuard Home does not use those rules
 //!   either. `$~script` and other negated request types are ignored, as
 //!   AdGuard Home ignores them. An unknown modifier: reported.

@@ -337,7 +337,7 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
         return Line::Unused(Problem::Regex);
     }
     let (pattern, mods) = match body.split_once('$') {
-        Some((p, m)) if !m.is_empty() => match parse_modifiers(m) {
+        Some((p, m)) if !m.is_empty() => match parse_modifiers(m, allow) {
             Ok(mods) => (p, Some(mods)),
             Err(problem) => return Line::Unused(problem),
         },
@@ -684,7 +684,13 @@ const REQUEST_TYPES: &[&str] = &[
 /// `$denyallow` and the `$dnsrewrite`s that block are used; any other
 /// makes the line unused (with why), because applying the rule without it
 /// would block more than it says.
-fn parse_modifiers(text: &str) -> Result<Modifiers<'_>, Problem> {
+///
+/// On an allow rule, `$dnsrewrite` (which there only switches off
+/// rewrites, which tacet reads as blocks) and `$client`/`$ctag` (an allow
+/// for some devices) are dropped and the rule allows for every query: an
+/// allow rule is never lost, and allowing too much breaks less than
+/// blocking what a list allows.
+fn parse_modifiers(text: &str, allow: bool) -> Result<Modifiers<'_>, Problem> {
     let mut mods = Modifiers::default();
     for m in text.split(',').map(str::trim) {
         let (name, value) = match m.split_once('=') {
@@ -716,6 +722,7 @@ fn parse_modifiers(text: &str) -> Result<Modifiers<'_>, Problem> {
                 }
                 mods.denyallow = Some(v);
             }
+            ("dnsrewrite" | "client" | "ctag", _) if allow => {}
             ("dnsrewrite", value) => {
                 if !rewrite_blocks(value.unwrap_or_default()) {
                     return Err(Problem::Rewrite(value.unwrap_or_default().to_owned()));

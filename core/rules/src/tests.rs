@@ -562,6 +562,14 @@ fn allow_patterns_are_never_lost() {
     assert_eq!(set.lookup("test.example.org"), allowed(1, 3));
     assert_eq!(set.lookup("a.test.example.org"), allowed(1, 3));
     assert_eq!(set.lookup("other.example.org"), blocked(0, 3));
+    // Allow rules for some clients, or that switch rewrites off, allow.
+    let (set, r) = build(&[
+        "||rw.example^$dnsrewrite=NXDOMAIN\n||c.example^\n",
+        "@@||rw.example^$dnsrewrite\n@@||c.example^$client=192.168.1.5\n@@||t.c.example^$ctag=device_phone\n",
+    ]);
+    assert!(r[1].is_clean(), "{}", r[1]);
+    assert_eq!(set.lookup("rw.example"), allowed(1, 1));
+    assert_eq!(set.lookup("c.example"), allowed(1, 2));
     // An `$important` block still beats an ordinary allow pattern.
     let (set, _) = build(&["||clk1.tradedoubler.com^$important\n@@||clk*.tradedoubler.com^\n"]);
     assert_eq!(set.lookup("clk1.tradedoubler.com"), blocked(0, 1));
