@@ -420,7 +420,7 @@ impl Engine {
             }
             Asker::App(reply) => reply,
         };
-        if let Some((via, rule)) = self.cloaked(now, &facts) {
+        if let Some((via, rule)) = self.cloaked(now, &facts, query.qtype) {
             self.stats.allowed = self.stats.allowed.saturating_sub(1);
             self.stats.blocked += 1;
             self.stats.cname_blocked += 1;
@@ -617,7 +617,7 @@ impl Engine {
         let verdict = if paused {
             Verdict::Unlisted
         } else {
-            self.rules.lookup(&query.name)
+            self.rules.lookup_query(&query.name, Some(query.qtype))
         };
         let block = if paused {
             None
@@ -748,16 +748,16 @@ impl Engine {
         self.forward(now, message, Asker::Background(rule), None, query);
     }
 
-    /// The first name an allowed answer leads to that a block rule
-    /// matches, with the rule.
-    fn cloaked(&self, now: Instant, facts: &AnswerFacts) -> Option<(String, RuleRef)> {
+    /// The first name an allowed answer (to a query of `qtype`) leads to
+    /// that a block rule matches, with the rule.
+    fn cloaked(&self, now: Instant, facts: &AnswerFacts, qtype: u16) -> Option<(String, RuleRef)> {
         if self.is_paused(now) {
             return None;
         }
         facts
             .aliases
             .iter()
-            .find_map(|alias| match self.rules.lookup(alias) {
+            .find_map(|alias| match self.rules.lookup_query(alias, Some(qtype)) {
                 Verdict::Blocked(rule) => Some((alias.clone(), rule)),
                 _ => None,
             })
@@ -864,7 +864,7 @@ impl Engine {
             return;
         }
         for (name, qtype) in self.enforcer.take_due(now) {
-            let rule = match self.rules.lookup(&name) {
+            let rule = match self.rules.lookup_query(&name, Some(qtype)) {
                 Verdict::Blocked(rule) => rule,
                 _ => {
                     self.enforcer.skip(&name, qtype, now);

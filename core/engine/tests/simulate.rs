@@ -233,6 +233,31 @@ fn exact_rules_leave_subdomains_alone_and_allow_beats_block() {
     assert_eq!(e.stats().forwarded, 4);
 }
 
+/// `$dnstype` rules see the query's type: the engine passes it to the
+/// rules (issue #15).
+#[test]
+fn dnstype_rules_block_only_the_types_they_list() {
+    let mut e = Engine::new(
+        Config {
+            learn_addresses: false,
+            ..Config::default()
+        },
+        rules("||v6.example^$dnstype=AAAA\n||ads*.example^\n||*host^\n"),
+    );
+    let now = Instant::now();
+    let mut answered = |name: &str, qtype: TYPE| {
+        ask(&mut e, now, APP_V4, RESOLVER_V4, &query(1, name, qtype)).is_some()
+    };
+    assert!(answered("v6.example", TYPE::AAAA), "AAAA is blocked");
+    assert!(!answered("v6.example", TYPE::A), "A is forwarded");
+    assert!(answered("ads1.example", TYPE::A), "a pattern blocks");
+    assert!(answered("ghost", TYPE::A), "a pattern blocks");
+    assert!(
+        !answered("localhost", TYPE::A),
+        "localhost is never blocked"
+    );
+}
+
 fn take_send(e: &mut Engine) -> UpstreamQuery {
     match e.poll_upstream() {
         Some(UpstreamCommand::Send(q)) => q,

@@ -156,6 +156,22 @@ fn benches(c: &mut Criterion) {
                 })
             });
         }
+        // The same list with AdGuard patterns beside it (see
+        // `pattern_lines`): what they add to lookups of names they do not
+        // match, which is nearly every name.
+        if case.label == "generated-1M" {
+            let with = compile(&format!("{text}\n{}", lists::pattern_lines(1_000, 16)));
+            eprintln!("patterns: {} in the set", with.pattern_count());
+            for (kind, queries) in [("blocked", &blocked), ("popular", &popular)] {
+                g.bench_with_input(BenchmarkId::new("rules+patterns", kind), queries, |b, q| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i = next(i, q.len());
+                        with.lookup_query(black_box(q[i]), Some(1))
+                    })
+                });
+            }
+        }
         // The hardware's share: one random read in a buffer the size of
         // the compiled table, a pointer chase so each read waits for the
         // one before. A blocked lookup needs at least one such read (its

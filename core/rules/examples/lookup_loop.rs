@@ -6,8 +6,10 @@
 //!
 //! `cargo run --release -p tacet-rules --example lookup_loop -- [NAMES] [QUERIES] [--popular]`
 //! (defaults: 1,000,000 names, 10,000 queries). `LOOKUPS` sets the lookups
-//! a round (default 1,000,000). `bench/lookup_instructions.sh` runs it
-//! under valgrind for instructions per lookup.
+//! a round (default 1,000,000). `PATTERNS=N` adds N AdGuard patterns
+//! (and N/64 unanchored ones) to the list, as the benchmark's
+//! `rules+patterns` does. `bench/lookup_instructions.sh` runs it under
+//! valgrind for instructions per lookup.
 
 // Example code: a failed unwrap is a broken setup.
 #![allow(clippy::unwrap_used)]
@@ -37,7 +39,13 @@ fn main() {
         id: "generated".into(),
         title: "generated".into(),
     };
-    b.add_list(info, lists::as_text(&names).as_bytes()).unwrap();
+    let patterns: usize = std::env::var("PATTERNS").map_or(0, |s| s.parse().unwrap());
+    let mut text = lists::as_text(&names);
+    if patterns > 0 {
+        text.push('\n');
+        text.push_str(&lists::pattern_lines(patterns, patterns / 64));
+    }
+    b.add_list(info, text.as_bytes()).unwrap();
     let set = b.build();
     // Queries one after another in one buffer, as the benchmarks have them.
     let text: String = if popular {
@@ -61,7 +69,10 @@ fn main() {
             if i == q.len() {
                 i = 0;
             }
-            blocked += u64::from(matches!(set.lookup(black_box(q[i])), Verdict::Blocked(_)));
+            blocked += u64::from(matches!(
+                set.lookup_query(black_box(q[i]), Some(1)),
+                Verdict::Blocked(_)
+            ));
         }
         best = best.min(start.elapsed().as_nanos() as f64 / f64::from(lookups));
     }

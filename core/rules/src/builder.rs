@@ -11,7 +11,10 @@ use crate::compiled::{
     self, class_of, pack, AddrRecord, NamesSection, ALLOW, IMPORTANT, LAST, SUBTREE,
 };
 use crate::name::{normalize_into, push_reversed};
-use crate::parse::{is_hosts_header_name, parse_line, Line, LineReader, MAX_LINE_BYTES};
+use crate::parse::{
+    is_hosts_header_name, is_machine_name, parse_line, Line, LineReader, Modifiers, MAX_LINE_BYTES,
+};
+use crate::patterns::{self, PatternRule, Patterns, Start};
 use crate::report::{LineKind, ParseReport, Problem};
 use crate::table::{self, Cuts, Shape, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, RuleSet};
@@ -46,6 +49,12 @@ pub struct RuleSetBuilder {
     addrs: Vec<AddrRecord>,
     /// `$badfilter` rules: (reversed key or address text, flags).
     badfilters: HashSet<(Vec<u8>, u64)>,
+    /// Rules the name table cannot hold (see [`crate::patterns`]).
+    patterns: Vec<PatternRule>,
+    /// `$badfilter`s of patterns (see [`PatternRule::badfilter_key`]).
+    pattern_badfilters: HashSet<(Start, bool, Vec<u8>, u64)>,
+    /// Block patterns no index covers, against [`patterns::MAX_SCANNED`].
+    scanned_blocks: usize,
     scratch: String,
 }
 
@@ -55,6 +64,7 @@ impl std::fmt::Debug for RuleSetBuilder {
             .field("lists", &self.lists)
             .field("names", &self.names.len())
             .field("addrs", &self.addrs.len())
+            .field("patterns", &self.patterns.len())
             .finish()
     }
 }
@@ -67,7 +77,7 @@ impl RuleSetBuilder {
 
     /// How many name and address rules have been read so far.
     pub fn rule_count(&self) -> usize {
-        self.names.len() + self.addrs.len()
+        self.names.len() + self.addrs.len() + self.patterns.len()
     }
 
     /// Reads one list, line by line, and reports how each line was used.
@@ -134,32 +144,73 @@ impl RuleSetBuilder {
                 Line::Unused(problem) => report.unused_line(number, text, problem),
                 Line::Name(n) => match normalize_into(n.name, &mut self.scratch) {
                     Err(e) => report.unused_line(number, text, Problem::BadName(e)),
+                    Ok(()) if !(n.allow || allow_all) && is_machine_name(&self.scratch) => {
+                        report.unused_line(number, text, Problem::MachineName);
+                    }
                     Ok(()) => {
-                        let entry = pack(rule, n.subtree, n.allow || allow_all, n.mods.important);
+                        let allow = n.allow || allow_all;
+                        let entry = pack(rule, n.subtree, allow, n.mods.important);
+                        let start = if n.subtree { Start::Label } else { Start::Name };
                         if n.mods.badfilter {
                             let mut key = Vec::new();
                             push_reversed(&self.scratch, &mut key);
                             self.badfilters.insert((key, entry & FLAG_BITS));
+                            self.pattern_badfilters.insert((
+                                start,
+                                true,
+                                self.scratch.as_bytes().to_vec(),
+                                entry & (ALLOW | IMPORTANT),
+                            ));
+                            report.count(n.kind);
+                        } else if n.mods.has_conditions() {
+                            let body = self.scratch.as_bytes().to_vec();
+                            match self.pattern(entry, start, true, body, &n.mods) {
+                                Ok(()) => {
+                                    report.rules += 1;
+                                    report.count(LineKind::Pattern);
+                                }
+                                Err(p) => report.unused_line(number, text, p),
+                            }
                         } else {
                             self.push_name(entry);
                             report.rules += 1;
+                            report.count(n.kind);
                         }
-                        report.count(n.kind);
                     }
                 },
+                Line::Pattern(p) => {
+                    let allow = p.allow || allow_all;
+                    let entry = pack(rule, true, allow, p.mods.important);
+                    let body = p.body.to_ascii_lowercase().into_bytes();
+                    if p.mods.badfilter {
+                        self.pattern_badfilters.insert((
+                            p.start,
+                            p.end,
+                            body,
+                            entry & (ALLOW | IMPORTANT),
+                        ));
+                        report.count(LineKind::BadFilter);
+                    } else {
+                        match self.pattern(entry, p.start, p.end, body, &p.mods) {
+                            Ok(()) => {
+                                report.rules += 1;
+                                report.count(LineKind::Pattern);
+                            }
+                            Err(problem) => report.unused_line(number, text, problem),
+                        }
+                    }
+                }
                 Line::Hosts { names } => {
                     let (mut used, mut header) = (0u32, 0u32);
                     for word in names.split_whitespace() {
-                        if is_hosts_header_name(word) {
-                            header += 1;
-                            continue;
-                        }
                         match normalize_into(word, &mut self.scratch) {
+                            Ok(()) if is_hosts_header_name(&self.scratch) => header += 1,
                             Ok(()) => {
                                 self.push_name(pack(rule, false, allow_all, false));
                                 report.rules += 1;
                                 used += 1;
                             }
+                            Err(_) if is_hosts_header_name(word) => header += 1,
                             Err(e) => report.problem(number, text, Problem::BadName(e)),
                         }
                     }
@@ -188,6 +239,44 @@ impl RuleSetBuilder {
             }
         }
         Ok(report)
+    }
+
+    /// Keeps a pattern rule, its `$denyallow` names normalized; refuses a
+    /// block pattern no index covers beyond [`patterns::MAX_SCANNED`].
+    fn pattern(
+        &mut self,
+        entry: u64,
+        start: Start,
+        end: bool,
+        body: Vec<u8>,
+        mods: &Modifiers<'_>,
+    ) -> Result<(), Problem> {
+        let mut denyallow = Vec::new();
+        for d in mods.denyallow.unwrap_or_default().split('|') {
+            if d.is_empty() {
+                continue;
+            }
+            match crate::normalize_name(d) {
+                Ok(n) => denyallow.push(n),
+                Err(e) => return Err(Problem::BadModifierValue(format!("denyallow={d}: {e}"))),
+            }
+        }
+        let rule = PatternRule {
+            entry,
+            start,
+            end,
+            body,
+            types: mods.types.clone(),
+            denyallow,
+        };
+        if entry & ALLOW == 0 && Patterns::is_scanned(&rule) {
+            if self.scanned_blocks >= patterns::MAX_SCANNED {
+                return Err(Problem::TooManyPatterns);
+            }
+            self.scanned_blocks += 1;
+        }
+        self.patterns.push(rule);
+        Ok(())
     }
 
     /// Appends the name in `self.scratch` (normalized) with its entry.
@@ -275,6 +364,10 @@ impl RuleSetBuilder {
             });
         }
         addrs.sort_by_key(|a| (a.len, a.net, a.entry & ORDER));
+        let mut pattern_rules = std::mem::take(&mut self.patterns);
+        if !self.pattern_badfilters.is_empty() {
+            pattern_rules.retain(|r| !self.pattern_badfilters.contains(&r.badfilter_key()));
+        }
         let (v4, v6): (Vec<AddrRecord>, Vec<AddrRecord>) = addrs
             .into_iter()
             .partition(|a| matches!(a.net, IpAddr::V4(_)));
@@ -285,6 +378,7 @@ impl RuleSetBuilder {
             &shared,
             &v4,
             &v6,
+            &Patterns::encode(&pattern_rules),
         ))
     }
 

@@ -1,22 +1,23 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 5
+//! # File format, version 6
 //!
 //! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (5) |
+//! | 4 | format version (6) |
 //! | 4 | reserved, 0 |
-//! | 8 × 6 | lengths of the six sections below, in order |
+//! | 8 × 7 | lengths of the seven sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
 //! | … | names: the name table, below |
 //! | … | kinds: `u64` rule entries without line (list and flags), indexed by a record's kind |
 //! | … | shared entries: `u64` rule entries for names that carry several rules; the last of each name's run has bit 62 set |
 //! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
 //! | … | IPv6 rules: 32-byte records (16 address bytes, prefix length, 7 zero bytes, `u64` entry), same order |
+//! | … | patterns: adblock patterns and rules with conditions, empty or as [`crate::patterns`] describes; decoded and indexed on load |
 //! | 4 | CRC-32 (IEEE) of every byte before it |
 //!
 //! A rule entry packs the 1-based line (bits 0–31), the list (bits 32–47),
@@ -139,13 +140,14 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::patterns::Patterns;
 use crate::table::{self, Cuts, Shape, MAX_DIR_BITS, MAX_RECORD_BITS, RECORD_PAD, TAG_PAD};
 use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 5;
-const SECTIONS: usize = 6;
+pub const FORMAT_VERSION: u32 = 6;
+const SECTIONS: usize = 7;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
 /// Fixed part of the names section: seed, count, label counts, shape and
 /// padding, raiser slots.
@@ -314,6 +316,7 @@ pub struct RuleSet {
     v4: AddrTable,
     v6: AddrTable,
     lists: Vec<ListInfo>,
+    patterns: Patterns,
 }
 
 impl fmt::Debug for RuleSet {
@@ -334,7 +337,7 @@ impl Default for RuleSet {
 
 /// The rule kept in each class during one lookup.
 #[derive(Default)]
-struct Matches {
+pub(crate) struct Matches {
     entries: [Option<u64>; 4],
     /// Bit `c` set when class `c` has a rule.
     classes: u8,
@@ -344,7 +347,7 @@ impl Matches {
     /// Keeps the first rule of each class: lookups go from the longest
     /// name to the shortest, so the journal names the rule closest to the
     /// query.
-    fn add(&mut self, entry: u64, exact_query: bool) {
+    pub(crate) fn add(&mut self, entry: u64, exact_query: bool) {
         if entry & SUBTREE != 0 || exact_query {
             let class = class_of(entry);
             if let Some(slot @ None) = self.entries.get_mut(class) {
@@ -379,7 +382,7 @@ impl Matches {
 impl RuleSet {
     /// A rule set that matches nothing.
     pub fn empty() -> Self {
-        let bytes = encode(&[], &NamesSection::empty(), &[], &[], &[], &[]);
+        let bytes = encode(&[], &NamesSection::empty(), &[], &[], &[], &[], &[]);
         // The empty encoding always loads; the fallback is never built.
         Self::from_vec(bytes).unwrap_or_else(|_| Self {
             bytes: Arc::new(Vec::new()),
@@ -389,6 +392,7 @@ impl RuleSet {
             v4: AddrTable::default(),
             v6: AddrTable::default(),
             lists: Vec::new(),
+            patterns: Patterns::default(),
         })
     }
 
@@ -450,7 +454,7 @@ impl RuleSet {
             *range = at..end;
             at = end;
         }
-        let [lists_r, names_r, kinds_r, shared_r, v4_r, v6_r] = ranges;
+        let [lists_r, names_r, kinds_r, shared_r, v4_r, v6_r, patterns_r] = ranges;
         let lists = decode_lists(data.get(lists_r).unwrap_or_default())?;
         if kinds_r.len() % 8 != 0 {
             return Err(LoadError::BadSection("kinds"));
@@ -461,6 +465,8 @@ impl RuleSet {
         let v4 = addr_table(data, v4_r, V4_RECORD, 32, "IPv4 rules")?;
         let v6 = addr_table(data, v6_r, V6_RECORD, 128, "IPv6 rules")?;
         let names = name_table(data, names_r)?;
+        let patterns = Patterns::decode(data.get(patterns_r).unwrap_or_default())
+            .ok_or(LoadError::BadSection("patterns"))?;
         Ok(Self {
             bytes,
             names,
@@ -469,6 +475,7 @@ impl RuleSet {
             v4,
             v6,
             lists,
+            patterns,
         })
     }
 
@@ -520,20 +527,45 @@ impl RuleSet {
     /// parents are probed only if they carry a rule of a stronger class
     /// (see the module docs: a blocked name's match ends the walk unless a
     /// parent could outrank it).
+    ///
+    /// Rules with `$dnstype` do not apply here (the query type is not
+    /// known); [`RuleSet::lookup_query`] applies them.
     pub fn lookup(&self, name: &str) -> Verdict {
-        if self.names.count == 0 {
-            return Verdict::Unlisted;
+        self.lookup_query(name, None)
+    }
+
+    /// [`RuleSet::lookup`] for a query of type `qtype` (1 for A, 28 for
+    /// AAAA, …): `$dnstype` rules apply only to the types they list.
+    /// Patterns (see [`crate::patterns`]) are checked after the name
+    /// table, a few indexed candidates each time; a set without them
+    /// costs one branch more. A name of the device itself (see
+    /// [`crate::parse::is_machine_name`]) is never blocked.
+    pub fn lookup_query(&self, name: &str, qtype: Option<u16>) -> Verdict {
+        let mut found = Matches::default();
+        if self.names.count != 0 {
+            // Nearly every name has at most 64 bytes, and at most eight
+            // labels that some listed name has as many of.
+            let mut buf = table::Padded::new();
+            let seed = self.names.seed;
+            let short = table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
+                .is_some_and(|h| self.walk::<8>(h, &mut found));
+            if !short {
+                self.walk_long(name, &mut found);
+            }
         }
-        // Nearly every name has at most 64 bytes, and at most eight labels
-        // that some listed name has as many of.
-        let mut buf = table::Padded::new();
-        let seed = self.names.seed;
-        match table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
-            .and_then(|h| self.walk::<8>(h))
-        {
-            Some(verdict) => verdict,
-            None => self.walk_long(name),
+        if !self.patterns.is_empty() {
+            self.patterns
+                .each_match(name, qtype, |entry| found.add(entry, true));
         }
+        match found.verdict() {
+            Verdict::Blocked(_) if crate::parse::is_machine_name(name) => Verdict::Unlisted,
+            verdict => verdict,
+        }
+    }
+
+    /// How many pattern rules (see [`crate::patterns`]) the set holds.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
     }
 
     /// How lookups find the raisers: "none", "indexed" or "unindexed".
@@ -550,16 +582,21 @@ impl RuleSet {
     /// eight probed labels.
     #[cold]
     #[inline(never)]
-    fn walk_long(&self, name: &str) -> Verdict {
+    fn walk_long(&self, name: &str, found: &mut Matches) {
         let hashes = table::LongHashes::new(name.as_bytes(), self.names.seed);
-        self.walk::<MAX_PROBES>(hashes).unwrap_or(Verdict::Unlisted)
+        self.walk::<MAX_PROBES>(hashes, found);
     }
 
     /// Looks up a name given the chain hashes of its labels, TLD first
     /// (each with whether it is the whole name), with room for `N` probes:
-    /// `None` when it needs more (only when `N` is below [`MAX_PROBES`]).
+    /// adding what matches to `found`; `false` (before adding any) when
+    /// it needs more (only when `N` is below [`MAX_PROBES`]).
     #[inline(always)]
-    fn walk<const N: usize>(&self, hashes: impl Iterator<Item = (u64, bool)>) -> Option<Verdict> {
+    fn walk<const N: usize>(
+        &self,
+        hashes: impl Iterator<Item = (u64, bool)>,
+        found: &mut Matches,
+    ) -> bool {
         let t = &self.names;
         let data = self.as_bytes();
         let sections = Sections {
@@ -586,7 +623,7 @@ impl RuleSet {
             }
             let Some(slot) = probes.get_mut(n) else {
                 if N < MAX_PROBES {
-                    return None;
+                    return false;
                 }
                 // No listed name has more labels than this.
                 break;
@@ -605,7 +642,6 @@ impl RuleSet {
         }
         // 2. The longest name first: once one matches, only its parents
         // that carry a stronger rule are probed.
-        let mut found = Matches::default();
         let mut exact = whole;
         for &(hash, first) in probes.iter().rev() {
             if found.classes != 0 {
@@ -623,11 +659,11 @@ impl RuleSet {
                 }
             }
             if let Some((kind, value)) = self.probe(&sections, hash, first) {
-                self.add_payload(data, &mut found, kind, value, exact);
+                self.add_payload(data, found, kind, value, exact);
             }
             exact = false;
         }
-        Some(found.verdict())
+        true
     }
 
     /// Reads the sample of `hash`'s block (the records before it) and
@@ -1172,6 +1208,7 @@ pub(crate) fn encode(
     shared: &[u64],
     v4: &[AddrRecord],
     v6: &[AddrRecord],
+    patterns: &[u8],
 ) -> Vec<u8> {
     let mut list_bytes = Vec::new();
     push_u32(&mut list_bytes, lists.len());
@@ -1204,6 +1241,7 @@ pub(crate) fn encode(
         shared.len() * 8,
         v4_bytes.len(),
         v6_bytes.len(),
+        patterns.len(),
     ];
     let total = HEADER_LEN + sections.iter().sum::<usize>() + CRC_LEN;
     let mut out = Vec::with_capacity(total);
@@ -1220,6 +1258,7 @@ pub(crate) fn encode(
     }
     out.extend_from_slice(&v4_bytes);
     out.extend_from_slice(&v6_bytes);
+    out.extend_from_slice(patterns);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out

@@ -23,37 +23,85 @@
 //!
 //! # What a line means
 //!
+//! Adblock lines mean what they mean to AdGuard Home, whose filtering
+//! library (`urlfilter`) was read for it and is compared on real lists by
+//! `bench/agh-compare`; the few places tacet reads a line otherwise are
+//! listed under "Choices" below.
+//!
 //! | line | meaning |
 //! |---|---|
 //! | `0.0.0.0 a.example b.example` (any address, IPv4 or IPv6) | hosts line: blocks exactly `a.example` and `b.example`, not their subdomains (hosts files list every name) |
-//! | `127.0.0.1 localhost`, `::1 ip6-localhost`, `255.255.255.255 broadcasthost`, `0.0.0.0 0.0.0.0` | hosts header: ignored |
+//! | `127.0.0.1 localhost`, `::1 ip6-localhost`, `255.255.255.255 broadcasthost`, `0.0.0.0 0.0.0.0`, `127.0.0.1 localhost4.localdomain4` | hosts header: ignored (see [`is_machine_name`]) |
 //! | `a.example` | blocks `a.example` and all its subdomains |
-//! | `\|\|a.example^` (also `\|\|a.example^\|`) | blocks `a.example` and all its subdomains |
-//! | `\|a.example^` | blocks exactly `a.example` (AdGuard's DNS syntax) |
+//! | `\|\|a.example^`, `\|\|a.example^\|`, `\|\|a.example\|`, `\|\|a.example/*` | blocks `a.example` and all its subdomains |
+//! | `\|a.example^`, `\|a.example\|` | blocks exactly `a.example` |
 //! | `*.a.example`, `\|\|*.a.example^` | blocks `a.example` **and** all its subdomains (see below) |
-//! | `@@\|\|a.example^`, `@@a.example`, `@@*.a.example` | allows `a.example` and all its subdomains |
-//! | `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32`, `\|\|1.2.3.4^`, `@@…` | address rule, see [`RuleSet::lookup_addr`] |
+//! | `\|\|ads*.a.example^`, `\|\|*ads.a.example^` | `*` is any run of characters, dots included: `ads1.a.example`, `x.ads.b.a.example`; `xads.a.example` only for the second |
+//! | `\|\|prefix.a` (no `^`) | any name with a label that starts with `prefix.a`: `prefix.a`, `x.prefix.a.com`, `prefix.ab` |
+//! | `a.example^` (no `\|\|`) | any name that ends with `a.example`: `x.a.example`, and `xa.example` too |
+//! | `ads*.example`, `_ad_*` (a `*`, `^` or `\|` and no anchor) | a pattern that may match anywhere in a name |
+//! | `@@` before any of these, or a line of an allow list | allows what the rule matches |
+//! | `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32`, `\|\|1.2.3.4^`, `9.9.9.9^`, `@@…` | address rule, see [`RuleSet::lookup_addr`] |
 //! | `# …`, `! …`, `[Adblock Plus 2.0]`, blank | ignored |
 //! | text after ` #` (a `#` after whitespace) | comment, removed |
 //!
-//! Modifiers: `$important` and `$badfilter` are understood (alone or
-//! together, on name and address rules); any other modifier makes the line
-//! unused, because dropping it would block more than the line says.
-//! `$badfilter` switches off every rule, in any list of the set, with the same
-//! name, scope and allow/important flags (so `||a.example^$badfilter` also
-//! switches off a plain `a.example` line, which means the same).
+//! Patterns and rules with conditions sit beside the name table in a small
+//! indexed matcher ([`patterns`]): a lookup checks only those a suffix or
+//! a label start of the name could match.
+//!
+//! Modifiers (AdGuard's DNS modifiers):
+//!
+//! - `$important`: an important block beats an allow, an important allow
+//!   beats everything.
+//! - `$badfilter` switches off every rule, in any list of the set, with the
+//!   same pattern and allow/important flags (so `||a.example^$badfilter`
+//!   also switches off a plain `a.example` line, which means the same, and,
+//!   as in AdGuard, `||a.example^$dnstype=A`).
+//! - `$dnstype=A|AAAA`, `$dnstype=~MX`: the rule applies only to (or not to)
+//!   queries of those types; [`RuleSet::lookup_query`] takes the type, and
+//!   [`RuleSet::lookup`] (type unknown) applies only rules without a type.
+//! - `$denyallow=a.com|b.com`: the rule applies to no name at or under
+//!   these (`*$denyallow=…` blocks everything else).
+//! - `$dnsrewrite=NXDOMAIN`, `REFUSED`, `SERVFAIL`, `NOERROR;;`, `0.0.0.0`,
+//!   `::`, `127.0.0.1`, `::1`: a block, answered the way tacet answers
+//!   blocks. Any other rewrite is reported: tacet does not make up answers.
+//! - `$client`, `$ctag`: on a block rule, reported (they pick clients of a
+//!   home-network server); on an allow rule, dropped, and the rule allows
+//!   for every query, as does `@@…$dnsrewrite`: an allow rule is never
+//!   lost. `$third-party`, `$domain`, `$script` and the other modifiers
+//!   of web filtering: reported; AdGuard Home does not use those rules
+//!   either. `$~script` and other negated request types are ignored, as
+//!   AdGuard Home ignores them. An unknown modifier: reported.
 //!
 //! Reported, never read as a name: cosmetic rules (`example.com##.ad`),
-//! regular expressions (`/ads/`, Pi-hole `(^|\.)ads\.com$`), URLs and paths
-//! (`||a.example/ads^`), `||a.example` without `^` (adblock would also match
-//! `a.example.evil`), a `*` anywhere but a leading `*.`, invalid names (bad
-//! characters, a label over 63 bytes, a name over 253), lines that are not
-//! UTF-8 or longer than [`parse::MAX_LINE_BYTES`], dnsmasq and Unbound syntax.
+//! regular expressions (`/ads/`, Pi-hole `(^|\.)ads\.com$`; AdGuard Home
+//! reads `/…/`, tacet does not yet), URLs and paths (`||a.example/ads^`,
+//! `||a.example:8080^`: AdGuard Home never matches them against a name),
+//! patterns AdGuard refuses as too wide (`*`, `|a`), words that are not
+//! names (a last label of digits such as `10.0.0`, `123`, `300.1.1.1`; an
+//! `_` or a leading or trailing `-` in it, such as `_prebid_`,
+//! `-banner-ads.`; bad punycode such as `xn--zz`), a hosts address alone
+//! (`127.0.0.1`), block rules for the device's own names (`localhost` and
+//! the others [`is_machine_name`] knows, which are never blocked whatever
+//! rule matches), invalid names (bad characters, a label over 63 bytes, a
+//! name over 253), lines that are not UTF-8 or longer than
+//! [`parse::MAX_LINE_BYTES`], dnsmasq and Unbound syntax.
 //!
 //! Names are case-insensitive, a trailing dot is ignored, and Unicode names
 //! are converted to punycode (IDNA, UTS #46) before they are stored.
 //!
 //! # Choices, and why
+//!
+//! Where tacet reads a line otherwise than AdGuard Home (measured on
+//! popular names by `bench/agh-compare`, see the README):
+//! - a plain `a.example` line blocks the name and its subdomains (AdGuard
+//!   Home: the name only, as a hosts line); lists of plain names are
+//!   published to mean the name and what is under it;
+//! - `*.d` and `||*.d^` block `d` too (below);
+//! - ` #` starts a comment on any line (AdGuard Home reads
+//!   `||a.example^ # why` as a rule that never matches);
+//! - names of the device itself are never blocked;
+//! - `/regex/` rules are reported, not used.
 //!
 //! - **`*.d` blocks `d` too.** Wildcard lists are published as the same
 //!   lists as their domain versions (HaGeZi's `wildcard/` and `domains/`
@@ -95,12 +143,14 @@ pub mod curated;
 pub mod enforce;
 pub mod name;
 pub mod parse;
+pub mod patterns;
 pub mod report;
 mod table;
 
 pub use builder::{BuildError, RuleSetBuilder};
 pub use compiled::{Bytes, LoadError, RuleSet};
 pub use name::{normalize_name, NameError};
+pub use parse::is_machine_name;
 pub use report::{LineKind, ParseReport, Problem, UnusedLine};
 
 /// Which list a rule came from: an index into the lists given to the builder.

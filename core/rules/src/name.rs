@@ -30,8 +30,13 @@ pub enum NameError {
         /// The first offending character.
         ch: char,
     },
-    /// A Unicode name that IDNA (UTS #46) refuses to convert to punycode.
+    /// A Unicode name that IDNA (UTS #46) refuses to convert to punycode,
+    /// or an `xn--` label that is not valid punycode.
     Idna,
+    /// The last label (the top-level domain) is not one: all digits
+    /// (`10.0.0`, `123`, `300.1.1.1`), or with an `_` or a leading or
+    /// trailing `-` (`_prebid_`, `-banner-ads.`).
+    BadTld,
 }
 
 impl fmt::Display for NameError {
@@ -52,7 +57,11 @@ impl fmt::Display for NameError {
                 )
             }
             Self::BadChar { ch } => write!(f, "character {ch:?} cannot appear in a host name"),
-            Self::Idna => write!(f, "Unicode name that IDNA cannot convert to punycode"),
+            Self::Idna => write!(f, "Unicode or punycode (xn--) that IDNA cannot convert"),
+            Self::BadTld => write!(
+                f,
+                "the last label is not a top-level domain (all digits, or '_' or a '-' at an end): not a name, nor an address"
+            ),
         }
     }
 }
@@ -112,6 +121,20 @@ fn check_ascii(name: &str) -> Result<(), NameError> {
     }
     if name.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong { len: name.len() });
+    }
+    let tld = name.rsplit('.').next().unwrap_or_default().as_bytes();
+    let alnum = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    if tld.iter().all(u8::is_ascii_digit)
+        || tld.contains(&b'_')
+        || !alnum(tld.first())
+        || !alnum(tld.last())
+    {
+        return Err(NameError::BadTld);
+    }
+    // Punycode labels must decode (IDNA's check, only for the rare names
+    // that have one).
+    if name.split('.').any(|l| l.starts_with("xn--")) && idna::domain_to_unicode(name).1.is_err() {
+        return Err(NameError::Idna);
     }
     Ok(())
 }
@@ -173,6 +196,26 @@ mod tests {
         let long = vec!["a".repeat(60); 5].join(".");
         assert_eq!(normalize_name(&long), Err(NameError::TooLong { len: 304 }));
         assert!(normalize_name("xn--a.xn--\u{ffff}").is_err());
+        for not_a_name in [
+            "_prebid_",
+            "_728x90.",
+            "-ad123-",
+            "-banner-ads.",
+            "10.0.0",
+            "123",
+            "300.1.1.1",
+        ] {
+            assert_eq!(
+                normalize_name(not_a_name),
+                Err(NameError::BadTld),
+                "{not_a_name}"
+            );
+        }
+        assert_eq!(normalize_name("xn--zz.com"), Err(NameError::Idna));
+        assert_eq!(normalize_name("xn--zz"), Err(NameError::Idna));
+        assert!(normalize_name("xn--bcher-kva.example").is_ok());
+        assert!(normalize_name("_dmarc.-x.example.com").is_ok());
+        assert!(normalize_name("localhost").is_ok());
     }
 
     #[test]

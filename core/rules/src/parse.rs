@@ -7,6 +7,7 @@
 use std::io::{self, BufRead};
 use std::net::IpAddr;
 
+use crate::patterns::{Start, Types};
 use crate::report::{LineKind, Problem};
 
 /// Lines longer than this are cut and reported: no real list line comes near
@@ -150,6 +151,8 @@ pub(crate) enum Line<'a> {
     Hosts { names: &'a str },
     /// One name with its scope.
     Name(NameRule<'a>),
+    /// An adblock pattern the name table cannot hold (see [`crate::patterns`]).
+    Pattern(PatternLine<'a>),
     /// An address or CIDR range.
     Addr(AddrRule),
     /// A line that cannot be used, and why.
@@ -157,10 +160,24 @@ pub(crate) enum Line<'a> {
 }
 
 /// Adblock modifiers that mean something for DNS.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Modifiers {
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Modifiers<'a> {
     pub important: bool,
     pub badfilter: bool,
+    /// `$dnstype`: the query types the rule applies to, or not.
+    pub types: Types,
+    /// `$denyallow=a.com|b.com`: names (and their subdomains) the rule
+    /// leaves alone, as written.
+    pub denyallow: Option<&'a str>,
+}
+
+impl Modifiers<'_> {
+    /// Whether the rule applies only to some queries ($dnstype,
+    /// $denyallow), so that the name table, which answers by name alone,
+    /// cannot hold it.
+    pub(crate) fn has_conditions(&self) -> bool {
+        !self.types.is_empty() || self.denyallow.is_some()
+    }
 }
 
 /// A name rule as written, before normalization.
@@ -171,7 +188,19 @@ pub(crate) struct NameRule<'a> {
     /// False only for `|name^`, which means exactly the name.
     pub subtree: bool,
     pub allow: bool,
-    pub mods: Modifiers,
+    pub mods: Modifiers<'a>,
+}
+
+/// An adblock pattern as written (see [`crate::patterns`] for what it
+/// matches): its start, its body (not yet lowercased) and whether it is
+/// anchored at the end.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct PatternLine<'a> {
+    pub start: Start,
+    pub body: &'a str,
+    pub end: bool,
+    pub allow: bool,
+    pub mods: Modifiers<'a>,
 }
 
 /// An address rule: `addr/len`, with host bits cleared.
@@ -180,14 +209,20 @@ pub(crate) struct AddrRule {
     pub net: IpAddr,
     pub len: u8,
     pub allow: bool,
-    pub mods: Modifiers,
+    pub mods: Modifiers<'static>,
 }
 
-/// Names that hosts files list for the machine itself, not to block.
+/// Names that hosts files list for the machine itself, not to block: the
+/// Debian, Fedora/Red Hat, macOS and Windows defaults.
 const HOSTS_HEADER_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
+    "localhost4",
+    "localhost4.localdomain4",
+    "localhost6",
+    "localhost6.localdomain6",
     "local",
+    "localdomain",
     "broadcasthost",
     "ip6-localhost",
     "ip6-loopback",
@@ -200,12 +235,42 @@ const HOSTS_HEADER_NAMES: &[&str] = &[
 ];
 
 /// True for a hosts-file name that describes the machine (see
-/// [`LineKind::Header`]).
+/// [`LineKind::Header`]), with or without a trailing dot, in any case.
 pub(crate) fn is_hosts_header_name(name: &str) -> bool {
-    HOSTS_HEADER_NAMES
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
-        || parse_ip(name).is_some()
+    let name = name.strip_suffix('.').unwrap_or(name);
+    is_machine_name(name) || parse_ip(name).is_some()
+}
+
+/// True for a name of the device itself, which no rule may block:
+/// `localhost` and every name under it (RFC 6761 §6.3), and the other
+/// names hosts files give the machine. `name` is normalized (lowercase,
+/// no trailing dot) or at least ASCII.
+pub fn is_machine_name(name: &str) -> bool {
+    let under_localhost = name.len() > 10
+        && name
+            .get(name.len() - 10..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(".localhost"));
+    // Every blocked lookup asks: the first byte rules out nearly all.
+    let may_be_listed = matches!(
+        name.as_bytes().first(),
+        Some(b'l' | b'L' | b'b' | b'B' | b'i' | b'I' | b'0')
+    );
+    under_localhost
+        || may_be_listed
+            && HOSTS_HEADER_NAMES
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Addresses that hosts files map the machine's names to: alone on a
+/// line they are a hosts line without names, never an address to block.
+fn is_hosts_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified() || v4.is_broadcast(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unspecified() || v6.segments().first() == Some(&0xff02)
+        }
+    }
 }
 
 /// Markers of cosmetic (element hiding, CSS, scriptlet, HTML filtering)
@@ -217,10 +282,7 @@ const COSMETIC_MARKERS: &[&str] = &[
 
 /// Characters that no name, hosts line or DNS adblock rule contains, but
 /// regular expressions do.
-const REGEX_ONLY_CHARS: &[char] = &['(', ')', '\\', '[', ']', '{', '}', '+', '?'];
-
-/// Characters that, left in a plain line, show it is a regular expression.
-const REGEX_CHARS: &[char] = &['^', '$', '(', ')', '|', '\\', '[', ']', '{', '}', '+', '?'];
+const REGEX_ONLY_CHARS: &[char] = &['(', ')', '\\', '[', ']', '{', '}', '+'];
 
 /// Says what one line (UTF-8, without its newline) is.
 pub(crate) fn parse_line(raw: &str) -> Line<'_> {
@@ -262,6 +324,11 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
     if body.len() > 1 && body.starts_with('/') && (body.ends_with('/') || body.contains("/$")) {
         return Line::Unused(Problem::Regex);
     }
+    // Pi-hole and other tools' regular expressions, which adblock syntax
+    // would otherwise read as literal patterns.
+    if body.starts_with('^') || body.ends_with('$') && !body.ends_with("\\$") {
+        return Line::Unused(Problem::Regex);
+    }
     let before_mods = body.split_once('$').map_or(body, |(p, _)| p);
     if before_mods.contains("://") {
         return Line::Unused(Problem::Path);
@@ -270,8 +337,7 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
         return Line::Unused(Problem::Regex);
     }
     let (pattern, mods) = match body.split_once('$') {
-        // A '$' with nothing after it, or before it, is a regex anchor.
-        Some((p, m)) if !p.is_empty() && !m.is_empty() => match parse_modifiers(m) {
+        Some((p, m)) if !m.is_empty() => match parse_modifiers(m, allow) {
             Ok(mods) => (p, Some(mods)),
             Err(problem) => return Line::Unused(problem),
         },
@@ -282,13 +348,18 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
     let mods = mods.unwrap_or_default();
 
     if let Some(inner) = pattern.strip_prefix("||") {
-        return parse_adblock(inner, allow, mods);
+        return adblock(Start::Label, inner, pattern, allow, mods);
     }
     if let Some(inner) = pattern.strip_prefix('|') {
-        return parse_exact_adblock(inner, allow, mods);
+        return adblock(Start::Name, inner, pattern, allow, mods);
     }
     if let Some(name) = pattern.strip_prefix("*.") {
-        return name_rule(LineKind::Wildcard, name, allow, mods);
+        if !name.contains(['*', '^', '|']) {
+            return name_rule(LineKind::Wildcard, name, true, allow, mods);
+        }
+    }
+    if pattern.contains(['*', '^', '|']) {
+        return adblock(Start::Any, pattern, pattern, allow, mods);
     }
 
     let mut words = pattern.split_whitespace();
@@ -301,8 +372,10 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
                 return Line::Unused(Problem::ExtraWords);
             }
             let names = pattern.get(rest_start..).unwrap_or_default().trim();
-            let _ = ip;
             return Line::Hosts { names };
+        }
+        if is_hosts_address(ip) && !allow && !has_mods {
+            return Line::Unused(Problem::HostsWithoutNames);
         }
         return addr_rule(ip, None, allow, mods);
     }
@@ -321,15 +394,15 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
     if has_more {
         return Line::Unused(Problem::ExtraWords);
     }
-    if first.contains(REGEX_CHARS) {
-        return Line::Unused(Problem::Regex);
+    if first.contains(['?', '=', '&', ':']) {
+        return Line::Unused(Problem::Path);
     }
     let kind = if allow {
         LineKind::AdblockAllow
     } else {
         LineKind::Domain
     };
-    name_rule(kind, first, allow, mods)
+    name_rule(kind, first, true, allow, mods)
 }
 
 /// The shapes that make up nearly all of real lists, recognised in one scan
@@ -376,66 +449,91 @@ fn common_line(line: &str) -> Option<Line<'_>> {
     (names.len() < rest.len() && plain(names)).then_some(Line::Hosts { names })
 }
 
-/// `||name^` and its variants, after the `||`.
-fn parse_adblock(inner: &str, allow: bool, mods: Modifiers) -> Line<'_> {
-    let name = if let Some(n) = inner.strip_suffix("^|") {
-        n
-    } else if let Some(n) = inner.strip_suffix('^') {
-        n
-    } else if inner.contains(['/', ':', '^']) {
-        return Line::Unused(Problem::Path);
-    } else {
-        return Line::Unused(Problem::NoSeparator);
+/// An adblock rule: `pattern` as written (for AdGuard's "too wide" check),
+/// `inner` what follows its start anchor.
+///
+/// AdGuard's rewrites come first: a trailing `/*` is a `^`; then a
+/// trailing `|` and `^` (in that order) anchor at the end. What is left
+/// is a name (the name table holds it), an address, or a pattern.
+fn adblock<'a>(
+    start: Start,
+    inner: &'a str,
+    pattern: &str,
+    allow: bool,
+    mods: Modifiers<'a>,
+) -> Line<'a> {
+    let (mut body, mut end, mut written_len) = match inner.strip_suffix("/*") {
+        Some(b) => (b, true, pattern.len() - 1),
+        None => (inner, false, pattern.len()),
     };
-    if name.contains(['/', ':', '^', '|', '?', '=', '&']) {
+    if let Some(b) = body.strip_suffix('|') {
+        (body, end) = (b, true);
+    }
+    if let Some(b) = body.strip_suffix('^') {
+        (body, end) = (b, true);
+    }
+    // AdGuard refuses patterns that match nearly everything, unless a
+    // condition narrows them.
+    if matches!(pattern, "||" | "|" | "*" | "") {
+        written_len = 0;
+    }
+    if written_len < 3 && !mods.has_conditions() {
+        return Line::Unused(Problem::TooWide);
+    }
+    if body.contains(['/', ':', '?', '=', '&', '|', ' ', '\t']) {
+        // A name is all AdGuard Home matches a DNS pattern against: a path,
+        // a port or an inner `|` never matches.
         return Line::Unused(Problem::Path);
     }
-    if let Some(ip) = parse_ip(name) {
-        return addr_rule(ip, None, allow, mods);
+    if let Some(ip) = parse_ip(body) {
+        return addr_rule(ip, None, allow, mods.into_static());
     }
-    // `||*.name^` is read as `||name^`: see the crate docs on wildcards.
-    let name = name.strip_prefix("*.").unwrap_or(name);
     let kind = if allow {
         LineKind::AdblockAllow
     } else {
         LineKind::Adblock
     };
-    name_rule(kind, name, allow, mods)
+    let plain = |s: &str| !s.is_empty() && !s.contains(['*', '^']);
+    match start {
+        // `||*.name^` is read as `||name^`: see the crate docs on wildcards.
+        Start::Label if end && body.strip_prefix("*.").is_some_and(plain) => {
+            name_rule(kind, body.get(2..).unwrap_or_default(), true, allow, mods)
+        }
+        Start::Label if end && plain(body) => name_rule(kind, body, true, allow, mods),
+        Start::Name if end && plain(body) => name_rule(kind, body, false, allow, mods),
+        _ => {
+            if let Some(ch) = body.chars().find(|&c| {
+                !(c.is_ascii() && crate::patterns::is_body_byte(c.to_ascii_lowercase() as u8))
+            }) {
+                return Line::Unused(Problem::BadName(crate::NameError::BadChar { ch }));
+            }
+            if body
+                .split('.')
+                .any(|l| l.len() > crate::name::MAX_LABEL_LEN)
+                || body.len() > crate::name::MAX_NAME_LEN
+            {
+                return Line::Unused(Problem::BadName(crate::NameError::TooLong {
+                    len: body.len(),
+                }));
+            }
+            Line::Pattern(PatternLine {
+                start,
+                body,
+                end,
+                allow,
+                mods,
+            })
+        }
+    }
 }
 
-/// `|name^` (after the `|`): in AdGuard's DNS syntax, exactly `name`.
-fn parse_exact_adblock(inner: &str, allow: bool, mods: Modifiers) -> Line<'_> {
-    let Some(name) = inner.strip_suffix("^|").or_else(|| inner.strip_suffix('^')) else {
-        return Line::Unused(Problem::Path);
-    };
-    if name.contains(['/', ':', '^', '|', '?', '=', '&', '*']) {
-        return Line::Unused(Problem::Path);
-    }
-    if let Some(ip) = parse_ip(name) {
-        return addr_rule(ip, None, allow, mods);
-    }
-    match name_rule(
-        if allow {
-            LineKind::AdblockAllow
-        } else {
-            LineKind::Adblock
-        },
-        name,
-        allow,
-        mods,
-    ) {
-        Line::Name(rule) => Line::Name(NameRule {
-            subtree: false,
-            ..rule
-        }),
-        other => other,
-    }
-}
-
-fn name_rule(kind: LineKind, name: &str, allow: bool, mods: Modifiers) -> Line<'_> {
-    if name.contains('*') {
-        return Line::Unused(Problem::InnerWildcard);
-    }
+fn name_rule<'a>(
+    kind: LineKind,
+    name: &'a str,
+    subtree: bool,
+    allow: bool,
+    mods: Modifiers<'a>,
+) -> Line<'a> {
     if name.contains('/') {
         return Line::Unused(Problem::Path);
     }
@@ -447,10 +545,23 @@ fn name_rule(kind: LineKind, name: &str, allow: bool, mods: Modifiers) -> Line<'
     Line::Name(NameRule {
         kind,
         name,
-        subtree: true,
+        subtree,
         allow,
         mods,
     })
+}
+
+impl Modifiers<'_> {
+    /// The modifiers an address rule keeps (conditions do not apply to
+    /// addresses).
+    fn into_static(self) -> Modifiers<'static> {
+        Modifiers {
+            important: self.important,
+            badfilter: self.badfilter,
+            types: Types::default(),
+            denyallow: None,
+        }
+    }
 }
 
 fn addr_rule(ip: IpAddr, len: Option<u8>, allow: bool, mods: Modifiers) -> Line<'static> {
@@ -459,11 +570,16 @@ fn addr_rule(ip: IpAddr, len: Option<u8>, allow: bool, mods: Modifiers) -> Line<
     if len > max {
         return Line::Unused(Problem::BadAddress);
     }
+    if mods.has_conditions() {
+        return Line::Unused(Problem::BadModifierValue(
+            "$dnstype and $denyallow apply to names, not addresses".into(),
+        ));
+    }
     Line::Addr(AddrRule {
         net: mask(ip, len),
         len,
         allow,
-        mods,
+        mods: mods.into_static(),
     })
 }
 
@@ -494,18 +610,161 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
     text.parse().ok()
 }
 
-/// Parses `$important,badfilter`; any other modifier makes the line unused,
-/// because applying the rule without it would block more than it says.
-fn parse_modifiers(text: &str) -> Result<Modifiers, Problem> {
+/// Modifiers that only a browser (or AdGuard's apps, which filter web
+/// traffic) can apply: AdGuard Home does not use rules that carry them
+/// (`IsHostLevelNetworkRule`), or never matches them (a request type
+/// other than a document).
+const BROWSER_MODIFIERS: &[&str] = &[
+    "domain",
+    "from",
+    "third-party",
+    "3p",
+    "first-party",
+    "1p",
+    "~third-party",
+    "~first-party",
+    "match-case",
+    "~match-case",
+    "document",
+    "doc",
+    "popup",
+    "elemhide",
+    "ehide",
+    "generichide",
+    "ghide",
+    "genericblock",
+    "jsinject",
+    "urlblock",
+    "content",
+    "extension",
+    "stealth",
+    "empty",
+    "mp4",
+    "csp",
+    "replace",
+    "cookie",
+    "redirect",
+    "redirect-rule",
+    "removeparam",
+    "removeheader",
+    "header",
+    "method",
+    "to",
+    "permissions",
+    "hls",
+    "jsonprune",
+    "network",
+    "app",
+    "all",
+];
+
+/// Request types: on a rule, AdGuard Home never matches it (a DNS query is
+/// a "document" request); negated (`~script`), the rule applies as if the
+/// modifier were not there.
+const REQUEST_TYPES: &[&str] = &[
+    "script",
+    "image",
+    "stylesheet",
+    "css",
+    "subdocument",
+    "frame",
+    "object",
+    "xmlhttprequest",
+    "xhr",
+    "media",
+    "font",
+    "websocket",
+    "ping",
+    "other",
+    "webrtc",
+    "object-subrequest",
+];
+
+/// Parses the modifiers after `$`. `$important`, `$badfilter`, `$dnstype`,
+/// `$denyallow` and the `$dnsrewrite`s that block are used; any other
+/// makes the line unused (with why), because applying the rule without it
+/// would block more than it says.
+///
+/// On an allow rule, `$dnsrewrite` (which there only switches off
+/// rewrites, which tacet reads as blocks) and `$client`/`$ctag` (an allow
+/// for some devices) are dropped and the rule allows for every query: an
+/// allow rule is never lost, and allowing too much breaks less than
+/// blocking what a list allows.
+fn parse_modifiers(text: &str, allow: bool) -> Result<Modifiers<'_>, Problem> {
     let mut mods = Modifiers::default();
     for m in text.split(',').map(str::trim) {
-        match m {
-            "important" => mods.important = true,
-            "badfilter" => mods.badfilter = true,
-            other => return Err(Problem::UnsupportedModifier(other.to_owned())),
+        let (name, value) = match m.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (m, None),
+        };
+        match (name, value) {
+            ("important", None) => mods.important = true,
+            ("badfilter", None) => mods.badfilter = true,
+            ("dnstype", Some(v)) => {
+                for t in v.split('|') {
+                    let (not, t) = match t.strip_prefix('~') {
+                        Some(t) => (true, t),
+                        None => (false, t),
+                    };
+                    let Some(t) = crate::patterns::rr_type(t) else {
+                        return Err(Problem::BadModifierValue(m.to_owned()));
+                    };
+                    if not {
+                        mods.types.not.push(t);
+                    } else {
+                        mods.types.only.push(t);
+                    }
+                }
+            }
+            ("denyallow", Some(v)) => {
+                if v.is_empty() || v.split('|').any(|d| d.is_empty() || d.starts_with('~')) {
+                    return Err(Problem::BadModifierValue(m.to_owned()));
+                }
+                mods.denyallow = Some(v);
+            }
+            ("dnsrewrite" | "client" | "ctag", _) if allow => {}
+            ("dnsrewrite", value) => {
+                if !rewrite_blocks(value.unwrap_or_default()) {
+                    return Err(Problem::Rewrite(value.unwrap_or_default().to_owned()));
+                }
+            }
+            ("client" | "ctag", _) => return Err(Problem::HomeServerOnly(name.to_owned())),
+            _ if BROWSER_MODIFIERS.contains(&name) => {
+                return Err(Problem::BrowserOnly(name.to_owned()))
+            }
+            _ if REQUEST_TYPES.contains(&name) => {
+                return Err(Problem::BrowserOnly(name.to_owned()))
+            }
+            _ if name
+                .strip_prefix('~')
+                .is_some_and(|t| REQUEST_TYPES.contains(&t)) => {}
+            _ => return Err(Problem::UnsupportedModifier(m.to_owned())),
         }
     }
     Ok(mods)
+}
+
+/// Whether a `$dnsrewrite` answer is a block, which tacet gives in its own
+/// way: an error code (`NXDOMAIN`, `REFUSED`, `SERVFAIL`), an empty
+/// `NOERROR`, or the unspecified or loopback address.
+fn rewrite_blocks(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.strip_suffix(";;").unwrap_or(&v);
+    matches!(
+        v,
+        "nxdomain"
+            | "refused"
+            | "servfail"
+            | "noerror"
+            | "0.0.0.0"
+            | "::"
+            | "127.0.0.1"
+            | "::1"
+            | "noerror;a;0.0.0.0"
+            | "noerror;aaaa;::"
+            | "noerror;a;127.0.0.1"
+            | "noerror;aaaa;::1"
+    )
 }
 
 /// A `#` preceded by whitespace starts a comment (hosts files write
@@ -676,7 +935,7 @@ mod tests {
                 allow: false,
                 mods: Modifiers {
                     important: true,
-                    badfilter: false
+                    ..Modifiers::default()
                 }
             })
         );
@@ -688,8 +947,8 @@ mod tests {
                 subtree: true,
                 allow: false,
                 mods: Modifiers {
-                    important: false,
-                    badfilter: true
+                    badfilter: true,
+                    ..Modifiers::default()
                 }
             })
         );
@@ -712,21 +971,48 @@ mod tests {
         assert_eq!(unused("^[a-rt-z][a-z]{10,14}$"), Problem::Regex);
         assert_eq!(unused("||example.com/ads^"), Problem::Path);
         assert_eq!(unused("||example.com/ads"), Problem::Path);
+        assert_eq!(unused("||example.com:8080^"), Problem::Path);
         assert_eq!(unused("example.com/ads"), Problem::Path);
         assert_eq!(unused("https://example.com/"), Problem::Path);
         assert_eq!(unused("|https://example.com^"), Problem::Path);
-        assert_eq!(unused("|example.com"), Problem::Path);
-        assert_eq!(unused("||example.com"), Problem::NoSeparator);
         assert_eq!(
             unused("||example.com^$third-party"),
-            Problem::UnsupportedModifier("third-party".into())
+            Problem::BrowserOnly("third-party".into())
         );
         assert_eq!(
-            unused("||example.com^$dnstype=AAAA"),
-            Problem::UnsupportedModifier("dnstype=AAAA".into())
+            unused("||example.com^$domain=a.com"),
+            Problem::BrowserOnly("domain".into())
         );
-        assert_eq!(unused("ads*.example.com"), Problem::InnerWildcard);
-        assert_eq!(unused("*"), Problem::InnerWildcard);
+        assert_eq!(
+            unused("||example.com^$script"),
+            Problem::BrowserOnly("script".into())
+        );
+        assert_eq!(
+            unused("||example.com^$client=192.168.0.1"),
+            Problem::HomeServerOnly("client".into())
+        );
+        assert_eq!(
+            unused("||example.com^$ctag=device_phone"),
+            Problem::HomeServerOnly("ctag".into())
+        );
+        assert_eq!(
+            unused("||example.com^$bogus"),
+            Problem::UnsupportedModifier("bogus".into())
+        );
+        assert_eq!(
+            unused("||example.com^$dnstype=BOGUS"),
+            Problem::BadModifierValue("dnstype=BOGUS".into())
+        );
+        assert_eq!(
+            unused("||example.com^$dnsrewrite=1.2.3.4"),
+            Problem::Rewrite("1.2.3.4".into())
+        );
+        assert_eq!(unused("*"), Problem::TooWide);
+        assert_eq!(unused("|a"), Problem::TooWide);
+        assert_eq!(unused("@@*"), Problem::TooWide);
+        assert_eq!(unused("127.0.0.1"), Problem::HostsWithoutNames);
+        assert_eq!(unused("0.0.0.0"), Problem::HostsWithoutNames);
+        assert_eq!(unused("::1"), Problem::HostsWithoutNames);
         assert_eq!(unused("example.com other.com"), Problem::ExtraWords);
         assert_eq!(unused("10.0.0.0/33"), Problem::BadAddress);
         assert_eq!(unused("10.0.0.0/x"), Problem::BadAddress);
@@ -747,6 +1033,8 @@ mod tests {
             other => panic!("{l:?} parsed as {other:?}"),
         };
         assert_eq!(addr("1.2.3.4"), ("1.2.3.4".parse().unwrap(), 32, false));
+        assert_eq!(addr("9.9.9.9^"), ("9.9.9.9".parse().unwrap(), 32, false));
+        assert_eq!(addr("|9.9.9.9^"), ("9.9.9.9".parse().unwrap(), 32, false));
         assert_eq!(addr("10.1.2.3/8"), ("10.0.0.0".parse().unwrap(), 8, false));
         assert_eq!(
             addr("2001:db8::1"),

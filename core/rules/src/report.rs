@@ -35,6 +35,9 @@ pub enum LineKind {
     AdblockAllow,
     /// `*.name`: blocks the name and its subdomains.
     Wildcard,
+    /// An adblock pattern the name table cannot hold (`||ads*.example^`,
+    /// `||prefix.`, `name^`), or a rule with `$dnstype` or `$denyallow`.
+    Pattern,
     /// An IPv4 or IPv6 address or CIDR range.
     Address,
     /// A `$badfilter` rule: switches off the rule it names, in every list.
@@ -55,8 +58,6 @@ pub enum Problem {
     },
     /// The text where a name was expected is not a valid name.
     BadName(NameError),
-    /// A `*` somewhere other than a leading `*.`.
-    InnerWildcard,
     /// A cosmetic (element hiding, scriptlet, HTML) rule: only a browser can
     /// apply it.
     Cosmetic,
@@ -66,12 +67,31 @@ pub enum Problem {
     /// part of a site cannot be done here, and blocking the whole name would
     /// block more than the line asks.
     Path,
-    /// An adblock `||name` without the `^` separator: in adblock syntax it
-    /// also matches names that only start with `name` (`name.evil`,
-    /// `namesake.com`), which a DNS rule cannot express.
-    NoSeparator,
-    /// An adblock modifier that has no meaning for DNS or is not supported.
+    /// An adblock modifier neither tacet nor AdGuard knows.
     UnsupportedModifier(String),
+    /// A modifier only a browser can apply (`$third-party`, `$domain`,
+    /// `$script`, …): AdGuard Home does not use such rules either.
+    BrowserOnly(String),
+    /// `$client` or `$ctag`: they pick devices on a home network, which a
+    /// firewall on the device itself has not.
+    HomeServerOnly(String),
+    /// A `$dnsrewrite` to an answer other than a block.
+    Rewrite(String),
+    /// A modifier with a value that does not parse (`$dnstype=BOGUS`).
+    BadModifierValue(String),
+    /// A pattern that matches (nearly) every name, such as `*` or `||a`:
+    /// AdGuard refuses it unless a condition narrows it.
+    TooWide,
+    /// An address alone that hosts files map the machine's names to
+    /// (`127.0.0.1`, `0.0.0.0`, `::1`): a hosts line without names.
+    HostsWithoutNames,
+    /// A block rule for a name of the device itself (`localhost` and
+    /// names under it, `localhost4`, `ip6-loopback`, `broadcasthost`, …),
+    /// which is never blocked.
+    MachineName,
+    /// More unindexed patterns than a set keeps (see
+    /// [`crate::patterns::MAX_SCANNED`]).
+    TooManyPatterns,
     /// More than one word, and the first is not an IP address (so it is not a
     /// hosts line).
     ExtraWords,
@@ -89,12 +109,18 @@ impl Problem {
             Self::NotUtf8 => "not UTF-8",
             Self::LineTooLong { .. } => "line too long",
             Self::BadName(_) => "invalid name",
-            Self::InnerWildcard => "wildcard inside a name",
             Self::Cosmetic => "cosmetic rule",
             Self::Regex => "regular expression",
             Self::Path => "URL or path",
-            Self::NoSeparator => "adblock rule without ^",
-            Self::UnsupportedModifier(_) => "unsupported modifier",
+            Self::UnsupportedModifier(_) => "unknown modifier",
+            Self::BrowserOnly(_) => "browser-only modifier",
+            Self::HomeServerOnly(_) => "home-network server modifier",
+            Self::Rewrite(_) => "answer rewrite",
+            Self::BadModifierValue(_) => "invalid modifier value",
+            Self::TooWide => "too wide",
+            Self::HostsWithoutNames => "hosts line without names",
+            Self::MachineName => "name of the device itself",
+            Self::TooManyPatterns => "too many unindexed patterns",
             Self::ExtraWords => "extra words",
             Self::BadAddress => "invalid address",
             Self::ForeignSyntax(_) => "other tool's syntax",
@@ -108,17 +134,43 @@ impl fmt::Display for Problem {
             Self::NotUtf8 => write!(f, "not UTF-8 text"),
             Self::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Self::BadName(e) => write!(f, "not a valid name: {e}"),
-            Self::InnerWildcard => {
-                write!(f, "'*' is only supported as a leading '*.' (or '||*.') before a whole name")
-            }
             Self::Cosmetic => write!(f, "cosmetic rule: only a browser can hide page elements"),
             Self::Regex => write!(f, "regular expressions are not supported"),
             Self::Path => write!(f, "URL or path: DNS only sees names, not paths"),
-            Self::NoSeparator => write!(
+            Self::UnsupportedModifier(m) => write!(
                 f,
-                "'||name' without '^' also matches longer names; write '||name^' to block the name and its subdomains"
+                "unknown modifier '${m}' (AdGuard Home does not read the rule either)"
             ),
-            Self::UnsupportedModifier(m) => write!(f, "modifier '${m}' is not supported for DNS"),
+            Self::BrowserOnly(m) => write!(
+                f,
+                "'${m}' applies to a browser's requests, not to DNS (AdGuard Home does not use the rule either)"
+            ),
+            Self::HomeServerOnly(m) => write!(
+                f,
+                "'${m}' picks clients of a home-network DNS server; on this device it does not apply"
+            ),
+            Self::Rewrite(v) => write!(
+                f,
+                "'$dnsrewrite={v}' rewrites the answer; tacet blocks or lets through, it does not make up answers"
+            ),
+            Self::BadModifierValue(m) => write!(f, "modifier '${m}' has a value that does not parse"),
+            Self::TooWide => write!(
+                f,
+                "the pattern matches nearly every name (AdGuard refuses it too, unless $dnstype or $denyallow narrow it)"
+            ),
+            Self::HostsWithoutNames => write!(
+                f,
+                "a hosts-file address without names (blocking it would break the device's own services)"
+            ),
+            Self::MachineName => write!(
+                f,
+                "a name of the device itself (localhost and the like) is never blocked"
+            ),
+            Self::TooManyPatterns => write!(
+                f,
+                "more than {} patterns that no index covers (each is tried on every lookup)",
+                crate::patterns::MAX_SCANNED
+            ),
             Self::ExtraWords => write!(f, "several words, and the first is not an IP address"),
             Self::BadAddress => write!(f, "not a valid IP address or CIDR range"),
             Self::ForeignSyntax(what) => write!(f, "{what} syntax is not supported"),
@@ -156,6 +208,8 @@ pub struct LineCounts {
     pub adblock_allow: u64,
     /// See [`LineKind::Wildcard`].
     pub wildcard: u64,
+    /// See [`LineKind::Pattern`].
+    pub pattern: u64,
     /// See [`LineKind::Address`].
     pub address: u64,
     /// See [`LineKind::BadFilter`].
@@ -175,6 +229,7 @@ impl LineCounts {
             LineKind::Adblock => &mut self.adblock,
             LineKind::AdblockAllow => &mut self.adblock_allow,
             LineKind::Wildcard => &mut self.wildcard,
+            LineKind::Pattern => &mut self.pattern,
             LineKind::Address => &mut self.address,
             LineKind::BadFilter => &mut self.badfilter,
             LineKind::Unused => &mut self.unused,
@@ -192,6 +247,7 @@ impl LineCounts {
             LineKind::Adblock => self.adblock,
             LineKind::AdblockAllow => self.adblock_allow,
             LineKind::Wildcard => self.wildcard,
+            LineKind::Pattern => self.pattern,
             LineKind::Address => self.address,
             LineKind::BadFilter => self.badfilter,
             LineKind::Unused => self.unused,
@@ -270,6 +326,10 @@ impl ParseReport {
             ("adblock ||name^", c.adblock),
             ("adblock @@ allow", c.adblock_allow),
             ("wildcards *.name", c.wildcard),
+            (
+                "adblock patterns (*, prefixes, $dnstype, $denyallow)",
+                c.pattern,
+            ),
             ("addresses and ranges", c.address),
             ("$badfilter", c.badfilter),
             ("comments", c.comment),

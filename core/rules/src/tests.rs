@@ -151,7 +151,7 @@ fn case_trailing_dot_and_unicode_are_normalized() {
 
 #[test]
 fn every_unused_line_is_reported_with_number_and_reason() {
-    let text = "good.example\nexample.com##.ad\n/ads/\n||x.example/path^\n||x.example\nbad_name!.example\n||y.example^$third-party\n0.0.0.0 ok.example bad..example\n";
+    let text = "good.example\nexample.com##.ad\n/ads/\n||x.example/path^\n|x\nbad_name!.example\n||y.example^$third-party\n0.0.0.0 ok.example bad..example\n";
     let (set, r) = build(&[text]);
     let r = &r[0];
     let got: Vec<(u32, &str)> = r
@@ -165,9 +165,9 @@ fn every_unused_line_is_reported_with_number_and_reason() {
             (2, "cosmetic rule"),
             (3, "regular expression"),
             (4, "URL or path"),
-            (5, "adblock rule without ^"),
+            (5, "too wide"),
             (6, "invalid name"),
-            (7, "unsupported modifier"),
+            (7, "browser-only modifier"),
             (8, "invalid name"),
         ]
     );
@@ -451,9 +451,9 @@ fn a_raisers_index_that_could_not_end_a_search_is_refused() {
     let (set, _) = build(&["@@||a.example^\n||b.a.example^\n"]);
     let bytes = set.as_bytes().to_vec();
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    // The names section follows the 64-byte header and the lists; its
+    // The names section follows the 72-byte header and the lists; its
     // raiser slot count is at byte 32 and its index ends the section.
-    let names = 64 + u64_at(&bytes, 16) as usize;
+    let names = 72 + u64_at(&bytes, 16) as usize;
     let names_end = names + u64_at(&bytes, 24) as usize;
     assert_eq!(u64_at(&bytes, names + 32), 2);
     let reseal = |mut b: Vec<u8>| {
@@ -478,4 +478,254 @@ fn a_raisers_index_that_could_not_end_a_search_is_refused() {
         b[names + 32..names + 40].copy_from_slice(&slots.to_le_bytes());
         assert!(RuleSet::from_vec(reseal(b)).is_err(), "{slots} slots");
     }
+}
+
+/// Issue #15: `*` inside names and the other anchors AdGuard reads, each
+/// with what AdGuard Home's `urlfilter` matches (see `crate::patterns`).
+#[test]
+fn adguard_patterns_match_as_adguard_home_does() {
+    let (set, r) = build(&[concat!(
+        "||*launches.appsflyersdk.com^\n",
+        "||iad-*.braze.com^\n",
+        "||collector-*.tvsquared.com^\n",
+        "||prefix.example\n",
+        "dlsdk.appsflyer.com^\n",
+        "|exact.example^|\n",
+        "||bar.example|\n",
+        "||path.example/*\n",
+        "ads*.mid.example\n",
+    )]);
+    assert!(r[0].is_clean(), "{}", r[0]);
+    assert_eq!(r[0].counts.pattern, 6, "{}", r[0]);
+    let cases: &[(&str, Verdict)] = &[
+        ("launches.appsflyersdk.com", blocked(0, 1)),
+        ("xlaunches.appsflyersdk.com", blocked(0, 1)),
+        ("a.b-launches.appsflyersdk.com", blocked(0, 1)),
+        ("appsflyersdk.com", Verdict::Unlisted),
+        ("launches.appsflyersdk.com.evil", Verdict::Unlisted),
+        ("iad-01.braze.com", blocked(0, 2)),
+        ("iad-.braze.com", blocked(0, 2)),
+        ("x.iad-a.b.braze.com", blocked(0, 2)),
+        ("xiad-01.braze.com", Verdict::Unlisted),
+        ("braze.com", Verdict::Unlisted),
+        ("collector-7.tvsquared.com", blocked(0, 3)),
+        ("collector.tvsquared.com", Verdict::Unlisted),
+        // `||name` without `^`: the name, names under it, and names that
+        // only start with it (AdGuard's regex has no end).
+        ("prefix.example", blocked(0, 4)),
+        ("a.prefix.example", blocked(0, 4)),
+        ("prefix.examples.com", blocked(0, 4)),
+        ("prefix.example.evil", blocked(0, 4)),
+        ("xprefix.example", Verdict::Unlisted),
+        // `name^` without `||`: any name that ends with it.
+        ("dlsdk.appsflyer.com", blocked(0, 5)),
+        ("x.dlsdk.appsflyer.com", blocked(0, 5)),
+        ("xdlsdk.appsflyer.com", blocked(0, 5)),
+        ("appsflyer.com", Verdict::Unlisted),
+        ("exact.example", blocked(0, 6)),
+        ("a.exact.example", Verdict::Unlisted),
+        ("bar.example", blocked(0, 7)),
+        ("a.bar.example", blocked(0, 7)),
+        ("path.example", blocked(0, 8)),
+        ("a.path.example", blocked(0, 8)),
+        // No anchors: anywhere in the name.
+        ("ads1.mid.example", blocked(0, 9)),
+        ("xads.mid.example.com", blocked(0, 9)),
+        ("mid.example", Verdict::Unlisted),
+    ];
+    for (name, want) in cases {
+        assert_eq!(set.lookup(name), *want, "{name}");
+    }
+    // The same set, written out and read back.
+    let back = RuleSet::from_vec(set.as_bytes().to_vec()).unwrap();
+    for (name, want) in cases {
+        assert_eq!(back.lookup(name), *want, "{name}");
+    }
+    assert_eq!(back.pattern_count(), 6);
+}
+
+/// Issue #15: allow rules that only patterns can express are kept, and win
+/// over block rules as in AdGuard.
+#[test]
+fn allow_patterns_are_never_lost() {
+    let (set, r) = build(&[
+        "||tradedoubler.com^\n||trbo.com^\n||example.org^\n",
+        "@@||clk*.tradedoubler.com^|\n@@||static-v*.trbo.com^|\n@@||test.example.org\n",
+    ]);
+    assert!(r.iter().all(ParseReport::is_clean), "{r:?}");
+    assert_eq!(set.lookup("clk.tradedoubler.com"), allowed(1, 1));
+    assert_eq!(set.lookup("clkde.tradedoubler.com"), allowed(1, 1));
+    assert_eq!(set.lookup("a.clk1.tradedoubler.com"), allowed(1, 1));
+    assert_eq!(set.lookup("imp.tradedoubler.com"), blocked(0, 1));
+    assert_eq!(set.lookup("static-v2.trbo.com"), allowed(1, 2));
+    assert_eq!(set.lookup("static.trbo.com"), blocked(0, 2));
+    assert_eq!(set.lookup("test.example.org"), allowed(1, 3));
+    assert_eq!(set.lookup("a.test.example.org"), allowed(1, 3));
+    assert_eq!(set.lookup("other.example.org"), blocked(0, 3));
+    // Allow rules for some clients, or that switch rewrites off, allow.
+    let (set, r) = build(&[
+        "||rw.example^$dnsrewrite=NXDOMAIN\n||c.example^\n",
+        "@@||rw.example^$dnsrewrite\n@@||c.example^$client=192.168.1.5\n@@||t.c.example^$ctag=device_phone\n",
+    ]);
+    assert!(r[1].is_clean(), "{}", r[1]);
+    assert_eq!(set.lookup("rw.example"), allowed(1, 1));
+    assert_eq!(set.lookup("c.example"), allowed(1, 2));
+    // An `$important` block still beats an ordinary allow pattern.
+    let (set, _) = build(&["||clk1.tradedoubler.com^$important\n@@||clk*.tradedoubler.com^\n"]);
+    assert_eq!(set.lookup("clk1.tradedoubler.com"), blocked(0, 1));
+    assert_eq!(set.lookup("clk2.tradedoubler.com"), allowed(0, 2));
+}
+
+/// Issue #15: names of the device itself are never blocked, however a list
+/// writes them.
+#[test]
+fn localhost_is_never_blocked() {
+    let (set, r) = build(&[concat!(
+        "0.0.0.0 localhost.\n",
+        "127.0.0.1 localhost4 localhost4.localdomain4\n",
+        "::1 localhost6 localhost6.localdomain6 ip6-localhost ip6-loopback\n",
+        "255.255.255.255 broadcasthost\n",
+        "localhost\n",
+        "||localhost^\n",
+        "||LOCALHOST.^\n",
+        "|local^\n",
+        "||*host^\n",
+        "app.localhost\n",
+    )]);
+    let r = &r[0];
+    assert_eq!(r.counts.header, 4, "{r}");
+    let unused: Vec<(u32, &str)> = r
+        .unused
+        .iter()
+        .map(|u| (u.line, u.problem.kind()))
+        .collect();
+    assert_eq!(
+        unused,
+        [5, 6, 7, 8, 10].map(|l| (l, "name of the device itself")),
+        "{r}"
+    );
+    for name in [
+        "localhost",
+        "a.localhost",
+        "localhost4",
+        "localhost6.localdomain6",
+        "ip6-loopback",
+        "local",
+        "broadcasthost",
+    ] {
+        assert_eq!(set.lookup(name), Verdict::Unlisted, "{name}");
+    }
+    // The pattern still blocks names that are not the device's.
+    assert_eq!(set.lookup("ghost"), blocked(0, 9));
+}
+
+/// Issue #15: lines that are not names are reported, each with the reason
+/// AdGuard's semantics give, and block nothing.
+#[test]
+fn lines_that_are_not_names_are_reported_with_the_right_reason() {
+    let text = concat!(
+        "_prebid_\n",
+        "_728x90.\n",
+        "-ad123-\n",
+        "-banner-ads.\n",
+        "300.1.1.1\n",
+        "10.0.0\n",
+        "123\n",
+        "xn--zz\n",
+        "127.0.0.1\n",
+        "||x.example^$third-party\n",
+        "||x.example^$client=192.168.1.2\n",
+        "||x.example^$ctag=device_phone\n",
+        "||x.example^$dnsrewrite=example.net\n",
+        "/ads[0-9]\\.example/\n",
+        "*\n",
+    );
+    let (set, r) = build(&[text]);
+    let r = &r[0];
+    let got: Vec<(u32, &str)> = r
+        .unused
+        .iter()
+        .map(|u| (u.line, u.problem.kind()))
+        .collect();
+    let mut want: Vec<(u32, &str)> = (1..=7).map(|l| (l, "invalid name")).collect();
+    want.extend([
+        (8, "invalid name"),
+        (9, "hosts line without names"),
+        (10, "browser-only modifier"),
+        (11, "home-network server modifier"),
+        (12, "home-network server modifier"),
+        (13, "answer rewrite"),
+        (14, "regular expression"),
+        (15, "too wide"),
+    ]);
+    assert_eq!(got, want, "{r}");
+    for u in r.unused.iter().take(7) {
+        assert_eq!(u.problem, Problem::BadName(NameError::BadTld), "{u:?}");
+    }
+    assert_eq!(r.unused[7].problem, Problem::BadName(NameError::Idna));
+    assert_eq!(r.rules, 0);
+    assert_eq!(set.addr_count(), 0);
+    for name in [
+        "a_prebid_b.example",
+        "x.example",
+        "123.example",
+        "300.1.1.1",
+        "xn--zz",
+    ] {
+        assert_eq!(set.lookup(name), Verdict::Unlisted, "{name}");
+    }
+    assert_eq!(
+        set.lookup_addr("127.0.0.1".parse().unwrap()),
+        Verdict::Unlisted
+    );
+    // `9.9.9.9^` and `dlsdk.appsflyer.com^` are rules, not regexes.
+    let (set, r) = build(&["9.9.9.9^\ndlsdk.appsflyer.com^\n"]);
+    assert!(r[0].is_clean(), "{}", r[0]);
+    assert_eq!(set.lookup_addr("9.9.9.9".parse().unwrap()), blocked(0, 1));
+    assert_eq!(set.lookup("dlsdk.appsflyer.com"), blocked(0, 2));
+}
+
+/// Issue #15: AdGuard's DNS modifiers.
+#[test]
+fn dns_modifiers() {
+    let (set, r) = build(&[concat!(
+        "||v6only.example^$dnstype=AAAA\n",
+        "||notmx.example^$dnstype=~MX\n",
+        "*$denyallow=ok.com|fine.net\n",
+        "||rw.example^$dnsrewrite=NXDOMAIN\n",
+        "||rw2.example^$dnsrewrite=REFUSED;;\n",
+        "||rw3.example^$dnsrewrite=0.0.0.0\n",
+        "@@||ok.com^\n",
+    )]);
+    assert!(r[0].is_clean(), "{}", r[0]);
+    assert_eq!(set.lookup_query("v6only.example", Some(28)), blocked(0, 1));
+    assert_eq!(
+        set.lookup_query("a.v6only.example", Some(28)),
+        blocked(0, 1)
+    );
+    // Line 3 blocks everything but ok.com and fine.net.
+    assert_eq!(set.lookup_query("v6only.example", Some(1)), blocked(0, 3));
+    assert_eq!(set.lookup_query("notmx.example", Some(15)), blocked(0, 3));
+    assert_eq!(set.lookup_query("notmx.example", Some(1)), blocked(0, 2));
+    assert_eq!(set.lookup("a.fine.net"), Verdict::Unlisted);
+    assert_eq!(set.lookup("ok.com"), allowed(0, 7));
+    assert_eq!(set.lookup("rw.example"), blocked(0, 4));
+    assert_eq!(set.lookup("rw2.example"), blocked(0, 5));
+    assert_eq!(set.lookup("rw3.example"), blocked(0, 6));
+
+    let (set, _) = build(&["||t.example^$dnstype=AAAA\n"]);
+    assert_eq!(set.lookup_query("t.example", Some(28)), blocked(0, 1));
+    assert_eq!(set.lookup_query("t.example", Some(1)), Verdict::Unlisted);
+    assert_eq!(set.lookup("t.example"), Verdict::Unlisted);
+
+    // `$badfilter` switches patterns off too, and a plain one switches off
+    // the same rule with a `$dnstype` (AdGuard compares neither condition).
+    let (set, r) = build(&[
+        "||ads*.example^\n||keep*.example^\n||t.example^$dnstype=A\n",
+        "||ads*.example^$badfilter\n||t.example^$badfilter\n",
+    ]);
+    assert_eq!(r[1].counts.badfilter, 2);
+    assert_eq!(set.lookup("ads1.example"), Verdict::Unlisted);
+    assert_eq!(set.lookup("keep1.example"), blocked(0, 2));
+    assert_eq!(set.lookup_query("t.example", Some(1)), Verdict::Unlisted);
 }

@@ -131,3 +131,97 @@ proptest! {
         }
     }
 }
+
+/// An adblock rule as written, with AdGuard Home's meaning as a regular
+/// expression over the name (urlfilter's `patternToRegexp`, for a name).
+#[derive(Clone, Debug)]
+struct Written {
+    text: String,
+    regex: String,
+    class: usize,
+    /// The pattern's length: AdGuard refuses one under three characters.
+    len: usize,
+}
+
+fn written() -> impl Strategy<Value = Written> {
+    (
+        name(),
+        0..5usize,
+        prop::sample::select(vec!["a", "ab", "x", "abcdefgh"]),
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(name, shape, prefix, allow, important)| {
+            let esc = regex::escape(&name);
+            // A label replaced by `prefix*`: `*` inside a name.
+            let starred = {
+                let mut labels: Vec<&str> = name.split('.').collect();
+                let at = labels.len() / 2;
+                let star = format!("{prefix}*");
+                labels[at] = &star;
+                let pattern = labels.join(".");
+                let re = pattern
+                    .split('*')
+                    .map(regex::escape)
+                    .collect::<Vec<_>>()
+                    .join(".*");
+                (pattern, re)
+            };
+            let label = "^([a-z0-9_.-]+\\.)?";
+            let (pattern, regex) = match shape {
+                0 => (format!("||{name}^"), format!("{label}{esc}$")),
+                1 => (
+                    format!("||{}^", starred.0),
+                    format!("{label}{}$", starred.1),
+                ),
+                2 => (format!("{name}^"), format!("{esc}$")),
+                3 => (format!("||{name}"), format!("{label}{esc}")),
+                _ => (format!("|{name}|"), format!("^{esc}$")),
+            };
+            let mods = if important { "$important" } else { "" };
+            let at = if allow { "@@" } else { "" };
+            Written {
+                text: format!("{at}{pattern}{mods}"),
+                regex,
+                class: usize::from(allow) | usize::from(important) << 1,
+                len: pattern.len(),
+            }
+        })
+        .prop_filter("AdGuard refuses patterns under 3 characters", |w| {
+            w.len >= 3
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// Names and patterns together decide as AdGuard Home does: the
+    /// strongest class of all matching rules (important allow, important
+    /// block, allow, block), each rule matching what its regex matches.
+    #[test]
+    fn patterns_and_names_decide_as_adguard_home(
+        rules in prop::collection::vec(written(), 1..16),
+        queries in prop::collection::vec(name(), 1..30),
+    ) {
+        let text: String = rules.iter().map(|r| r.text.clone() + "\n").collect();
+        let mut b = RuleSetBuilder::new();
+        let report = b.add_list(ListInfo { id: "p".into(), title: String::new() }, text.as_bytes()).unwrap();
+        prop_assert!(report.is_clean(), "{}", report);
+        let set = RuleSet::from_vec(b.build().as_bytes().to_vec()).unwrap();
+        let regexes: Vec<regex::Regex> = rules.iter().map(|r| regex::Regex::new(&r.regex).unwrap()).collect();
+        for q in &queries {
+            let best = rules
+                .iter()
+                .zip(&regexes)
+                .filter(|(_, re)| re.is_match(q))
+                .map(|(r, _)| r.class)
+                .max_by_key(|&c| [0, 1, 2, 3].iter().position(|&k| k == c));
+            let got = match set.lookup(q) {
+                Verdict::Blocked(_) => Some(false),
+                Verdict::Allowed(_) => Some(true),
+                Verdict::Unlisted => None,
+            };
+            let want = best.map(|c| c & 1 == 1);
+            prop_assert_eq!(got, want, "query {} rules {}", q, text);
+        }
+    }
+}

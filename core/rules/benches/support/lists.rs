@@ -96,3 +96,26 @@ pub fn blocked_queries(names: &[String], count: usize) -> String {
         .map(|n| format!("www.{n}\n"))
         .collect()
 }
+
+/// `indexed` AdGuard patterns of the shapes real lists have (`*` inside a
+/// label, `||prefix` without `^`, `name^` without `||`, allow patterns),
+/// each indexed by a suffix or a label's start, and `scanned` that no
+/// index covers (tried on every lookup).
+pub fn pattern_lines(indexed: usize, scanned: usize) -> String {
+    let mut out = String::new();
+    for i in 0..indexed {
+        let line = match i % 5 {
+            0 => format!("||iad{i}-*.braze{i}.com^"),
+            1 => format!("||*launches{i}.appsflyersdk{i}.com^"),
+            2 => format!("@@||clk{i}*.tradedoubler{i}.com^|"),
+            3 => format!("||fkp{i}.samsungcloud"),
+            _ => format!("dlsdk{i}.appsflyer{i}.com^"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for i in 0..scanned {
+        out.push_str(&format!("*-banner{i}-*\n"));
+    }
+    out
+}
