@@ -69,7 +69,7 @@ const CATALOG: &[CatalogList] = &[
         title: "OISD small",
         blocks: "Ads, trackers and malware; made not to break sites (\"Block. Don't break.\").",
         approx_rules: 47_000,
-        licence: "see https://github.com/sjhgvr/oisd/blob/main/LICENSE",
+        licence: "its own (github.com/sjhgvr/oisd)",
         url: "https://small.oisd.nl/",
         homepage: "https://oisd.nl",
     },
