@@ -16,12 +16,15 @@ import dev.tacet.ffi.Firewall
 import dev.tacet.ffi.FirewallEvent
 import dev.tacet.ffi.FirewallException
 import dev.tacet.ffi.FirewallListener
+import dev.tacet.ffi.CatalogList
 import dev.tacet.ffi.KnownResolver
+import dev.tacet.ffi.ListSubscriptions
 import dev.tacet.ffi.ListInfo
 import dev.tacet.ffi.StoreReader
 import dev.tacet.ffi.curatedLists
 import dev.tacet.ffi.defaultConfig
 import dev.tacet.ffi.knownEncryptedResolvers
+import dev.tacet.ffi.listCatalog
 import java.io.File
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
@@ -48,6 +51,29 @@ class FirewallHost(private val app: Context) {
     /** The curated lists of the core in this build. */
     val lists: List<ListInfo> by lazy { curatedLists() }
 
+    /**
+     * The lists followed by URL, kept in the store beside the journal
+     * (never in SharedPreferences). Every call may read or write files, and
+     * `update` downloads: never on the main thread.
+     */
+    val subscriptions: ListSubscriptions by lazy { ListSubscriptions(storeDir.path, null) }
+
+    /** The well-known lists to follow, of the core in this build. */
+    val catalog: List<CatalogList> by lazy { listCatalog() }
+
+    /**
+     * The firewall takes the followed lists' current copies (after an
+     * update, add or remove). A firewall not made yet reads them when it is.
+     */
+    fun reloadLists() {
+        if (!firewallOnce.isInitialized()) return
+        try {
+            configure { it.reloadLists() }
+        } catch (e: FirewallException) {
+            Log.w(TAG, "lists not reloaded: ${reasonOf(e)}")
+        }
+    }
+
     /** The well-known encrypted resolvers of the core in this build. */
     val knownResolvers: List<KnownResolver> by lazy { knownEncryptedResolvers() }
 
@@ -64,6 +90,9 @@ class FirewallHost(private val app: Context) {
 
     /** For store reads and firewall calls the screens make (never the main thread). */
     val io: ExecutorService = Executors.newSingleThreadExecutor { Thread(it, "tacet-ui-io") }
+
+    /** For list downloads the user asks for: they may take a while, and must not hold up [io]. */
+    val fetches: ExecutorService = Executors.newSingleThreadExecutor { Thread(it, "tacet-fetch") }
 
     private val main = Handler(Looper.getMainLooper())
     private val observers = mutableListOf<() -> Unit>()
@@ -117,15 +146,17 @@ class FirewallHost(private val app: Context) {
         }
     }
 
+    private val firewallOnce = lazy {
+        val known = lists.map { it.id }.toSet()
+        Firewall(settings.load().toConfig(defaultConfig(), known, storeDir.path, emptyList()), listener)
+    }
+
     /**
      * The one firewall of the process. Built with the saved settings and
      * no upstream yet: the service adds the network's resolvers before each
      * start.
      */
-    val firewall: Firewall by lazy {
-        val known = lists.map { it.id }.toSet()
-        Firewall(settings.load().toConfig(defaultConfig(), known, storeDir.path, emptyList()), listener)
-    }
+    val firewall: Firewall by firewallOnce
 
     /** Runs [change] on the firewall's configuration, one change at a time. */
     fun <T> configure(change: (Firewall) -> T): T = synchronized(configLock) { change(firewall) }

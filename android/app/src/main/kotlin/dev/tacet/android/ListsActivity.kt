@@ -14,9 +14,11 @@ import android.widget.ScrollView
 import android.widget.Switch
 import android.widget.Toast
 import dev.tacet.android.present.ListReportText
+import dev.tacet.android.present.SubscriptionText
 import dev.tacet.ffi.CustomRuleKind
 import dev.tacet.ffi.FirewallException
 import dev.tacet.ffi.ListInfo
+import dev.tacet.ffi.UpdateOutcome
 import dev.tacet.ffi.parseList
 
 /**
@@ -30,6 +32,8 @@ class ListsActivity : Activity() {
     private lateinit var userNames: LinearLayout
     private lateinit var report: LinearLayout
     private lateinit var paste: EditText
+    private lateinit var followed: LinearLayout
+    private lateinit var pasteOffer: LinearLayout
     private val preview = Runnable { showReport(paste.text.toString(), use = false) }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -39,7 +43,23 @@ class ListsActivity : Activity() {
         val enabled = host.configure { it.config().enabledLists }.toSet()
         val (allow, block) = host.lists.partition { it.isAllowlist }
 
-        page.addWide(heading("Block lists"))
+        page.addWide(heading("Lists to follow"))
+        page.addWide(text(SubscriptionText.INTRO, 13f))
+        followed = column(0)
+        page.addWide(followed)
+        val urlBox = EditText(this).apply {
+            hint = "https://… a list's web address"
+            isSingleLine = true
+            inputType = InputType.TYPE_TEXT_VARIATION_URI
+            contentDescription = "The web address of a list to follow"
+        }
+        page.addWide(urlBox)
+        page.addWide(row().apply {
+            addWeighted(button("Follow this list") { follow(urlBox.text.toString().trim(), null) })
+            addWeighted(button("Check all now") { updateNow() })
+        })
+
+        page.addWide(heading("Built-in lists"))
         block.forEach { page.addWide(listSwitch(it, it.id in enabled)) }
 
         page.addWide(heading("Keep working"))
@@ -71,10 +91,13 @@ class ListsActivity : Activity() {
                 override fun afterTextChanged(s: Editable?) {
                     main.removeCallbacks(preview)
                     main.postDelayed(preview, PREVIEW_DELAY_MS)
+                    offerToFollow(s?.toString().orEmpty())
                 }
             })
         }
         page.addWide(paste)
+        pasteOffer = column(0)
+        page.addWide(pasteOffer)
         page.addWide(button("Use this list") { showReport(paste.text.toString(), use = true) })
         report = column(0)
         page.addWide(report)
@@ -85,6 +108,98 @@ class ListsActivity : Activity() {
     override fun onStart() {
         super.onStart()
         loadUserNames()
+        loadFollowed()
+    }
+
+    /** A paste that is one web address: offer to follow it instead. */
+    private fun offerToFollow(pasted: String) {
+        pasteOffer.removeAllViews()
+        val url = SubscriptionText.urlIn(pasted) ?: return
+        pasteOffer.addWide(text("This is a web address, not a list. Follow the list it serves instead? It then stays current by itself.", 13f))
+        pasteOffer.addWide(button("Follow $url") {
+            paste.setText("")
+            follow(url, null)
+        })
+    }
+
+    /** The catalogue with a switch each, and the other followed lists, with their status. */
+    private fun loadFollowed(): Unit = host.io.execute {
+        val subs = try {
+            host.subscriptions.list()
+        } catch (e: FirewallException) {
+            toast(FirewallHost.reasonOf(e))
+            emptyList()
+        }
+        val now = System.currentTimeMillis()
+        runOnUiThread {
+            followed.removeAllViews()
+            for (list in host.catalog) {
+                val sub = subs.firstOrNull { it.url == list.url }
+                followed.addWide(column(0).apply {
+                    addWide(Switch(this@ListsActivity).apply {
+                        text = list.title
+                        textSize = 16f
+                        isChecked = sub != null
+                        setOnCheckedChangeListener { _, on -> if (on) follow(list.url, list.title) else sub?.let { unfollow(it.id) } }
+                    })
+                    addWide(text("${list.blocks}\n${SubscriptionText.catalogLine(list.approxRules, list.licence)}", 13f))
+                    if (sub != null) addWide(text(SubscriptionText.status(sub, now), 13f, bold = true))
+                })
+            }
+            subs.filter { s -> host.catalog.none { it.url == s.url } }.forEach { sub ->
+                followed.addWide(row().apply {
+                    addWeighted(column(0).apply {
+                        addWide(text(sub.title, 16f))
+                        addWide(text("${sub.url}\n${SubscriptionText.status(sub, now)}", 13f))
+                    })
+                    addView(button("Remove") { unfollow(sub.id) })
+                })
+            }
+        }
+    }
+
+    /** Follows [url], fetches it now, and the firewall takes it. */
+    private fun follow(url: String, title: String?) {
+        if (url.isEmpty()) return
+        toast("Fetching…")
+        host.fetches.execute {
+            try {
+                val sub = host.subscriptions.add(url, title)
+                val updates = host.subscriptions.update(listOf(sub.id), false)
+                host.reloadLists()
+                toast(SubscriptionText.summary(updates))
+            } catch (e: FirewallException) {
+                toast(FirewallHost.reasonOf(e))
+            }
+            ListUpdateJob.schedule(this)
+            loadFollowed()
+        }
+    }
+
+    private fun unfollow(id: String): Unit = host.io.execute {
+        try {
+            host.subscriptions.remove(id)
+            host.reloadLists()
+        } catch (e: FirewallException) {
+            toast(FirewallHost.reasonOf(e))
+        }
+        ListUpdateJob.schedule(this)
+        loadFollowed()
+    }
+
+    private fun updateNow() {
+        toast("Checking…")
+        host.fetches.execute {
+            try {
+                val updates = host.subscriptions.update(emptyList(), false)
+                if (updates.any { it.outcome is UpdateOutcome.Changed }) host.reloadLists()
+                toast(SubscriptionText.summary(updates))
+            } catch (e: FirewallException) {
+                toast(FirewallHost.reasonOf(e))
+            }
+            ListUpdateJob.schedule(this)
+            loadFollowed()
+        }
     }
 
     private fun listSwitch(list: ListInfo, on: Boolean) = column(0).apply {
