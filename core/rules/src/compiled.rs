@@ -1,22 +1,24 @@
 //! The compiled rule set: an immutable, checksummed byte layout that lookups
 //! read in place, from a `Vec<u8>` or a memory-mapped file alike.
 //!
-//! # File format, version 5
+//! # File format, version 6
 //!
 //! All integers are little-endian.
 //!
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `TACETRUL` |
-//! | 4 | format version (5) |
+//! | 4 | format version (6) |
 //! | 4 | reserved, 0 |
-//! | 8 × 6 | lengths of the six sections below, in order |
+//! | 8 × 8 | lengths of the eight sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
 //! | … | names: the name table, below |
+//! | … | listed names: `u32` offsets, `n + 1` of them (0, then the end of each name), then the names' bytes, in record order, each as listed (`api.huami.com`) |
 //! | … | kinds: `u64` rule entries without line (list and flags), indexed by a record's kind |
 //! | … | shared entries: `u64` rule entries for names that carry several rules; the last of each name's run has bit 62 set |
 //! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
 //! | … | IPv6 rules: 32-byte records (16 address bytes, prefix length, 7 zero bytes, `u64` entry), same order |
+//! | … | origin: at most 64 KiB the compiler recorded (see [`RuleSet::origin`]); opaque here |
 //! | 4 | CRC-32 (IEEE) of every byte before it |
 //!
 //! A rule entry packs the 1-based line (bits 0–31), the list (bits 32–47),
@@ -72,8 +74,24 @@
 //!
 //! ## Exactness
 //!
-//! The table stores truncated hashes, not names: a query name that is in no
-//! list but whose top `d + r` hash bits equal a listed name's would match it.
+//! The table stores truncated hashes: a query name that is in no list but
+//! whose top `d + r` hash bits equal a listed name's hits its record. Every
+//! hit is therefore confirmed against the listed name itself, in the
+//! listed names' section (its offsets, then its bytes: read only on a hit,
+//! so a blocked name costs one more read and a lookup of an unlisted name
+//! reads nothing of it, bar the rare chance hit below). An unlisted name is
+//! never blocked; the table below is now how often a lookup of one pays
+//! for that extra read. Format v5 had no names and blocked on the hash
+//! alone: 55 false blocks in 10^9 random names at a million names
+//! (`cargo run --release -p tacet-rules --example false_blocks` counts
+//! both in one run).
+//!
+//! The listed names cost the file, not the memory lookups touch: 4 bytes
+//! of offset and the name's own bytes (17 on average at a million
+//! generated names), about 27 bytes a name in all. The loader checks the
+//! offsets (from 0, each name 1 to 253 bytes, the last one the end of the
+//! section), so a confirmation never reads outside the section.
+//!
 //! For names not chosen to collide (the 64-bit hash taken as uniform), a
 //! probe matches falsely with probability `n / 2^(d + r)` (the names per
 //! bucket, at most 1, over `2^r`). A query probes at most once per label
@@ -88,19 +106,17 @@
 //! | 2M generated names | 21 | 24 | 5.7e-8 | 2.3e-7 |
 //! | any list (the floor `r = 24`) | | 24 | at most 6.0e-8 | at most 2.4e-7 |
 //!
-//! A phone making 20,000 queries a day with a million-name list would see
-//! one false match in about 1.2 years; the matched rule is reported like any
-//! other (list and line), and an allow rule for the name fixes it. This is
-//! the price of six bytes a name with a line number kept for the journal:
-//! the line alone takes 20 of the 48 bits at a million lines. Two listed
+//! A false match costs one read of the listed names and nothing else: the
+//! walk goes on as if the probe had missed. Six bytes a name with a line
+//! number kept for the journal (the line alone takes 20 of the 48 bits at
+//! a million lines) leave these few bits of hash. Two listed
 //! names never share the kept bits: the builder checks every pair that does
 //! against the names themselves (at a million names about one build in 64
 //! has such a pair) and builds again with the next seed, keeping one more
-//! bit after every four failed seeds. A name crafted to collide gains
-//! nothing a new domain does not already have: an unlisted name is never
-//! blocked anyway, and a collision with an allowed name needs about
-//! `2^(d + r)` tries per name targeted (`2^45` at a million names) and the
-//! seed.
+//! bit after every four failed seeds (a lookup takes the first record
+//! whose kept bits match, so these must be unique for the confirmation to
+//! find the right name). A name crafted to collide gains nothing: it is
+//! confirmed like any other.
 //!
 //! ## Lookups
 //!
@@ -144,9 +160,13 @@ use crate::{ListId, ListInfo, RuleRef, Verdict};
 
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 5;
-const SECTIONS: usize = 6;
+pub const FORMAT_VERSION: u32 = 6;
+const SECTIONS: usize = 8;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
+/// The most bytes of the origin section (see [`RuleSet::origin`]).
+pub const MAX_ORIGIN: usize = 1 << 16;
+/// The longest listed name (as [`crate::normalize_name`] allows).
+const MAX_NAME: usize = 253;
 /// Fixed part of the names section: seed, count, label counts, shape and
 /// padding, raiser slots.
 const NAMES_HEADER: usize = 8 + 8 + 8 + 8 + 8;
@@ -254,6 +274,8 @@ pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 /// Where the name table sits in the bytes, and its shape.
 #[derive(Clone, Debug, Default)]
 struct NameTable {
+    /// The section's length in bytes.
+    len: usize,
     seed: u64,
     count: usize,
     /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
@@ -309,6 +331,8 @@ struct AddrTable {
 pub struct RuleSet {
     bytes: Bytes,
     names: NameTable,
+    listed: Listed,
+    origin: Range<usize>,
     kinds: Range<usize>,
     shared: Range<usize>,
     v4: AddrTable,
@@ -384,6 +408,8 @@ impl RuleSet {
         Self::from_vec(bytes).unwrap_or_else(|_| Self {
             bytes: Arc::new(Vec::new()),
             names: NameTable::default(),
+            listed: Listed::default(),
+            origin: 0..0,
             kinds: 0..0,
             shared: 0..0,
             v4: AddrTable::default(),
@@ -450,7 +476,10 @@ impl RuleSet {
             *range = at..end;
             at = end;
         }
-        let [lists_r, names_r, kinds_r, shared_r, v4_r, v6_r] = ranges;
+        let [lists_r, names_r, listed_r, kinds_r, shared_r, v4_r, v6_r, origin_r] = ranges;
+        if origin_r.len() > MAX_ORIGIN {
+            return Err(LoadError::BadSection("origin"));
+        }
         let lists = decode_lists(data.get(lists_r).unwrap_or_default())?;
         if kinds_r.len() % 8 != 0 {
             return Err(LoadError::BadSection("kinds"));
@@ -461,9 +490,12 @@ impl RuleSet {
         let v4 = addr_table(data, v4_r, V4_RECORD, 32, "IPv4 rules")?;
         let v6 = addr_table(data, v6_r, V6_RECORD, 128, "IPv6 rules")?;
         let names = name_table(data, names_r)?;
+        let listed = listed_names(data, listed_r, names.count)?;
         Ok(Self {
             bytes,
             names,
+            listed,
+            origin: origin_r,
             kinds: kinds_r,
             shared: shared_r,
             v4,
@@ -503,6 +535,13 @@ impl RuleSet {
         self.names.count
     }
 
+    /// The bytes of the name table: all that lookups of unlisted names read
+    /// (about six a name). The listed names, which a lookup reads only to
+    /// confirm a hit, and the other sections are not counted.
+    pub fn name_table_len(&self) -> usize {
+        self.names.len
+    }
+
     /// How many address rules (addresses and ranges) the set holds.
     pub fn addr_count(&self) -> usize {
         self.v4.range.len() / V4_RECORD + self.v6.range.len() / V6_RECORD
@@ -520,7 +559,24 @@ impl RuleSet {
     /// parents are probed only if they carry a rule of a stronger class
     /// (see the module docs: a blocked name's match ends the walk unless a
     /// parent could outrank it).
+    ///
+    /// A hash hit is confirmed against the listed name itself (kept in the
+    /// file, read only on a hit): an unlisted name is never blocked by a
+    /// chance match of hash bits.
     pub fn lookup(&self, name: &str) -> Verdict {
+        self.lookup_with::<true>(name)
+    }
+
+    /// [`RuleSet::lookup`] without confirming hash hits against the listed
+    /// names: what format v5 did. Only for benchmarks that count the
+    /// false blocks confirmation prevents; never use it to filter.
+    #[doc(hidden)]
+    pub fn lookup_hash_only(&self, name: &str) -> Verdict {
+        self.lookup_with::<false>(name)
+    }
+
+    #[inline(always)]
+    fn lookup_with<const CONFIRM: bool>(&self, name: &str) -> Verdict {
         if self.names.count == 0 {
             return Verdict::Unlisted;
         }
@@ -528,12 +584,46 @@ impl RuleSet {
         // that some listed name has as many of.
         let mut buf = table::Padded::new();
         let seed = self.names.seed;
-        match table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
-            .and_then(|h| self.walk::<8>(h))
+        let bytes = name.as_bytes();
+        match table::ShortHashes::new(&mut buf, bytes, seed)
+            .and_then(|h| self.walk::<8, CONFIRM>(bytes, h))
         {
             Some(verdict) => verdict,
-            None => self.walk_long(name),
+            None => self.walk_long::<CONFIRM>(name),
         }
+    }
+
+    /// The bytes this set was built from, as its compiler recorded them
+    /// with [`RuleSet::with_origin`]: opaque to this crate (the runtime
+    /// keeps its lists' sizes and dates there, to tell whether a compiled
+    /// file is still current). Empty when none was recorded.
+    pub fn origin(&self) -> &[u8] {
+        self.as_bytes().get(self.origin.clone()).unwrap_or_default()
+    }
+
+    /// The same rules with `origin` recorded in them (see
+    /// [`RuleSet::origin`]), at most [`MAX_ORIGIN`] bytes: copies the
+    /// compiled bytes once.
+    pub fn with_origin(&self, origin: &[u8]) -> Result<RuleSet, LoadError> {
+        if origin.len() > MAX_ORIGIN {
+            return Err(LoadError::BadSection("origin"));
+        }
+        let data = self.as_bytes();
+        let mut lens = [0usize; SECTIONS];
+        for (i, l) in lens.iter_mut().enumerate() {
+            *l = read_u64(data, 16 + 8 * i)
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or(LoadError::BadSection("header"))?;
+        }
+        let old = lens[SECTIONS - 1];
+        lens[SECTIONS - 1] = origin.len();
+        let body_end = data.len().saturating_sub(CRC_LEN + old);
+        let mut body = data
+            .get(HEADER_LEN..body_end)
+            .ok_or(LoadError::BadSection("header"))?
+            .to_vec();
+        body.extend_from_slice(origin);
+        Self::from_vec(frame(&lens, &body))
     }
 
     /// How lookups find the raisers: "none", "indexed" or "unindexed".
@@ -550,16 +640,24 @@ impl RuleSet {
     /// eight probed labels.
     #[cold]
     #[inline(never)]
-    fn walk_long(&self, name: &str) -> Verdict {
-        let hashes = table::LongHashes::new(name.as_bytes(), self.names.seed);
-        self.walk::<MAX_PROBES>(hashes).unwrap_or(Verdict::Unlisted)
+    fn walk_long<const CONFIRM: bool>(&self, name: &str) -> Verdict {
+        let bytes = name.as_bytes();
+        let hashes = table::LongHashes::new(bytes, self.names.seed);
+        self.walk::<MAX_PROBES, CONFIRM>(bytes, hashes)
+            .unwrap_or(Verdict::Unlisted)
     }
 
-    /// Looks up a name given the chain hashes of its labels, TLD first
-    /// (each with whether it is the whole name), with room for `N` probes:
-    /// `None` when it needs more (only when `N` is below [`MAX_PROBES`]).
+    /// Looks up `name` given the chain hashes of its labels, TLD first
+    /// (each with where its suffix starts in `name`), with room for `N`
+    /// probes: `None` when it needs more (only when `N` is below
+    /// [`MAX_PROBES`]). With `CONFIRM`, a hit counts only if the listed
+    /// name is the suffix itself.
     #[inline(always)]
-    fn walk<const N: usize>(&self, hashes: impl Iterator<Item = (u64, bool)>) -> Option<Verdict> {
+    fn walk<const N: usize, const CONFIRM: bool>(
+        &self,
+        name: &[u8],
+        hashes: impl Iterator<Item = (u64, usize)>,
+    ) -> Option<Verdict> {
         let t = &self.names;
         let data = self.as_bytes();
         let sections = Sections {
@@ -572,12 +670,11 @@ impl RuleSet {
         // counts some listed name has. Label counts no listed name has are
         // not probed (most lists have no name of one label, so the TLD is
         // not).
-        let mut probes = [(0u64, 0usize); N];
+        // (hash, records before its block, where its suffix starts).
+        let mut probes = [(0u64, 0usize, 0usize); N];
         let mut n = 0;
         let mut listed_depths = t.labels;
-        // Whether the last probe is of the whole name.
-        let mut whole = false;
-        for (hash, is_whole) in hashes {
+        for (hash, from) in hashes {
             let listed = listed_depths & 1 != 0;
             // The last bit stands for every depth from 64 on.
             listed_depths = listed_depths >> 1 | listed_depths & 1 << 63;
@@ -591,23 +688,21 @@ impl RuleSet {
                 // No listed name has more labels than this.
                 break;
             };
-            slot.0 = hash;
+            *slot = (hash, 0, from);
             n += 1;
-            whole = is_whole;
         }
         let probes = probes.get_mut(..n).unwrap_or_default();
         // Then, in the order of step 2 (the longest name first), read each
         // probe's sample and prefetch what it will read next: the cache
         // misses of all probes overlap, and the first one needed is asked
         // for first.
-        for (hash, first) in probes.iter_mut().rev() {
+        for (hash, first, _) in probes.iter_mut().rev() {
             *first = self.prefetch_probe(&sections, *hash);
         }
         // 2. The longest name first: once one matches, only its parents
         // that carry a stronger rule are probed.
         let mut found = Matches::default();
-        let mut exact = whole;
-        for &(hash, first) in probes.iter().rev() {
+        for &(hash, first, from) in probes.iter().rev() {
             if found.classes != 0 {
                 if !found.may_rise() {
                     break;
@@ -622,10 +717,11 @@ impl RuleSet {
                     Raisers::Unindexed => {}
                 }
             }
-            if let Some((kind, value)) = self.probe(&sections, hash, first) {
-                self.add_payload(data, &mut found, kind, value, exact);
+            if let Some((i, kind, value)) = self.probe(&sections, hash, first) {
+                if !CONFIRM || self.is_listed(data, i, name.get(from..).unwrap_or_default()) {
+                    self.add_payload(data, &mut found, kind, value, from == 0);
+                }
             }
-            exact = false;
         }
         Some(found.verdict())
     }
@@ -660,7 +756,7 @@ impl RuleSet {
     /// the others read record 0, which stays in cache, so that no branch
     /// depends on whether a tag matched.
     #[inline(always)]
-    fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(u64, u64)> {
+    fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(usize, u64, u64)> {
         let cuts = &self.names.cuts;
         let range = table::bucket_records(s.sizes, cuts.bucket(hash), first);
         let (tag, stored) = cuts.tag_and_stored(hash);
@@ -676,7 +772,23 @@ impl RuleSet {
         };
         let record = cuts.record(s.records, i);
         let found = hits != 0 && cuts.stored(record) == stored;
-        found.then(|| cuts.payload(record))
+        found.then(|| {
+            let (kind, value) = cuts.payload(record);
+            (i, kind, value)
+        })
+    }
+
+    /// Whether record `i`'s listed name is `name`: one read of its offsets
+    /// and its bytes, in the listed names' section, only after a hash hit.
+    #[inline]
+    fn is_listed(&self, data: &[u8], i: usize, name: &[u8]) -> bool {
+        let offsets = data.get(self.listed.offsets.clone()).unwrap_or_default();
+        let bytes = data.get(self.listed.bytes.clone()).unwrap_or_default();
+        let at = i.saturating_mul(4);
+        let (Some(from), Some(to)) = (read_u32(offsets, at), read_u32(offsets, at + 4)) else {
+            return false;
+        };
+        bytes.get(from as usize..to as usize) == Some(name)
     }
 
     /// [`RuleSet::probe`] for a bucket of more than eight records or with
@@ -688,7 +800,7 @@ impl RuleSet {
         range: Range<usize>,
         tag: u8,
         stored: u64,
-    ) -> Option<(u64, u64)> {
+    ) -> Option<(usize, u64, u64)> {
         let cuts = &self.names.cuts;
         let mut at = range.start;
         while at < range.end {
@@ -698,7 +810,8 @@ impl RuleSet {
                 let record = cuts.record(s.records, i);
                 // No two records share the kept bits: the first is the one.
                 if cuts.stored(record) == stored {
-                    return Some(cuts.payload(record));
+                    let (kind, value) = cuts.payload(record);
+                    return Some((i, kind, value));
                 }
                 hits &= hits - 1;
             }
@@ -975,6 +1088,100 @@ pub(crate) struct NamesSection {
     /// The raisers' index (see [`Raisers`]): empty for none, `None` when
     /// there are too many to index.
     pub raisers: Option<Vec<u64>>,
+    /// The names themselves, in record order: what a hash hit is
+    /// confirmed against.
+    pub listed: ListedNames,
+}
+
+/// The listed names in record order, as written to the file: `u32`
+/// offsets (one per name and one past the last) into the names' bytes.
+#[derive(Debug)]
+pub(crate) struct ListedNames {
+    offsets: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+impl Default for ListedNames {
+    fn default() -> Self {
+        Self {
+            offsets: vec![0],
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl ListedNames {
+    /// Room for `count` names of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(count + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            bytes: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Appends the name whose reversed key (`com.huami.api`) is `key`, in
+    /// its usual order (`api.huami.com`). `false` when the names pass
+    /// 4 GiB, which a file of fewer than 2^32 names of at most 253 bytes
+    /// never does.
+    pub fn push_reversed_key(&mut self, key: &[u8]) -> bool {
+        for (i, label) in key.rsplit(|&b| b == b'.').enumerate() {
+            if i > 0 {
+                self.bytes.push(b'.');
+            }
+            self.bytes.extend_from_slice(label);
+        }
+        match u32::try_from(self.bytes.len()) {
+            Ok(end) => {
+                self.offsets.push(end);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Where the listed names sit in the bytes (see [`ListedNames`]).
+#[derive(Clone, Debug, Default)]
+struct Listed {
+    offsets: Range<usize>,
+    bytes: Range<usize>,
+}
+
+/// Checks the listed names' section for `count` names: `count + 1`
+/// offsets from 0, each name 1 to 253 bytes, the last offset the end of
+/// the section. A lookup reads a name only after a hash hit, and only
+/// within the section, so a file that passes is never read out of bounds.
+fn listed_names(data: &[u8], range: Range<usize>, count: usize) -> Result<Listed, LoadError> {
+    const BAD: LoadError = LoadError::BadSection("listed names");
+    let section = data.get(range.clone()).ok_or(BAD)?;
+    let offsets_len = count
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or(BAD)?;
+    let (offsets, bytes) = section.split_at_checked(offsets_len).ok_or(BAD)?;
+    let mut prev = 0usize;
+    for (i, o) in offsets.chunks_exact(4).enumerate() {
+        let o = read_u32(o, 0).ok_or(BAD)? as usize;
+        let ok = if i == 0 {
+            o == 0
+        } else {
+            o > prev && o - prev <= MAX_NAME
+        };
+        if !ok {
+            return Err(BAD);
+        }
+        prev = o;
+    }
+    if prev != bytes.len() {
+        return Err(BAD);
+    }
+    let start = range.start;
+    Ok(Listed {
+        offsets: start..start + offsets_len,
+        bytes: start + offsets_len..range.end,
+    })
 }
 
 impl NamesSection {
@@ -995,16 +1202,8 @@ impl NamesSection {
             tags: vec![0; TAG_PAD],
             records: vec![0; RECORD_PAD],
             raisers: Some(Vec::new()),
+            listed: ListedNames::default(),
         }
-    }
-
-    fn encoded_len(&self) -> usize {
-        NAMES_HEADER
-            + self.samples.len() * 8
-            + self.sizes.len() * 8
-            + self.tags.len()
-            + self.records.len()
-            + self.raisers.as_ref().map_or(0, |k| k.len() * 8)
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -1103,6 +1302,7 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     }
     let at = |r: Range<usize>| range.start + r.start..range.start + r.end;
     Ok(NameTable {
+        len: section.len(),
         seed,
         count,
         labels,
@@ -1163,8 +1363,8 @@ pub(crate) struct AddrRecord {
     pub entry: u64,
 }
 
-/// Lays out a compiled file; `v4` and `v6` must already be sorted by
-/// (length, network).
+/// Lays out a compiled file with no origin; `v4` and `v6` must already be
+/// sorted by (length, network).
 pub(crate) fn encode(
     lists: &[ListInfo],
     names: &NamesSection,
@@ -1173,13 +1373,25 @@ pub(crate) fn encode(
     v4: &[AddrRecord],
     v6: &[AddrRecord],
 ) -> Vec<u8> {
-    let mut list_bytes = Vec::new();
-    push_u32(&mut list_bytes, lists.len());
+    let mut sections = Vec::new();
+    push_u32(&mut sections, lists.len());
     for l in lists {
         for s in [&l.id, &l.title] {
-            push_u32(&mut list_bytes, s.len());
-            list_bytes.extend_from_slice(s.as_bytes());
+            push_u32(&mut sections, s.len());
+            sections.extend_from_slice(s.as_bytes());
         }
+    }
+    let lists_len = sections.len();
+    names.encode_into(&mut sections);
+    let names_len = sections.len() - lists_len;
+    let listed = &names.listed;
+    for o in &listed.offsets {
+        sections.extend_from_slice(&o.to_le_bytes());
+    }
+    sections.extend_from_slice(&listed.bytes);
+    let listed_len = sections.len() - lists_len - names_len;
+    for e in kinds.iter().chain(shared) {
+        sections.extend_from_slice(&e.to_le_bytes());
     }
     let mut v4_bytes = Vec::with_capacity(v4.len() * V4_RECORD);
     for r in v4 {
@@ -1197,29 +1409,32 @@ pub(crate) fn encode(
             v6_bytes.extend_from_slice(&r.entry.to_le_bytes());
         }
     }
-    let sections = [
-        list_bytes.len(),
-        names.encoded_len(),
+    let lens = [
+        lists_len,
+        names_len,
+        listed_len,
         kinds.len() * 8,
         shared.len() * 8,
         v4_bytes.len(),
         v6_bytes.len(),
+        0,
     ];
-    let total = HEADER_LEN + sections.iter().sum::<usize>() + CRC_LEN;
-    let mut out = Vec::with_capacity(total);
+    sections.extend_from_slice(&v4_bytes);
+    sections.extend_from_slice(&v6_bytes);
+    frame(&lens, &sections)
+}
+
+/// The header, `body` (the sections, of the lengths `lens`, in order) and
+/// the checksum.
+fn frame(lens: &[usize; SECTIONS], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + CRC_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    for s in sections {
-        out.extend_from_slice(&(s as u64).to_le_bytes());
+    for s in lens {
+        out.extend_from_slice(&(*s as u64).to_le_bytes());
     }
-    out.extend_from_slice(&list_bytes);
-    names.encode_into(&mut out);
-    for e in kinds.iter().chain(shared) {
-        out.extend_from_slice(&e.to_le_bytes());
-    }
-    out.extend_from_slice(&v4_bytes);
-    out.extend_from_slice(&v6_bytes);
+    out.extend_from_slice(body);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out

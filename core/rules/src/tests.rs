@@ -405,8 +405,11 @@ fn a_compiled_name_costs_at_most_six_bytes() {
         b.add_list(info("l0"), text.as_bytes()).unwrap();
         let set = b.build();
         assert_eq!(set.name_count(), count);
-        let bytes = set.as_bytes().len();
+        // What lookups of unlisted names read: the name table. The names
+        // themselves, read only on a hit, are not counted.
+        let bytes = set.name_table_len();
         assert!(bytes <= 6 * count + 256, "{count} names: {bytes} bytes");
+        assert!(set.as_bytes().len() > bytes + count * 4);
         assert_eq!(set.lookup("n7.example7.com"), blocked(0, 8));
     }
 }
@@ -451,9 +454,9 @@ fn a_raisers_index_that_could_not_end_a_search_is_refused() {
     let (set, _) = build(&["@@||a.example^\n||b.a.example^\n"]);
     let bytes = set.as_bytes().to_vec();
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    // The names section follows the 64-byte header and the lists; its
+    // The names section follows the 80-byte header and the lists; its
     // raiser slot count is at byte 32 and its index ends the section.
-    let names = 64 + u64_at(&bytes, 16) as usize;
+    let names = 80 + u64_at(&bytes, 16) as usize;
     let names_end = names + u64_at(&bytes, 24) as usize;
     assert_eq!(u64_at(&bytes, names + 32), 2);
     let reseal = |mut b: Vec<u8>| {
@@ -477,5 +480,34 @@ fn a_raisers_index_that_could_not_end_a_search_is_refused() {
         let mut b = bytes.clone();
         b[names + 32..names + 40].copy_from_slice(&slots.to_le_bytes());
         assert!(RuleSet::from_vec(reseal(b)).is_err(), "{slots} slots");
+    }
+}
+
+#[test]
+fn an_unlisted_name_whose_hash_bits_match_is_not_blocked() {
+    // With few hash bits kept, unlisted names hit listed ones' records
+    // all the time: each hit is checked against the listed name, so none
+    // is blocked, while the listed names and their subdomains still are.
+    let names: Vec<String> = (0..3000).map(|i| format!("n{i}.example")).collect();
+    let mut b = RuleSetBuilder::new();
+    b.add_list(info("l0"), names.join("\n").as_bytes()).unwrap();
+    let set = RuleSet::from_vec(b.compile_with(Some(1)).unwrap()).unwrap();
+    let mut hash_hits = 0;
+    for i in 0..20_000 {
+        let name = format!("u{i}.example");
+        if matches!(set.lookup_hash_only(&name), Verdict::Blocked(_)) {
+            hash_hits += 1;
+        }
+        assert_eq!(set.lookup(&name), Verdict::Unlisted, "{name}");
+    }
+    // Without the check, these would be blocked (62 of them).
+    assert!(hash_hits > 20, "{hash_hits} hash-only hits");
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(set.lookup(name), blocked(0, i as u32 + 1), "{name}");
+        assert_eq!(
+            set.lookup(&format!("www.{name}")),
+            blocked(0, i as u32 + 1),
+            "{name}"
+        );
     }
 }

@@ -86,6 +86,14 @@ fn garbage_is_refused() {
             .collect();
         assert!(RuleSet::from_vec(garbage).is_err());
     }
+    // Format v5 kept no names: a file of it is refused, so that the
+    // runtime compiles its lists again rather than misreading it.
+    let mut version_5 = sample();
+    version_5[8] = 5;
+    assert!(matches!(
+        RuleSet::from_vec(version_5),
+        Err(LoadError::UnsupportedVersion { found: 5 })
+    ));
     let mut version_2 = sample();
     version_2[8] = 2;
     assert!(matches!(
@@ -99,7 +107,7 @@ fn garbage_is_refused() {
         Err(LoadError::UnsupportedVersion { found: 9 })
     ));
     assert!(matches!(
-        RuleSet::from_vec(b"NOTRULES".repeat(10)),
+        RuleSet::from_vec(b"NOTRULES".repeat(11)),
         Err(LoadError::BadMagic)
     ));
 }
@@ -192,4 +200,81 @@ fn altered_files_with_a_valid_checksum_never_panic() {
         accepted > 0 && refused > 0,
         "{accepted} accepted, {refused} refused"
     );
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn reseal(mut b: Vec<u8>) -> Vec<u8> {
+    let body = b.len() - 4;
+    let crc = crc32(&b[..body]);
+    b[body..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Where the listed names' section is: after the 80-byte header (magic,
+/// version, eight section lengths), the lists and the name table.
+fn listed_section(b: &[u8]) -> std::ops::Range<usize> {
+    let start = 80 + (u64_at(b, 16) + u64_at(b, 24)) as usize;
+    start..start + u64_at(b, 32) as usize
+}
+
+#[test]
+fn a_listed_names_section_that_disagrees_is_refused() {
+    let bytes = sample();
+    let listed = listed_section(&bytes);
+    let names = RuleSet::from_vec(bytes.clone()).unwrap().name_count();
+    // Offsets: one per name and one past the last, then the bytes.
+    let offsets = listed.start..listed.start + 4 * (names + 1);
+    let last = u32::from_le_bytes(bytes[offsets.end - 4..offsets.end].try_into().unwrap());
+    assert_eq!(last as usize, listed.len() - offsets.len());
+    let refused = |b: Vec<u8>, what: &str| {
+        let err = RuleSet::from_vec(reseal(b)).unwrap_err();
+        assert_eq!(err, LoadError::BadSection("listed names"), "{what}");
+        assert!(err.to_string().contains("listed names"), "{what}: {err}");
+    };
+    // An offset pointing outside the section, backwards, or a name of
+    // more than 253 bytes.
+    for (i, value) in [(1, u32::MAX), (1, 0), (names, last + 1), (0, 1), (2, 300)] {
+        let mut b = bytes.clone();
+        let at = offsets.start + 4 * i;
+        b[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        refused(b, &format!("offset {i} = {value}"));
+    }
+    // The section cut short (the sections after it moved up): fewer
+    // names than the table has, or the bytes of the last one missing.
+    for cut in [1, 4, listed.len() - offsets.len(), listed.len()] {
+        let mut b = bytes.clone();
+        b.drain(listed.end - cut..listed.end);
+        let len = u64_at(&b, 32) - cut as u64;
+        b[32..40].copy_from_slice(&len.to_le_bytes());
+        refused(b, &format!("cut by {cut}"));
+    }
+}
+
+#[test]
+fn a_hit_is_confirmed_against_the_listed_name() {
+    // A listed name changed in the file (and the checksum recomputed, as
+    // a crafted file would): the table still holds its hash, but the name
+    // no longer matches, so it is not blocked; its neighbours still are.
+    let bytes = sample();
+    let listed = listed_section(&bytes);
+    let set = RuleSet::from_vec(bytes.clone()).unwrap();
+    assert!(matches!(set.lookup("b.example"), Verdict::Blocked(_)));
+    let at = listed.start
+        + bytes[listed.clone()]
+            .windows(9)
+            .position(|w| w == b"b.example")
+            .unwrap();
+    let mut b = bytes.clone();
+    b[at] = b'q';
+    let set = RuleSet::from_vec(reseal(b)).unwrap();
+    assert_eq!(set.lookup("b.example"), Verdict::Unlisted);
+    assert!(matches!(
+        set.lookup_hash_only("b.example"),
+        Verdict::Blocked(_)
+    ));
+    assert!(matches!(set.lookup("x.a.example"), Verdict::Blocked(_)));
+    assert!(matches!(set.lookup("d.example"), Verdict::Blocked(_)));
 }
