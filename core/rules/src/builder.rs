@@ -320,7 +320,7 @@ impl RuleSetBuilder {
         let mut labels = 0u64;
         // The names themselves, in the rows' order: what lookups confirm
         // a hash hit against.
-        let mut listed = compiled::ListedNames::with_capacity(names.len(), self.keys.len());
+        let mut listed = compiled::ListedNames::with_capacity(names.len());
         let mut i = 0;
         while let Some(first) = names.get(i) {
             let key = self.key(first);

@@ -13,7 +13,7 @@
 //! | 8 × 8 | lengths of the eight sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
 //! | … | names: the name table, below |
-//! | … | listed names: `u32` offsets, `n + 1` of them (0, then the end of each name), then the names' bytes, in record order, each as listed (`api.huami.com`) |
+//! | … | listed names: zero bytes up to a multiple of 32 in the file, then a 32-byte slot per name in record order, then the overflow (below) |
 //! | … | kinds: `u64` rule entries without line (list and flags), indexed by a record's kind |
 //! | … | shared entries: `u64` rule entries for names that carry several rules; the last of each name's run has bit 62 set |
 //! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
@@ -38,6 +38,20 @@
 //! | n + 8 | tags: a byte per record, the top `t = min(r, 8)` remainder bits, then 8 zero bytes |
 //! | ⌈n·w/8⌉ + 16 | records, `w = (r − t) + k + v` bits each: the other remainder bits, then the payload; packed LSB-first with no gaps, then 16 zero bytes |
 //! | 8 × `s` | the raisers' index: `u64` keys (`hash | 1`) by linear probing from slot `(hash >> 1) mod s`; 0 is a free slot, and at least one is free |
+//!
+//! ## The listed names
+//!
+//! Each name as listed (`api.huami.com`), in a 32-byte slot at `32 × i`
+//! for record `i`: a name of up to 32 bytes zero-padded; a longer one as
+//! its first 24 bytes, the `u32` offset and `u16` length of its rest in
+//! the overflow, a zero byte and `0xff` (no name byte is ever `0xff`). The
+//! overflow holds the rests of the longer names, in slot order, back to
+//! back. The loader checks that no slot is empty, that the pad is zero,
+//! and that the rests tile the overflow exactly (each starting where the
+//! one before ends, 9 to 229 bytes), so that a confirmation never reads
+//! outside the section.
+//!
+//! ## Hashes and buckets
 //!
 //! Each distinct rule name is hashed to 64 bits: a chain over its labels
 //! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
@@ -77,20 +91,23 @@
 //! The table stores truncated hashes: a query name that is in no list but
 //! whose top `d + r` hash bits equal a listed name's hits its record. Every
 //! hit is therefore confirmed against the listed name itself, in the
-//! listed names' section (its offsets, then its bytes: read only on a hit,
-//! so a blocked name costs one more read and a lookup of an unlisted name
-//! reads nothing of it, bar the rare chance hit below). An unlisted name is
+//! listed names' section (its slot, at an address known from the record's
+//! index, asked for as soon as the tag matches; for the few names of more
+//! than 32 bytes also the rest: read only on a hit, so a blocked name
+//! costs one more read and a lookup of an unlisted name reads nothing of
+//! it, bar the rare chance hit below). An unlisted name is
 //! never blocked; the table below is now how often a lookup of one pays
 //! for that extra read. Format v5 had no names and blocked on the hash
 //! alone: 55 false blocks in 10^9 random names at a million names
 //! (`cargo run --release -p tacet-rules --example false_blocks` counts
 //! both in one run).
 //!
-//! The listed names cost the file, not the memory lookups touch: 4 bytes
-//! of offset and the name's own bytes (17 on average at a million
-//! generated names), about 27 bytes a name in all. The loader checks the
-//! offsets (from 0, each name 1 to 253 bytes, the last one the end of the
-//! section), so a confirmation never reads outside the section.
+//! The listed names cost the file, not the memory lookups touch: 32
+//! bytes a name and the rest of longer names (5 % of HaGeZi's names are
+//! longer than 32 bytes, 1.4 % longer than 48), so that nearly every
+//! confirmation is one read of one cache line. A slot of 48 or 64 bytes
+//! would spare more names the second read at 16 or 32 bytes a name more
+//! in the file (`SLOT` and `SLOT_PREFIX` in this file).
 //!
 //! For names not chosen to collide (the 64-bit hash taken as uniform), a
 //! probe matches falsely with probability `n / 2^(d + r)` (the names per
@@ -313,6 +330,8 @@ struct Sections<'a> {
     sizes: &'a [u8],
     tags: &'a [u8],
     records: &'a [u8],
+    /// The listed names' slots.
+    slots: &'a [u8],
 }
 
 /// Address rules of one family: record ranges grouped by prefix length.
@@ -665,6 +684,7 @@ impl RuleSet {
             sizes: data.get(t.sizes.clone()).unwrap_or_default(),
             tags: data.get(t.tags.clone()).unwrap_or_default(),
             records: data.get(t.records.clone()).unwrap_or_default(),
+            slots: data.get(self.listed.slots.clone()).unwrap_or_default(),
         };
         // 1. TLD first, hash each label, keeping the hashes of the label
         // counts some listed name has. Label counts no listed name has are
@@ -766,7 +786,11 @@ impl RuleSet {
             return self.probe_each(s, range, tag, stored);
         }
         let i = if hits != 0 {
-            range.start + hits.trailing_zeros() as usize / 8
+            let i = range.start + hits.trailing_zeros() as usize / 8;
+            // The listed name this hit is confirmed against: asked for
+            // now, so that it arrives while the record is compared.
+            table::prefetch(s.slots, i * SLOT);
+            i
         } else {
             0
         };
@@ -778,17 +802,38 @@ impl RuleSet {
         })
     }
 
-    /// Whether record `i`'s listed name is `name`: one read of its offsets
-    /// and its bytes, in the listed names' section, only after a hash hit.
+    /// Whether record `i`'s listed name is `name`: one read of its slot
+    /// (and, for a name of more than [`SLOT`] bytes, of the rest in the
+    /// overflow), only after a hash hit.
     #[inline]
     fn is_listed(&self, data: &[u8], i: usize, name: &[u8]) -> bool {
-        let offsets = data.get(self.listed.offsets.clone()).unwrap_or_default();
-        let bytes = data.get(self.listed.bytes.clone()).unwrap_or_default();
-        let at = i.saturating_mul(4);
-        let (Some(from), Some(to)) = (read_u32(offsets, at), read_u32(offsets, at + 4)) else {
+        let slots = data.get(self.listed.slots.clone()).unwrap_or_default();
+        let at = i.saturating_mul(SLOT);
+        let Some(Ok(slot)) = slots
+            .get(at..at.saturating_add(SLOT))
+            .map(<&[u8; SLOT]>::try_from)
+        else {
             return false;
         };
-        bytes.get(from as usize..to as usize) == Some(name)
+        if slot[SLOT - 1] != LONG_SLOT {
+            // Zero-padded: a shorter name differs at its end.
+            return name.len() <= SLOT
+                && slot[..name.len()] == *name
+                && slot.get(name.len()).is_none_or(|&b| b == 0);
+        }
+        let Some((prefix, rest)) = name.split_at_checked(SLOT_PREFIX) else {
+            return false;
+        };
+        if rest.len() <= SLOT - SLOT_PREFIX || slot[..SLOT_PREFIX] != *prefix {
+            return false;
+        }
+        let from = read_u32(slot, SLOT_PREFIX).unwrap_or(0) as usize;
+        let len = usize::from(u16::from_le_bytes([
+            slot[SLOT_PREFIX + 4],
+            slot[SLOT_PREFIX + 5],
+        ]));
+        let overflow = data.get(self.listed.overflow.clone()).unwrap_or_default();
+        overflow.get(from..from.saturating_add(len)) == Some(rest)
     }
 
     /// [`RuleSet::probe`] for a bucket of more than eight records or with
@@ -1093,94 +1138,124 @@ pub(crate) struct NamesSection {
     pub listed: ListedNames,
 }
 
-/// The listed names in record order, as written to the file: `u32`
-/// offsets (one per name and one past the last) into the names' bytes.
-#[derive(Debug)]
-pub(crate) struct ListedNames {
-    offsets: Vec<u32>,
-    bytes: Vec<u8>,
-}
+/// The bytes of one listed name's slot: the name itself when it has at
+/// most this many bytes, zero-padded, so that confirming a hit is one read
+/// at an address known from the record's index.
+pub(crate) const SLOT: usize = 32;
+/// The bytes of a longer name kept in its slot; the rest is in the
+/// overflow, found from the slot.
+const SLOT_PREFIX: usize = 24;
+/// The last byte of a slot that holds the start of a longer name (no name
+/// byte is ever 0xff).
+const LONG_SLOT: u8 = 0xff;
 
-impl Default for ListedNames {
-    fn default() -> Self {
-        Self {
-            offsets: vec![0],
-            bytes: Vec::new(),
-        }
-    }
+/// The listed names in record order, as written to the file: a
+/// [`SLOT`]-byte slot per name, then the overflow of the longer ones.
+#[derive(Debug, Default)]
+pub(crate) struct ListedNames {
+    slots: Vec<u8>,
+    overflow: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl ListedNames {
-    /// Room for `count` names of `bytes` bytes in all.
-    pub fn with_capacity(count: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(count + 1);
-        offsets.push(0);
+    /// Room for `count` names.
+    pub fn with_capacity(count: usize) -> Self {
         Self {
-            offsets,
-            bytes: Vec::with_capacity(bytes),
+            slots: Vec::with_capacity(count * SLOT),
+            ..Self::default()
         }
     }
 
     /// Appends the name whose reversed key (`com.huami.api`) is `key`, in
-    /// its usual order (`api.huami.com`). `false` when the names pass
-    /// 4 GiB, which a file of fewer than 2^32 names of at most 253 bytes
-    /// never does.
+    /// its usual order (`api.huami.com`). `false` when the overflow passes
+    /// 4 GiB, which names of at most 253 bytes, fewer than 2^32 of them,
+    /// never make.
     pub fn push_reversed_key(&mut self, key: &[u8]) -> bool {
+        let name = &mut self.scratch;
+        name.clear();
         for (i, label) in key.rsplit(|&b| b == b'.').enumerate() {
             if i > 0 {
-                self.bytes.push(b'.');
+                name.push(b'.');
             }
-            self.bytes.extend_from_slice(label);
+            name.extend_from_slice(label);
         }
-        match u32::try_from(self.bytes.len()) {
-            Ok(end) => {
-                self.offsets.push(end);
-                true
-            }
-            Err(_) => false,
+        let mut slot = [0u8; SLOT];
+        if name.len() <= SLOT {
+            slot[..name.len()].copy_from_slice(name);
+        } else {
+            let (Ok(at), Ok(len)) = (
+                u32::try_from(self.overflow.len()),
+                u16::try_from(name.len() - SLOT_PREFIX),
+            ) else {
+                return false;
+            };
+            slot[..SLOT_PREFIX].copy_from_slice(&name[..SLOT_PREFIX]);
+            slot[SLOT_PREFIX..SLOT_PREFIX + 4].copy_from_slice(&at.to_le_bytes());
+            slot[SLOT_PREFIX + 4..SLOT_PREFIX + 6].copy_from_slice(&len.to_le_bytes());
+            slot[SLOT - 1] = LONG_SLOT;
+            self.overflow.extend_from_slice(&name[SLOT_PREFIX..]);
         }
+        self.slots.extend_from_slice(&slot);
+        true
     }
+}
+
+/// Zero bytes before the slots of a listed names' section that starts at
+/// byte `start` of the file: slots begin on a multiple of [`SLOT`], so
+/// that none straddles two cache lines.
+fn slot_pad(start: usize) -> usize {
+    (SLOT - start % SLOT) % SLOT
 }
 
 /// Where the listed names sit in the bytes (see [`ListedNames`]).
 #[derive(Clone, Debug, Default)]
 struct Listed {
-    offsets: Range<usize>,
-    bytes: Range<usize>,
+    slots: Range<usize>,
+    overflow: Range<usize>,
 }
 
-/// Checks the listed names' section for `count` names: `count + 1`
-/// offsets from 0, each name 1 to 253 bytes, the last offset the end of
-/// the section. A lookup reads a name only after a hash hit, and only
-/// within the section, so a file that passes is never read out of bounds.
+/// Checks the listed names' section for `count` names: the pad, a slot
+/// per name (none empty), and an overflow that is exactly the longer
+/// names' rests, in order, each within it. A lookup reads a name only
+/// after a hash hit, and only within the section, so a file that passes
+/// is never read out of bounds.
 fn listed_names(data: &[u8], range: Range<usize>, count: usize) -> Result<Listed, LoadError> {
     const BAD: LoadError = LoadError::BadSection("listed names");
     let section = data.get(range.clone()).ok_or(BAD)?;
-    let offsets_len = count
-        .checked_add(1)
-        .and_then(|n| n.checked_mul(4))
+    let pad = slot_pad(range.start);
+    let slots_len = count.checked_mul(SLOT).ok_or(BAD)?;
+    let (head, overflow) = section
+        .split_at_checked(pad.checked_add(slots_len).ok_or(BAD)?)
         .ok_or(BAD)?;
-    let (offsets, bytes) = section.split_at_checked(offsets_len).ok_or(BAD)?;
-    let mut prev = 0usize;
-    for (i, o) in offsets.chunks_exact(4).enumerate() {
-        let o = read_u32(o, 0).ok_or(BAD)? as usize;
-        let ok = if i == 0 {
-            o == 0
-        } else {
-            o > prev && o - prev <= MAX_NAME
-        };
-        if !ok {
-            return Err(BAD);
-        }
-        prev = o;
-    }
-    if prev != bytes.len() {
+    let (zeros, slots) = head.split_at_checked(pad).ok_or(BAD)?;
+    if zeros.iter().any(|&b| b != 0) {
         return Err(BAD);
     }
-    let start = range.start;
+    let mut next = 0usize;
+    for slot in slots.chunks_exact(SLOT) {
+        if slot.first() == Some(&0) {
+            return Err(BAD);
+        }
+        if slot.last() != Some(&LONG_SLOT) {
+            continue;
+        }
+        let at = read_u32(slot, SLOT_PREFIX).ok_or(BAD)? as usize;
+        let len = slot
+            .get(SLOT_PREFIX + 4..SLOT_PREFIX + 6)
+            .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+        if at != next || len <= SLOT - SLOT_PREFIX || len > MAX_NAME - SLOT_PREFIX {
+            return Err(BAD);
+        }
+        next += len;
+    }
+    if next != overflow.len() {
+        return Err(BAD);
+    }
+    let slots_start = range.start + pad;
     Ok(Listed {
-        offsets: start..start + offsets_len,
-        bytes: start + offsets_len..range.end,
+        slots: slots_start..slots_start + slots_len,
+        overflow: slots_start + slots_len..range.end,
     })
 }
 
@@ -1385,10 +1460,10 @@ pub(crate) fn encode(
     names.encode_into(&mut sections);
     let names_len = sections.len() - lists_len;
     let listed = &names.listed;
-    for o in &listed.offsets {
-        sections.extend_from_slice(&o.to_le_bytes());
-    }
-    sections.extend_from_slice(&listed.bytes);
+    let pad = slot_pad(HEADER_LEN + sections.len());
+    sections.resize(sections.len() + pad, 0);
+    sections.extend_from_slice(&listed.slots);
+    sections.extend_from_slice(&listed.overflow);
     let listed_len = sections.len() - lists_len - names_len;
     for e in kinds.iter().chain(shared) {
         sections.extend_from_slice(&e.to_le_bytes());

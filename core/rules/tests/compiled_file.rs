@@ -12,7 +12,7 @@ fn sample() -> Vec<u8> {
         id: "t".into(),
         title: "test".into(),
     };
-    b.add_list(info, "a.example\n0.0.0.0 b.example\n@@||c.a.example^\n10.0.0.0/8\n2001:db8::/32\n||d.example^$important\n".as_bytes())
+    b.add_list(info, "a.example\n0.0.0.0 b.example\n@@||c.a.example^\n10.0.0.0/8\n2001:db8::/32\n||d.example^$important\n0.0.0.0 a-rather-long-name-for-one-slot.example\n".as_bytes())
         .unwrap();
     b.build().as_bytes().to_vec()
 }
@@ -220,31 +220,52 @@ fn listed_section(b: &[u8]) -> std::ops::Range<usize> {
     start..start + u64_at(b, 32) as usize
 }
 
+const SLOT: usize = 32;
+
 #[test]
 fn a_listed_names_section_that_disagrees_is_refused() {
     let bytes = sample();
     let listed = listed_section(&bytes);
     let names = RuleSet::from_vec(bytes.clone()).unwrap().name_count();
-    // Offsets: one per name and one past the last, then the bytes.
-    let offsets = listed.start..listed.start + 4 * (names + 1);
-    let last = u32::from_le_bytes(bytes[offsets.end - 4..offsets.end].try_into().unwrap());
-    assert_eq!(last as usize, listed.len() - offsets.len());
+    // Zero bytes up to a multiple of 32 in the file, a 32-byte slot per
+    // name, then the rests of the names longer than a slot.
+    let slots =
+        listed.start.next_multiple_of(SLOT)..listed.start.next_multiple_of(SLOT) + names * SLOT;
+    assert!(bytes[listed.start..slots.start].iter().all(|&b| b == 0));
+    let long = slots
+        .clone()
+        .step_by(SLOT)
+        .find(|&at| bytes[at + SLOT - 1] == 0xff)
+        .expect("a long name's slot");
+    assert_eq!(&bytes[long..long + 24], b"a-rather-long-name-for-o");
+    assert_eq!(&bytes[slots.end..listed.end], b"ne-slot.example");
     let refused = |b: Vec<u8>, what: &str| {
         let err = RuleSet::from_vec(reseal(b)).unwrap_err();
         assert_eq!(err, LoadError::BadSection("listed names"), "{what}");
         assert!(err.to_string().contains("listed names"), "{what}: {err}");
     };
-    // An offset pointing outside the section, backwards, or a name of
-    // more than 253 bytes.
-    for (i, value) in [(1, u32::MAX), (1, 0), (names, last + 1), (0, 1), (2, 300)] {
+    // The long name's rest pointing past the overflow, or longer or
+    // shorter than it; an empty slot; a pad byte set.
+    for (at, value) in [
+        (long + 24, 1u8),
+        (long + 24, 0xff),
+        (long + 28, 16),
+        (long + 28, 14),
+        (long + 28, 0),
+        (slots.start, 0),
+    ] {
         let mut b = bytes.clone();
-        let at = offsets.start + 4 * i;
-        b[at..at + 4].copy_from_slice(&value.to_le_bytes());
-        refused(b, &format!("offset {i} = {value}"));
+        b[at] = value;
+        refused(b, &format!("byte {at} = {value}"));
+    }
+    if listed.start < slots.start {
+        let mut b = bytes.clone();
+        b[listed.start] = 1;
+        refused(b, "pad");
     }
     // The section cut short (the sections after it moved up): fewer
-    // names than the table has, or the bytes of the last one missing.
-    for cut in [1, 4, listed.len() - offsets.len(), listed.len()] {
+    // slots than the table has names, or the overflow cut.
+    for cut in [1, 15, 16, SLOT + 15, listed.len()] {
         let mut b = bytes.clone();
         b.drain(listed.end - cut..listed.end);
         let len = u64_at(&b, 32) - cut as u64;
@@ -277,4 +298,17 @@ fn a_hit_is_confirmed_against_the_listed_name() {
     ));
     assert!(matches!(set.lookup("x.a.example"), Verdict::Blocked(_)));
     assert!(matches!(set.lookup("d.example"), Verdict::Blocked(_)));
+    // The same for a name longer than its slot, changed past the slot:
+    // its rest, in the overflow, is compared too.
+    let long = "a-rather-long-name-for-one-slot.example";
+    let set = RuleSet::from_vec(bytes.clone()).unwrap();
+    assert!(matches!(set.lookup(long), Verdict::Blocked(_)));
+    let mut b = bytes.clone();
+    let end = listed.end - 1;
+    assert_eq!(b[end], b'e');
+    b[end] = b'q';
+    let set = RuleSet::from_vec(reseal(b)).unwrap();
+    assert_eq!(set.lookup(long), Verdict::Unlisted);
+    assert!(matches!(set.lookup_hash_only(long), Verdict::Blocked(_)));
+    assert!(matches!(set.lookup("b.example"), Verdict::Blocked(_)));
 }
