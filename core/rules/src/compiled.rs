@@ -638,12 +638,14 @@ impl RuleSet {
         let old = lens[SECTIONS - 1];
         lens[SECTIONS - 1] = origin.len();
         let body_end = data.len().saturating_sub(CRC_LEN + old);
-        let mut body = data
+        let body = data
             .get(HEADER_LEN..body_end)
-            .ok_or(LoadError::BadSection("header"))?
-            .to_vec();
-        body.extend_from_slice(origin);
-        Self::from_vec(frame(&lens, &body))
+            .ok_or(LoadError::BadSection("header"))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + origin.len() + CRC_LEN);
+        out.resize(HEADER_LEN, 0);
+        out.extend_from_slice(body);
+        out.extend_from_slice(origin);
+        Self::from_vec(frame(&lens, out))
     }
 
     /// How lookups find the raisers: "none", "indexed" or "unindexed".
@@ -1449,7 +1451,11 @@ pub(crate) fn encode(
     v4: &[AddrRecord],
     v6: &[AddrRecord],
 ) -> Vec<u8> {
-    let mut sections = Vec::new();
+    // The header's room first: the file is laid out in this one buffer,
+    // which a million names make tens of megabytes.
+    let slots = names.listed.slots.len() + names.listed.overflow.len();
+    let mut sections = Vec::with_capacity(HEADER_LEN + names.records.len() + slots * 5 / 4);
+    sections.resize(HEADER_LEN, 0);
     push_u32(&mut sections, lists.len());
     for l in lists {
         for s in [&l.id, &l.title] {
@@ -1457,15 +1463,15 @@ pub(crate) fn encode(
             sections.extend_from_slice(s.as_bytes());
         }
     }
-    let lists_len = sections.len();
+    let lists_len = sections.len() - HEADER_LEN;
     names.encode_into(&mut sections);
-    let names_len = sections.len() - lists_len;
+    let names_len = sections.len() - HEADER_LEN - lists_len;
     let listed = &names.listed;
-    let pad = slot_pad(HEADER_LEN + sections.len());
+    let pad = slot_pad(sections.len());
     sections.resize(sections.len() + pad, 0);
     sections.extend_from_slice(&listed.slots);
     sections.extend_from_slice(&listed.overflow);
-    let listed_len = sections.len() - lists_len - names_len;
+    let listed_len = sections.len() - HEADER_LEN - lists_len - names_len;
     for e in kinds.iter().chain(shared) {
         sections.extend_from_slice(&e.to_le_bytes());
     }
@@ -1497,20 +1503,23 @@ pub(crate) fn encode(
     ];
     sections.extend_from_slice(&v4_bytes);
     sections.extend_from_slice(&v6_bytes);
-    frame(&lens, &sections)
+    frame(&lens, sections)
 }
 
-/// The header, `body` (the sections, of the lengths `lens`, in order) and
-/// the checksum.
-fn frame(lens: &[usize; SECTIONS], body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + CRC_LEN);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+/// Fills in the header of `out` (its first [`HEADER_LEN`] bytes, room
+/// left for it before the sections, of the lengths `lens`, in order) and
+/// appends the checksum.
+fn frame(lens: &[usize; SECTIONS], mut out: Vec<u8>) -> Vec<u8> {
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
     for s in lens {
-        out.extend_from_slice(&(*s as u64).to_le_bytes());
+        header.extend_from_slice(&(*s as u64).to_le_bytes());
     }
-    out.extend_from_slice(body);
+    if let Some(room) = out.get_mut(..HEADER_LEN) {
+        room.copy_from_slice(&header);
+    }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out

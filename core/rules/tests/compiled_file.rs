@@ -312,3 +312,30 @@ fn a_hit_is_confirmed_against_the_listed_name() {
     assert!(matches!(set.lookup_hash_only(long), Verdict::Blocked(_)));
     assert!(matches!(set.lookup("b.example"), Verdict::Blocked(_)));
 }
+
+#[test]
+fn an_origin_is_kept_checked_and_bounded() {
+    let set = RuleSet::from_vec(sample()).unwrap();
+    assert!(set.origin().is_empty());
+    let with = set.with_origin(b"lists: a 12 34").unwrap();
+    assert_eq!(with.origin(), b"lists: a 12 34");
+    assert_eq!(with.lookup("x.a.example"), set.lookup("x.a.example"));
+    assert_eq!(with.name_count(), set.name_count());
+    // Read back from its bytes; replaced, not appended to.
+    let again = RuleSet::from_vec(with.as_bytes().to_vec()).unwrap();
+    assert_eq!(again.origin(), b"lists: a 12 34");
+    let other = again.with_origin(b"x").unwrap();
+    assert_eq!(other.origin(), b"x");
+    assert_eq!(other.as_bytes().len(), set.as_bytes().len() + 1);
+    // Covered by the checksum like every other byte.
+    let mut b = with.as_bytes().to_vec();
+    let at = b.len() - 5;
+    b[at] ^= 1;
+    assert!(matches!(
+        RuleSet::from_vec(b),
+        Err(LoadError::Checksum { .. })
+    ));
+    let limit = tacet_rules::compiled::MAX_ORIGIN;
+    assert!(set.with_origin(&vec![b'x'; limit]).is_ok());
+    assert!(set.with_origin(&vec![b'x'; limit + 1]).is_err());
+}
