@@ -100,14 +100,34 @@ impl Settings {
             sources.push(ListSource::StoreCustom(dir.clone()));
         }
         sources.push(ListSource::Pasted(self.config.custom_list.clone()));
-        let Composed { rules, mut reports } =
-            rule_sources::compose(&sources).map_err(|e| Error::Rules(e.to_string()))?;
-        let report = reports.pop().map(|(_, report)| report).unwrap_or_default();
         // With a store, the rules are read from a memory map of their
-        // compiled file: clean pages, not the extension's heap.
-        let rules = match &self.store_dir {
-            Some(dir) => rule_sources::map_through_store(rules, dir),
-            None => rules,
+        // compiled file: clean pages, not the extension's heap; and when
+        // no list changed since it was written, no list is read at all.
+        let composed = match &self.store_dir {
+            Some(dir) => rule_sources::compose_through_store(&sources, dir),
+            None => rule_sources::compose(&sources),
+        }
+        .map_err(|e| Error::Rules(e.to_string()))?;
+        let Composed {
+            rules,
+            mut reports,
+            from_store,
+        } = composed;
+        let report = if from_store {
+            // No list was read: the pasted one alone is read again for its
+            // report (it is short; its rules are in the mapped set).
+            let mut builder = tacet_rules::RuleSetBuilder::new();
+            builder
+                .add_list(
+                    tacet_rules::ListInfo {
+                        id: rule_sources::PASTED_LIST_ID.into(),
+                        title: String::new(),
+                    },
+                    self.config.custom_list.as_bytes(),
+                )
+                .unwrap_or_default()
+        } else {
+            reports.pop().map(|(_, report)| report).unwrap_or_default()
         };
         Ok((rules, report))
     }

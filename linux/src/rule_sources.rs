@@ -30,6 +30,30 @@ pub struct ListArgs {
 /// and its custom list (what `tacet block` and `tacet allow` edit) come
 /// after the lists named.
 pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
+    let (sources, subscribed) = sources(args, store);
+    let composed = rule_sources::compose(&sources).map_err(|e| e.to_string())?;
+    warn_unused(&composed, &subscribed);
+    Ok(composed.rules)
+}
+
+/// [`load`] through the store in `store`: mapped from its compiled file
+/// when the lists are those it was compiled from, compiled and saved there
+/// otherwise (see `compose_through_store`). Lines not used are warned
+/// about when the lists are compiled, that is once after each change.
+pub fn load_through_store(args: &ListArgs, store: &Path) -> Result<RuleSet, String> {
+    let (sources, subscribed) = sources(args, Some(store));
+    let composed =
+        rule_sources::compose_through_store(&sources, store).map_err(|e| e.to_string())?;
+    if composed.from_store {
+        log::info!("rules mapped from the store's compiled file: lists unchanged");
+    }
+    warn_unused(&composed, &subscribed);
+    Ok(composed.rules)
+}
+
+/// The sources `args` and the store name, and the ids of the lists the
+/// store subscribes to.
+fn sources(args: &ListArgs, store: Option<&Path>) -> (Vec<ListSource>, Vec<String>) {
     let mut sources = if args.no_curated {
         Vec::new()
     } else {
@@ -55,7 +79,11 @@ pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
         sources.push(ListSource::StoreSubscriptions(dir.to_owned()));
         sources.push(ListSource::StoreCustom(dir.to_owned()));
     }
-    let composed = rule_sources::compose(&sources).map_err(|e| e.to_string())?;
+    (sources, subscribed)
+}
+
+/// Warns on stderr about the lines of each list read that were not used.
+fn warn_unused(composed: &rule_sources::Composed, subscribed: &[String]) {
     for (info, report) in &composed.reports {
         if !report.is_clean() {
             let unused: u64 = report.problems.values().sum();
@@ -71,5 +99,4 @@ pub fn load(args: &ListArgs, store: Option<&Path>) -> Result<RuleSet, String> {
             }
         }
     }
-    Ok(composed.rules)
 }

@@ -200,13 +200,13 @@ impl RunArgs {
     }
 
     /// The rules, mapped from the store's compiled copy when there is a
-    /// store (see `map_through_store`).
+    /// store (compiled from the lists only when they changed since; see
+    /// `compose_through_store`).
     fn load_rules(&self) -> Result<RuleSet, String> {
-        let rules = rule_sources::load(&self.lists(), self.store_dir())?;
-        Ok(match self.store_dir() {
-            Some(dir) => tacet_runtime::rule_sources::map_through_store(rules, dir),
-            None => rules,
-        })
+        match self.store_dir() {
+            Some(dir) => rule_sources::load_through_store(&self.lists(), dir),
+            None => rule_sources::load(&self.lists(), None),
+        }
     }
 }
 

@@ -412,6 +412,9 @@ impl RuleSetBuilder {
         let mut raisers: Vec<u64> = Vec::new();
         // Bit `i`: some name has `i + 1` labels (the last bit: 64 or more).
         let mut labels = 0u64;
+        // The names themselves, in the rows' order: what lookups confirm
+        // a hash hit against.
+        let mut listed = compiled::ListedNames::with_capacity(names.len());
         let mut i = 0;
         while let Some(first) = names.get(i) {
             let key = self.key(first);
@@ -465,6 +468,9 @@ impl RuleSetBuilder {
             max_value = max_value.max(row.2);
             let depth = key.iter().filter(|&&b| b == b'.').count().min(63);
             labels |= 1 << depth;
+            if !listed.push_reversed_key(key) {
+                return Err(BuildError::TooLarge);
+            }
             rows.push(row);
             i = j;
         }
@@ -525,6 +531,7 @@ impl RuleSetBuilder {
             tags,
             records,
             raisers: raiser_index(&raisers),
+            listed,
         };
         Ok(Some((section, kinds, shared)))
     }

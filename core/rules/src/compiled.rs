@@ -10,14 +10,16 @@
 //! | 8 | magic `TACETRUL` |
 //! | 4 | format version (6) |
 //! | 4 | reserved, 0 |
-//! | 8 × 7 | lengths of the seven sections below, in order |
+//! | 8 × 9 | lengths of the nine sections below, in order |
 //! | … | lists: `u32` count, then per list `u32` length + UTF-8 id, `u32` length + UTF-8 title |
 //! | … | names: the name table, below |
+//! | … | listed names: zero bytes up to a multiple of 32 in the file, then a 32-byte slot per name in record order, then the overflow (below) |
 //! | … | kinds: `u64` rule entries without line (list and flags), indexed by a record's kind |
 //! | … | shared entries: `u64` rule entries for names that carry several rules; the last of each name's run has bit 62 set |
 //! | … | IPv4 rules: 16-byte records (4 address bytes big-endian, prefix length, 3 zero bytes, `u64` entry) sorted by (prefix length, address) |
 //! | … | IPv6 rules: 32-byte records (16 address bytes, prefix length, 7 zero bytes, `u64` entry), same order |
 //! | … | patterns: adblock patterns and rules with conditions, empty or as [`crate::patterns`] describes; decoded and indexed on load |
+//! | … | origin: at most 64 KiB the compiler recorded (see [`RuleSet::origin`]); opaque here |
 //! | 4 | CRC-32 (IEEE) of every byte before it |
 //!
 //! A rule entry packs the 1-based line (bits 0–31), the list (bits 32–47),
@@ -37,6 +39,20 @@
 //! | n + 8 | tags: a byte per record, the top `t = min(r, 8)` remainder bits, then 8 zero bytes |
 //! | ⌈n·w/8⌉ + 16 | records, `w = (r − t) + k + v` bits each: the other remainder bits, then the payload; packed LSB-first with no gaps, then 16 zero bytes |
 //! | 8 × `s` | the raisers' index: `u64` keys (`hash | 1`) by linear probing from slot `(hash >> 1) mod s`; 0 is a free slot, and at least one is free |
+//!
+//! ## The listed names
+//!
+//! Each name as listed (`api.huami.com`), in a 32-byte slot at `32 × i`
+//! for record `i`: a name of up to 32 bytes zero-padded; a longer one as
+//! its first 24 bytes, the `u32` offset and `u16` length of its rest in
+//! the overflow, a zero byte and `0xff` (no name byte is ever `0xff`). The
+//! overflow holds the rests of the longer names, in slot order, back to
+//! back. The loader checks that no slot is empty, that the pad is zero,
+//! and that the rests tile the overflow exactly (each starting where the
+//! one before ends, 9 to 229 bytes), so that a confirmation never reads
+//! outside the section.
+//!
+//! ## Hashes and buckets
 //!
 //! Each distinct rule name is hashed to 64 bits: a chain over its labels
 //! from the TLD leftwards (`h = absorb(absorb(start(seed), "com"), "huami")`
@@ -73,8 +89,28 @@
 //!
 //! ## Exactness
 //!
-//! The table stores truncated hashes, not names: a query name that is in no
-//! list but whose top `d + r` hash bits equal a listed name's would match it.
+//! The table stores truncated hashes: a query name that is in no list but
+//! whose top `d + r` hash bits equal a listed name's hits its record. Every
+//! hit is therefore confirmed against the listed name itself, in the
+//! listed names' section (its slot, at an address known from the record's
+//! index, asked for as soon as the tag matches; for the few names of more
+//! than 32 bytes also the rest: read only on a hit, so a blocked name
+//! costs one more read and a lookup of an unlisted name reads nothing of
+//! it, bar the rare chance hit below). An unlisted name is
+//! never blocked; the table below is now how often a lookup of one pays
+//! for that extra read. Format v5 had no names and blocked on the hash
+//! alone: 22 false blocks in 10^9 random names at a million generated
+//! names, against 0 with the confirmation, in the same run (`cargo run
+//! --release -p tacet-rules --example false_blocks`; an earlier
+//! measurement with other random names found 55).
+//!
+//! The listed names cost the file, not the memory lookups touch: 32
+//! bytes a name and the rest of longer names (5 % of HaGeZi's names are
+//! longer than 32 bytes, 1.4 % longer than 48), so that nearly every
+//! confirmation is one read of one cache line. A slot of 48 or 64 bytes
+//! would spare more names the second read at 16 or 32 bytes a name more
+//! in the file (`SLOT` and `SLOT_PREFIX` in this file).
+//!
 //! For names not chosen to collide (the 64-bit hash taken as uniform), a
 //! probe matches falsely with probability `n / 2^(d + r)` (the names per
 //! bucket, at most 1, over `2^r`). A query probes at most once per label
@@ -89,19 +125,17 @@
 //! | 2M generated names | 21 | 24 | 5.7e-8 | 2.3e-7 |
 //! | any list (the floor `r = 24`) | | 24 | at most 6.0e-8 | at most 2.4e-7 |
 //!
-//! A phone making 20,000 queries a day with a million-name list would see
-//! one false match in about 1.2 years; the matched rule is reported like any
-//! other (list and line), and an allow rule for the name fixes it. This is
-//! the price of six bytes a name with a line number kept for the journal:
-//! the line alone takes 20 of the 48 bits at a million lines. Two listed
+//! A false match costs one read of the listed names and nothing else: the
+//! walk goes on as if the probe had missed. Six bytes a name with a line
+//! number kept for the journal (the line alone takes 20 of the 48 bits at
+//! a million lines) leave these few bits of hash. Two listed
 //! names never share the kept bits: the builder checks every pair that does
 //! against the names themselves (at a million names about one build in 64
 //! has such a pair) and builds again with the next seed, keeping one more
-//! bit after every four failed seeds. A name crafted to collide gains
-//! nothing a new domain does not already have: an unlisted name is never
-//! blocked anyway, and a collision with an allowed name needs about
-//! `2^(d + r)` tries per name targeted (`2^45` at a million names) and the
-//! seed.
+//! bit after every four failed seeds (a lookup takes the first record
+//! whose kept bits match, so these must be unique for the confirmation to
+//! find the right name). A name crafted to collide gains nothing: it is
+//! confirmed like any other.
 //!
 //! ## Lookups
 //!
@@ -131,8 +165,8 @@
 //! index would pass 1 MiB); their lookups probe every label, as before.
 //! The index changes which probes are made, never the verdict: a parent it
 //! skips may carry rules, but none of a class stronger than one already
-//! found, so none that could decide; only a false match (truncated hashes
-//! colliding) of a stronger class could have, and skipping it avoids it.
+//! found, so none that could decide (a false match of truncated hashes
+//! is confirmed away like any other).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -147,8 +181,12 @@ use crate::{ListId, ListInfo, RuleRef, Verdict};
 const MAGIC: &[u8; 8] = b"TACETRUL";
 /// The compiled format this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 6;
-const SECTIONS: usize = 7;
+const SECTIONS: usize = 9;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 * SECTIONS;
+/// The most bytes of the origin section (see [`RuleSet::origin`]).
+pub const MAX_ORIGIN: usize = 1 << 16;
+/// The longest listed name (as [`crate::normalize_name`] allows).
+const MAX_NAME: usize = 253;
 /// Fixed part of the names section: seed, count, label counts, shape and
 /// padding, raiser slots.
 const NAMES_HEADER: usize = 8 + 8 + 8 + 8 + 8;
@@ -256,6 +294,8 @@ pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 /// Where the name table sits in the bytes, and its shape.
 #[derive(Clone, Debug, Default)]
 struct NameTable {
+    /// The section's length in bytes.
+    len: usize,
     seed: u64,
     count: usize,
     /// Bit `i` set when some name has `i + 1` labels (bit 63: 64 or more).
@@ -293,6 +333,8 @@ struct Sections<'a> {
     sizes: &'a [u8],
     tags: &'a [u8],
     records: &'a [u8],
+    /// The listed names' slots.
+    slots: &'a [u8],
 }
 
 /// Address rules of one family: record ranges grouped by prefix length.
@@ -311,6 +353,8 @@ struct AddrTable {
 pub struct RuleSet {
     bytes: Bytes,
     names: NameTable,
+    listed: Listed,
+    origin: Range<usize>,
     kinds: Range<usize>,
     shared: Range<usize>,
     v4: AddrTable,
@@ -387,6 +431,8 @@ impl RuleSet {
         Self::from_vec(bytes).unwrap_or_else(|_| Self {
             bytes: Arc::new(Vec::new()),
             names: NameTable::default(),
+            listed: Listed::default(),
+            origin: 0..0,
             kinds: 0..0,
             shared: 0..0,
             v4: AddrTable::default(),
@@ -454,7 +500,11 @@ impl RuleSet {
             *range = at..end;
             at = end;
         }
-        let [lists_r, names_r, kinds_r, shared_r, v4_r, v6_r, patterns_r] = ranges;
+        let [lists_r, names_r, listed_r, kinds_r, shared_r, v4_r, v6_r, patterns_r, origin_r] =
+            ranges;
+        if origin_r.len() > MAX_ORIGIN {
+            return Err(LoadError::BadSection("origin"));
+        }
         let lists = decode_lists(data.get(lists_r).unwrap_or_default())?;
         if kinds_r.len() % 8 != 0 {
             return Err(LoadError::BadSection("kinds"));
@@ -467,9 +517,12 @@ impl RuleSet {
         let names = name_table(data, names_r)?;
         let patterns = Patterns::decode(data.get(patterns_r).unwrap_or_default())
             .ok_or(LoadError::BadSection("patterns"))?;
+        let listed = listed_names(data, listed_r, names.count)?;
         Ok(Self {
             bytes,
             names,
+            listed,
+            origin: origin_r,
             kinds: kinds_r,
             shared: shared_r,
             v4,
@@ -510,6 +563,13 @@ impl RuleSet {
         self.names.count
     }
 
+    /// The bytes of the name table: all that lookups of unlisted names read
+    /// (about six a name). The listed names, which a lookup reads only to
+    /// confirm a hit, and the other sections are not counted.
+    pub fn name_table_len(&self) -> usize {
+        self.names.len
+    }
+
     /// How many address rules (addresses and ranges) the set holds.
     pub fn addr_count(&self) -> usize {
         self.v4.range.len() / V4_RECORD + self.v6.range.len() / V6_RECORD
@@ -528,10 +588,13 @@ impl RuleSet {
     /// (see the module docs: a blocked name's match ends the walk unless a
     /// parent could outrank it).
     ///
-    /// Rules with `$dnstype` do not apply here (the query type is not
-    /// known); [`RuleSet::lookup_query`] applies them.
+    /// A hash hit is confirmed against the listed name itself (kept in the
+    /// file, read only on a hit): an unlisted name is never blocked by a
+    /// chance match of hash bits. Rules with `$dnstype` do not apply here
+    /// (the query type is not known); [`RuleSet::lookup_query`] applies
+    /// them.
     pub fn lookup(&self, name: &str) -> Verdict {
-        self.lookup_query(name, None)
+        self.lookup_with::<true>(name, None)
     }
 
     /// [`RuleSet::lookup`] for a query of type `qtype` (1 for A, 28 for
@@ -541,16 +604,30 @@ impl RuleSet {
     /// costs one branch more. A name of the device itself (see
     /// [`crate::parse::is_machine_name`]) is never blocked.
     pub fn lookup_query(&self, name: &str, qtype: Option<u16>) -> Verdict {
+        self.lookup_with::<true>(name, qtype)
+    }
+
+    /// [`RuleSet::lookup`] without confirming hash hits against the listed
+    /// names: what format v5 did. Only for benchmarks that count the
+    /// false blocks confirmation prevents; never use it to filter.
+    #[doc(hidden)]
+    pub fn lookup_hash_only(&self, name: &str) -> Verdict {
+        self.lookup_with::<false>(name, None)
+    }
+
+    #[inline(always)]
+    fn lookup_with<const CONFIRM: bool>(&self, name: &str, qtype: Option<u16>) -> Verdict {
         let mut found = Matches::default();
         if self.names.count != 0 {
             // Nearly every name has at most 64 bytes, and at most eight
             // labels that some listed name has as many of.
             let mut buf = table::Padded::new();
             let seed = self.names.seed;
-            let short = table::ShortHashes::new(&mut buf, name.as_bytes(), seed)
-                .is_some_and(|h| self.walk::<8>(h, &mut found));
+            let bytes = name.as_bytes();
+            let short = table::ShortHashes::new(&mut buf, bytes, seed)
+                .is_some_and(|h| self.walk::<8, CONFIRM>(bytes, h, &mut found));
             if !short {
-                self.walk_long(name, &mut found);
+                self.walk_long::<CONFIRM>(name, &mut found);
             }
         }
         if !self.patterns.is_empty() {
@@ -568,6 +645,41 @@ impl RuleSet {
         self.patterns.len()
     }
 
+    /// The bytes this set was built from, as its compiler recorded them
+    /// with [`RuleSet::with_origin`]: opaque to this crate (the runtime
+    /// keeps its lists' sizes and dates there, to tell whether a compiled
+    /// file is still current). Empty when none was recorded.
+    pub fn origin(&self) -> &[u8] {
+        self.as_bytes().get(self.origin.clone()).unwrap_or_default()
+    }
+
+    /// The same rules with `origin` recorded in them (see
+    /// [`RuleSet::origin`]), at most [`MAX_ORIGIN`] bytes: copies the
+    /// compiled bytes once.
+    pub fn with_origin(&self, origin: &[u8]) -> Result<RuleSet, LoadError> {
+        if origin.len() > MAX_ORIGIN {
+            return Err(LoadError::BadSection("origin"));
+        }
+        let data = self.as_bytes();
+        let mut lens = [0usize; SECTIONS];
+        for (i, l) in lens.iter_mut().enumerate() {
+            *l = read_u64(data, 16 + 8 * i)
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or(LoadError::BadSection("header"))?;
+        }
+        let old = lens[SECTIONS - 1];
+        lens[SECTIONS - 1] = origin.len();
+        let body_end = data.len().saturating_sub(CRC_LEN + old);
+        let body = data
+            .get(HEADER_LEN..body_end)
+            .ok_or(LoadError::BadSection("header"))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + origin.len() + CRC_LEN);
+        out.resize(HEADER_LEN, 0);
+        out.extend_from_slice(body);
+        out.extend_from_slice(origin);
+        Self::from_vec(frame(&lens, out))
+    }
+
     /// How lookups find the raisers: "none", "indexed" or "unindexed".
     #[cfg(test)]
     pub(crate) fn raisers_mode(&self) -> &'static str {
@@ -582,19 +694,23 @@ impl RuleSet {
     /// eight probed labels.
     #[cold]
     #[inline(never)]
-    fn walk_long(&self, name: &str, found: &mut Matches) {
-        let hashes = table::LongHashes::new(name.as_bytes(), self.names.seed);
-        self.walk::<MAX_PROBES>(hashes, found);
+    fn walk_long<const CONFIRM: bool>(&self, name: &str, found: &mut Matches) {
+        let bytes = name.as_bytes();
+        let hashes = table::LongHashes::new(bytes, self.names.seed);
+        self.walk::<MAX_PROBES, CONFIRM>(bytes, hashes, found);
     }
 
-    /// Looks up a name given the chain hashes of its labels, TLD first
-    /// (each with whether it is the whole name), with room for `N` probes:
-    /// adding what matches to `found`; `false` (before adding any) when
-    /// it needs more (only when `N` is below [`MAX_PROBES`]).
+    /// Looks up `name` given the chain hashes of its labels, TLD first
+    /// (each with where its suffix starts in `name`), with room for `N`
+    /// probes, adding what matches to `found`; `false` (before adding
+    /// any) when it needs more (only when `N` is below [`MAX_PROBES`]).
+    /// With `CONFIRM`, a hit counts only if the listed name is the suffix
+    /// itself.
     #[inline(always)]
-    fn walk<const N: usize>(
+    fn walk<const N: usize, const CONFIRM: bool>(
         &self,
-        hashes: impl Iterator<Item = (u64, bool)>,
+        name: &[u8],
+        hashes: impl Iterator<Item = (u64, usize)>,
         found: &mut Matches,
     ) -> bool {
         let t = &self.names;
@@ -604,17 +720,17 @@ impl RuleSet {
             sizes: data.get(t.sizes.clone()).unwrap_or_default(),
             tags: data.get(t.tags.clone()).unwrap_or_default(),
             records: data.get(t.records.clone()).unwrap_or_default(),
+            slots: data.get(self.listed.slots.clone()).unwrap_or_default(),
         };
         // 1. TLD first, hash each label, keeping the hashes of the label
         // counts some listed name has. Label counts no listed name has are
         // not probed (most lists have no name of one label, so the TLD is
         // not).
-        let mut probes = [(0u64, 0usize); N];
+        // (hash, records before its block, where its suffix starts).
+        let mut probes = [(0u64, 0usize, 0usize); N];
         let mut n = 0;
         let mut listed_depths = t.labels;
-        // Whether the last probe is of the whole name.
-        let mut whole = false;
-        for (hash, is_whole) in hashes {
+        for (hash, from) in hashes {
             let listed = listed_depths & 1 != 0;
             // The last bit stands for every depth from 64 on.
             listed_depths = listed_depths >> 1 | listed_depths & 1 << 63;
@@ -628,22 +744,20 @@ impl RuleSet {
                 // No listed name has more labels than this.
                 break;
             };
-            slot.0 = hash;
+            *slot = (hash, 0, from);
             n += 1;
-            whole = is_whole;
         }
         let probes = probes.get_mut(..n).unwrap_or_default();
         // Then, in the order of step 2 (the longest name first), read each
         // probe's sample and prefetch what it will read next: the cache
         // misses of all probes overlap, and the first one needed is asked
         // for first.
-        for (hash, first) in probes.iter_mut().rev() {
+        for (hash, first, _) in probes.iter_mut().rev() {
             *first = self.prefetch_probe(&sections, *hash);
         }
         // 2. The longest name first: once one matches, only its parents
         // that carry a stronger rule are probed.
-        let mut exact = whole;
-        for &(hash, first) in probes.iter().rev() {
+        for &(hash, first, from) in probes.iter().rev() {
             if found.classes != 0 {
                 if !found.may_rise() {
                     break;
@@ -658,10 +772,11 @@ impl RuleSet {
                     Raisers::Unindexed => {}
                 }
             }
-            if let Some((kind, value)) = self.probe(&sections, hash, first) {
-                self.add_payload(data, found, kind, value, exact);
+            if let Some((i, kind, value)) = self.probe(&sections, hash, first) {
+                if !CONFIRM || self.is_listed(data, i, name.get(from..).unwrap_or_default()) {
+                    self.add_payload(data, found, kind, value, from == 0);
+                }
             }
-            exact = false;
         }
         true
     }
@@ -696,7 +811,7 @@ impl RuleSet {
     /// the others read record 0, which stays in cache, so that no branch
     /// depends on whether a tag matched.
     #[inline(always)]
-    fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(u64, u64)> {
+    fn probe(&self, s: &Sections<'_>, hash: u64, first: usize) -> Option<(usize, u64, u64)> {
         let cuts = &self.names.cuts;
         let range = table::bucket_records(s.sizes, cuts.bucket(hash), first);
         let (tag, stored) = cuts.tag_and_stored(hash);
@@ -706,13 +821,54 @@ impl RuleSet {
             return self.probe_each(s, range, tag, stored);
         }
         let i = if hits != 0 {
-            range.start + hits.trailing_zeros() as usize / 8
+            let i = range.start + hits.trailing_zeros() as usize / 8;
+            // The listed name this hit is confirmed against: asked for
+            // now, so that it arrives while the record is compared.
+            table::prefetch(s.slots, i * SLOT);
+            i
         } else {
             0
         };
         let record = cuts.record(s.records, i);
         let found = hits != 0 && cuts.stored(record) == stored;
-        found.then(|| cuts.payload(record))
+        found.then(|| {
+            let (kind, value) = cuts.payload(record);
+            (i, kind, value)
+        })
+    }
+
+    /// Whether record `i`'s listed name is `name`: one read of its slot
+    /// (and, for a name of more than [`SLOT`] bytes, of the rest in the
+    /// overflow), only after a hash hit.
+    #[inline]
+    fn is_listed(&self, data: &[u8], i: usize, name: &[u8]) -> bool {
+        let slots = data.get(self.listed.slots.clone()).unwrap_or_default();
+        let at = i.saturating_mul(SLOT);
+        let Some(Ok(slot)) = slots
+            .get(at..at.saturating_add(SLOT))
+            .map(<&[u8; SLOT]>::try_from)
+        else {
+            return false;
+        };
+        if slot[SLOT - 1] != LONG_SLOT {
+            // Zero-padded: a shorter name differs at its end.
+            return name.len() <= SLOT
+                && slot[..name.len()] == *name
+                && slot.get(name.len()).is_none_or(|&b| b == 0);
+        }
+        let Some((prefix, rest)) = name.split_at_checked(SLOT_PREFIX) else {
+            return false;
+        };
+        if rest.len() <= SLOT - SLOT_PREFIX || slot[..SLOT_PREFIX] != *prefix {
+            return false;
+        }
+        let from = read_u32(slot, SLOT_PREFIX).unwrap_or(0) as usize;
+        let len = usize::from(u16::from_le_bytes([
+            slot[SLOT_PREFIX + 4],
+            slot[SLOT_PREFIX + 5],
+        ]));
+        let overflow = data.get(self.listed.overflow.clone()).unwrap_or_default();
+        overflow.get(from..from.saturating_add(len)) == Some(rest)
     }
 
     /// [`RuleSet::probe`] for a bucket of more than eight records or with
@@ -724,7 +880,7 @@ impl RuleSet {
         range: Range<usize>,
         tag: u8,
         stored: u64,
-    ) -> Option<(u64, u64)> {
+    ) -> Option<(usize, u64, u64)> {
         let cuts = &self.names.cuts;
         let mut at = range.start;
         while at < range.end {
@@ -734,7 +890,8 @@ impl RuleSet {
                 let record = cuts.record(s.records, i);
                 // No two records share the kept bits: the first is the one.
                 if cuts.stored(record) == stored {
-                    return Some(cuts.payload(record));
+                    let (kind, value) = cuts.payload(record);
+                    return Some((i, kind, value));
                 }
                 hits &= hits - 1;
             }
@@ -1011,6 +1168,130 @@ pub(crate) struct NamesSection {
     /// The raisers' index (see [`Raisers`]): empty for none, `None` when
     /// there are too many to index.
     pub raisers: Option<Vec<u64>>,
+    /// The names themselves, in record order: what a hash hit is
+    /// confirmed against.
+    pub listed: ListedNames,
+}
+
+/// The bytes of one listed name's slot: the name itself when it has at
+/// most this many bytes, zero-padded, so that confirming a hit is one read
+/// at an address known from the record's index.
+pub(crate) const SLOT: usize = 32;
+/// The bytes of a longer name kept in its slot; the rest is in the
+/// overflow, found from the slot.
+const SLOT_PREFIX: usize = 24;
+/// The last byte of a slot that holds the start of a longer name (no name
+/// byte is ever 0xff).
+const LONG_SLOT: u8 = 0xff;
+
+/// The listed names in record order, as written to the file: a
+/// [`SLOT`]-byte slot per name, then the overflow of the longer ones.
+#[derive(Debug, Default)]
+pub(crate) struct ListedNames {
+    slots: Vec<u8>,
+    overflow: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl ListedNames {
+    /// Room for `count` names.
+    pub fn with_capacity(count: usize) -> Self {
+        Self {
+            slots: Vec::with_capacity(count * SLOT),
+            ..Self::default()
+        }
+    }
+
+    /// Appends the name whose reversed key (`com.huami.api`) is `key`, in
+    /// its usual order (`api.huami.com`). `false` when the overflow passes
+    /// 4 GiB, which names of at most 253 bytes, fewer than 2^32 of them,
+    /// never make.
+    pub fn push_reversed_key(&mut self, key: &[u8]) -> bool {
+        let name = &mut self.scratch;
+        name.clear();
+        for (i, label) in key.rsplit(|&b| b == b'.').enumerate() {
+            if i > 0 {
+                name.push(b'.');
+            }
+            name.extend_from_slice(label);
+        }
+        let mut slot = [0u8; SLOT];
+        if name.len() <= SLOT {
+            slot[..name.len()].copy_from_slice(name);
+        } else {
+            let (Ok(at), Ok(len)) = (
+                u32::try_from(self.overflow.len()),
+                u16::try_from(name.len() - SLOT_PREFIX),
+            ) else {
+                return false;
+            };
+            slot[..SLOT_PREFIX].copy_from_slice(&name[..SLOT_PREFIX]);
+            slot[SLOT_PREFIX..SLOT_PREFIX + 4].copy_from_slice(&at.to_le_bytes());
+            slot[SLOT_PREFIX + 4..SLOT_PREFIX + 6].copy_from_slice(&len.to_le_bytes());
+            slot[SLOT - 1] = LONG_SLOT;
+            self.overflow.extend_from_slice(&name[SLOT_PREFIX..]);
+        }
+        self.slots.extend_from_slice(&slot);
+        true
+    }
+}
+
+/// Zero bytes before the slots of a listed names' section that starts at
+/// byte `start` of the file: slots begin on a multiple of [`SLOT`], so
+/// that none straddles two cache lines.
+fn slot_pad(start: usize) -> usize {
+    (SLOT - start % SLOT) % SLOT
+}
+
+/// Where the listed names sit in the bytes (see [`ListedNames`]).
+#[derive(Clone, Debug, Default)]
+struct Listed {
+    slots: Range<usize>,
+    overflow: Range<usize>,
+}
+
+/// Checks the listed names' section for `count` names: the pad, a slot
+/// per name (none empty), and an overflow that is exactly the longer
+/// names' rests, in order, each within it. A lookup reads a name only
+/// after a hash hit, and only within the section, so a file that passes
+/// is never read out of bounds.
+fn listed_names(data: &[u8], range: Range<usize>, count: usize) -> Result<Listed, LoadError> {
+    const BAD: LoadError = LoadError::BadSection("listed names");
+    let section = data.get(range.clone()).ok_or(BAD)?;
+    let pad = slot_pad(range.start);
+    let slots_len = count.checked_mul(SLOT).ok_or(BAD)?;
+    let (head, overflow) = section
+        .split_at_checked(pad.checked_add(slots_len).ok_or(BAD)?)
+        .ok_or(BAD)?;
+    let (zeros, slots) = head.split_at_checked(pad).ok_or(BAD)?;
+    if zeros.iter().any(|&b| b != 0) {
+        return Err(BAD);
+    }
+    let mut next = 0usize;
+    for slot in slots.chunks_exact(SLOT) {
+        if slot.first() == Some(&0) {
+            return Err(BAD);
+        }
+        if slot.last() != Some(&LONG_SLOT) {
+            continue;
+        }
+        let at = read_u32(slot, SLOT_PREFIX).ok_or(BAD)? as usize;
+        let len = slot
+            .get(SLOT_PREFIX + 4..SLOT_PREFIX + 6)
+            .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+        if at != next || len <= SLOT - SLOT_PREFIX || len > MAX_NAME - SLOT_PREFIX {
+            return Err(BAD);
+        }
+        next += len;
+    }
+    if next != overflow.len() {
+        return Err(BAD);
+    }
+    let slots_start = range.start + pad;
+    Ok(Listed {
+        slots: slots_start..slots_start + slots_len,
+        overflow: slots_start + slots_len..range.end,
+    })
 }
 
 impl NamesSection {
@@ -1031,16 +1312,8 @@ impl NamesSection {
             tags: vec![0; TAG_PAD],
             records: vec![0; RECORD_PAD],
             raisers: Some(Vec::new()),
+            listed: ListedNames::default(),
         }
-    }
-
-    fn encoded_len(&self) -> usize {
-        NAMES_HEADER
-            + self.samples.len() * 8
-            + self.sizes.len() * 8
-            + self.tags.len()
-            + self.records.len()
-            + self.raisers.as_ref().map_or(0, |k| k.len() * 8)
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -1139,6 +1412,7 @@ fn name_table(data: &[u8], range: Range<usize>) -> Result<NameTable, LoadError> 
     }
     let at = |r: Range<usize>| range.start + r.start..range.start + r.end;
     Ok(NameTable {
+        len: section.len(),
         seed,
         count,
         labels,
@@ -1199,8 +1473,8 @@ pub(crate) struct AddrRecord {
     pub entry: u64,
 }
 
-/// Lays out a compiled file; `v4` and `v6` must already be sorted by
-/// (length, network).
+/// Lays out a compiled file with no origin; `v4` and `v6` must already be
+/// sorted by (length, network).
 pub(crate) fn encode(
     lists: &[ListInfo],
     names: &NamesSection,
@@ -1210,13 +1484,29 @@ pub(crate) fn encode(
     v6: &[AddrRecord],
     patterns: &[u8],
 ) -> Vec<u8> {
-    let mut list_bytes = Vec::new();
-    push_u32(&mut list_bytes, lists.len());
+    // The header's room first: the file is laid out in this one buffer,
+    // which a million names make tens of megabytes.
+    let slots = names.listed.slots.len() + names.listed.overflow.len();
+    let mut sections = Vec::with_capacity(HEADER_LEN + names.records.len() + slots * 5 / 4);
+    sections.resize(HEADER_LEN, 0);
+    push_u32(&mut sections, lists.len());
     for l in lists {
         for s in [&l.id, &l.title] {
-            push_u32(&mut list_bytes, s.len());
-            list_bytes.extend_from_slice(s.as_bytes());
+            push_u32(&mut sections, s.len());
+            sections.extend_from_slice(s.as_bytes());
         }
+    }
+    let lists_len = sections.len() - HEADER_LEN;
+    names.encode_into(&mut sections);
+    let names_len = sections.len() - HEADER_LEN - lists_len;
+    let listed = &names.listed;
+    let pad = slot_pad(sections.len());
+    sections.resize(sections.len() + pad, 0);
+    sections.extend_from_slice(&listed.slots);
+    sections.extend_from_slice(&listed.overflow);
+    let listed_len = sections.len() - HEADER_LEN - lists_len - names_len;
+    for e in kinds.iter().chain(shared) {
+        sections.extend_from_slice(&e.to_le_bytes());
     }
     let mut v4_bytes = Vec::with_capacity(v4.len() * V4_RECORD);
     for r in v4 {
@@ -1234,31 +1524,37 @@ pub(crate) fn encode(
             v6_bytes.extend_from_slice(&r.entry.to_le_bytes());
         }
     }
-    let sections = [
-        list_bytes.len(),
-        names.encoded_len(),
+    let lens = [
+        lists_len,
+        names_len,
+        listed_len,
         kinds.len() * 8,
         shared.len() * 8,
         v4_bytes.len(),
         v6_bytes.len(),
         patterns.len(),
+        0,
     ];
-    let total = HEADER_LEN + sections.iter().sum::<usize>() + CRC_LEN;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    for s in sections {
-        out.extend_from_slice(&(s as u64).to_le_bytes());
+    sections.extend_from_slice(&v4_bytes);
+    sections.extend_from_slice(&v6_bytes);
+    sections.extend_from_slice(patterns);
+    frame(&lens, sections)
+}
+
+/// Fills in the header of `out` (its first [`HEADER_LEN`] bytes, room
+/// left for it before the sections, of the lengths `lens`, in order) and
+/// appends the checksum.
+fn frame(lens: &[usize; SECTIONS], mut out: Vec<u8>) -> Vec<u8> {
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    for s in lens {
+        header.extend_from_slice(&(*s as u64).to_le_bytes());
     }
-    out.extend_from_slice(&list_bytes);
-    names.encode_into(&mut out);
-    for e in kinds.iter().chain(shared) {
-        out.extend_from_slice(&e.to_le_bytes());
+    if let Some(room) = out.get_mut(..HEADER_LEN) {
+        room.copy_from_slice(&header);
     }
-    out.extend_from_slice(&v4_bytes);
-    out.extend_from_slice(&v6_bytes);
-    out.extend_from_slice(patterns);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out

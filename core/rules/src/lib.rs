@@ -125,12 +125,11 @@
 //! A [`RuleSet`] is the compiled file itself (see [`compiled`] for the
 //! layout and its costs): a table of truncated name hashes, one bucket per
 //! name or fewer, each name's top hash bits in a tag byte and the rest
-//! bit-packed with its list, flags and line (six bytes a name), plus address
-//! tables, with a version and a CRC-32. Names are matched by `⌈log2 n⌉ + r`
-//! bits of their hash, `r` being what six bytes leave after the line and
-//! the directory (25 at a million names, 24 to 40): a false match has a
-//! chance of about 2.8e-8 per label looked up at a million names; see
-//! [`compiled`] for the table and the argument. [`RuleSetBuilder::build`]
+//! bit-packed with its list, flags and line (six bytes a name, all that
+//! lookups of unlisted names read); the listed names themselves, which
+//! every hash hit is confirmed against (read only on a hit, so an unlisted
+//! name is never blocked by a chance match of hash bits); address tables;
+//! a version and a CRC-32. [`RuleSetBuilder::build`]
 //! produces it in memory,
 //! [`RuleSet::write_to`] saves it, and [`RuleSet::from_bytes`] reads it in
 //! place from any byte owner, such as a memory map, after checking it.

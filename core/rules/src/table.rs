@@ -218,11 +218,6 @@ impl<'a> Labels<'a> {
             end: Some(name.len()),
         }
     }
-
-    /// Whether every label has been given.
-    pub(crate) fn done(&self) -> bool {
-        self.end.is_none()
-    }
 }
 
 impl Iterator for Labels<'_> {
@@ -281,7 +276,7 @@ pub(crate) const SHORT_NAME: usize = 64;
 const PADDED: usize = 136;
 
 /// The chain hash of a name and of each of its parents, TLD first, each
-/// with whether it is the whole name: for names of up to [`SHORT_NAME`]
+/// with where that parent starts in the name (0 for the whole name): for names of up to [`SHORT_NAME`]
 /// bytes. The name is copied between zero bytes, so that a label of up to
 /// 16 bytes is hashed from two loads, with no bounds to check and no branch
 /// on where it sits; the same hashes as [`absorb`] gives.
@@ -335,10 +330,10 @@ impl<'a> ShortHashes<'a> {
 }
 
 impl Iterator for ShortHashes<'_> {
-    type Item = (u64, bool);
+    type Item = (u64, usize);
 
     #[inline(always)]
-    fn next(&mut self) -> Option<(u64, bool)> {
+    fn next(&mut self) -> Option<(u64, usize)> {
         let to = self.end?;
         let from = after_last_dot(self.dots, to);
         self.end = from.checked_sub(1);
@@ -356,7 +351,7 @@ impl Iterator for ShortHashes<'_> {
         } else {
             absorb_any(self.state, self.buf, from + 8, to + 8)
         };
-        Some((self.state, self.end.is_none()))
+        Some((self.state, from))
     }
 }
 
@@ -378,12 +373,12 @@ impl<'a> LongHashes<'a> {
 }
 
 impl Iterator for LongHashes<'_> {
-    type Item = (u64, bool);
+    type Item = (u64, usize);
 
-    fn next(&mut self) -> Option<(u64, bool)> {
+    fn next(&mut self) -> Option<(u64, usize)> {
         let (from, to) = self.labels.next()?;
         self.state = absorb(self.state, self.name, from, to);
-        Some((self.state, self.labels.done()))
+        Some((self.state, from))
     }
 }
 
@@ -957,12 +952,24 @@ mod tests {
         for name in &names {
             assert!(name.len() <= SHORT_NAME);
             let mut buf = Padded::new();
-            let short: Vec<(u64, bool)> = ShortHashes::new(&mut buf, name, 9)
+            let short: Vec<(u64, usize)> = ShortHashes::new(&mut buf, name, 9)
                 .map(Iterator::collect)
                 .unwrap_or_default();
-            let long: Vec<(u64, bool)> = LongHashes::new(name, 9).collect();
+            let long: Vec<(u64, usize)> = LongHashes::new(name, 9).collect();
             assert_eq!(short, long, "{:?}", String::from_utf8_lossy(name));
-            assert_eq!(short.last().map(|h| h.1), Some(true));
+            assert_eq!(short.last().map(|h| h.1), Some(0));
+            // Each hash is the one of the suffix it says it starts.
+            for &(h, from) in &short {
+                let suffix = &name[from..];
+                let mut key = Vec::new();
+                for (i, label) in suffix.rsplit(|&b| b == b'.').enumerate() {
+                    if i > 0 {
+                        key.push(b'.');
+                    }
+                    key.extend_from_slice(label);
+                }
+                assert_eq!(h, hash_reversed(9, &key));
+            }
         }
         let mut buf = Padded::new();
         assert!(ShortHashes::new(&mut buf, &[b'a'; SHORT_NAME + 1], 9).is_none());

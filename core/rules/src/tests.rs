@@ -405,8 +405,11 @@ fn a_compiled_name_costs_at_most_six_bytes() {
         b.add_list(info("l0"), text.as_bytes()).unwrap();
         let set = b.build();
         assert_eq!(set.name_count(), count);
-        let bytes = set.as_bytes().len();
+        // What lookups of unlisted names read: the name table. The names
+        // themselves, read only on a hit, are not counted.
+        let bytes = set.name_table_len();
         assert!(bytes <= 6 * count + 256, "{count} names: {bytes} bytes");
+        assert!(set.as_bytes().len() > bytes + count * 4);
         assert_eq!(set.lookup("n7.example7.com"), blocked(0, 8));
     }
 }
@@ -451,9 +454,9 @@ fn a_raisers_index_that_could_not_end_a_search_is_refused() {
     let (set, _) = build(&["@@||a.example^\n||b.a.example^\n"]);
     let bytes = set.as_bytes().to_vec();
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    // The names section follows the 72-byte header and the lists; its
+    // The names section follows the 88-byte header and the lists; its
     // raiser slot count is at byte 32 and its index ends the section.
-    let names = 72 + u64_at(&bytes, 16) as usize;
+    let names = 88 + u64_at(&bytes, 16) as usize;
     let names_end = names + u64_at(&bytes, 24) as usize;
     assert_eq!(u64_at(&bytes, names + 32), 2);
     let reseal = |mut b: Vec<u8>| {
@@ -728,4 +731,50 @@ fn dns_modifiers() {
     assert_eq!(set.lookup("ads1.example"), Verdict::Unlisted);
     assert_eq!(set.lookup("keep1.example"), blocked(0, 2));
     assert_eq!(set.lookup_query("t.example", Some(1)), Verdict::Unlisted);
+}
+
+#[test]
+fn an_unlisted_name_whose_hash_bits_match_is_not_blocked() {
+    // With few hash bits kept, unlisted names hit listed ones' records
+    // all the time: each hit is checked against the listed name, so none
+    // is blocked, while the listed names and their subdomains still are.
+    // Every third name is longer than a slot of the listed names (32
+    // bytes): its rest is confirmed too.
+    let long = |i: usize| {
+        if i % 3 == 0 {
+            ".a-label-long-enough-to-overflow"
+        } else {
+            ""
+        }
+    };
+    let names: Vec<String> = (0..3000)
+        .map(|i| format!("n{i}{}.example", long(i)))
+        .collect();
+    let mut b = RuleSetBuilder::new();
+    b.add_list(info("l0"), names.join("\n").as_bytes()).unwrap();
+    let set = RuleSet::from_vec(b.compile_with(Some(1)).unwrap()).unwrap();
+    let mut hash_hits = 0;
+    for i in 0..20_000 {
+        // Unlisted: another first label, or a listed long name's twin
+        // that differs only past the slot.
+        let name = if i % 2 == 0 {
+            format!("u{i}{}.example", long(i))
+        } else {
+            format!("n{i}{}.exampl", long(i))
+        };
+        if matches!(set.lookup_hash_only(&name), Verdict::Blocked(_)) {
+            hash_hits += 1;
+        }
+        assert_eq!(set.lookup(&name), Verdict::Unlisted, "{name}");
+    }
+    // Without the check, these would be blocked (10 of them).
+    assert!(hash_hits > 5, "{hash_hits} hash-only hits");
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(set.lookup(name), blocked(0, i as u32 + 1), "{name}");
+        assert_eq!(
+            set.lookup(&format!("www.{name}")),
+            blocked(0, i as u32 + 1),
+            "{name}"
+        );
+    }
 }

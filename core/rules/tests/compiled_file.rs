@@ -12,7 +12,7 @@ fn sample() -> Vec<u8> {
         id: "t".into(),
         title: "test".into(),
     };
-    b.add_list(info, "a.example\n0.0.0.0 b.example\n@@||c.a.example^\n10.0.0.0/8\n2001:db8::/32\n||d.example^$important\n".as_bytes())
+    b.add_list(info, "a.example\n0.0.0.0 b.example\n@@||c.a.example^\n10.0.0.0/8\n2001:db8::/32\n||d.example^$important\n0.0.0.0 a-rather-long-name-for-one-slot.example\n".as_bytes())
         .unwrap();
     b.build().as_bytes().to_vec()
 }
@@ -86,6 +86,14 @@ fn garbage_is_refused() {
             .collect();
         assert!(RuleSet::from_vec(garbage).is_err());
     }
+    // Format v5 kept no names: a file of it is refused, so that the
+    // runtime compiles its lists again rather than misreading it.
+    let mut version_5 = sample();
+    version_5[8] = 5;
+    assert!(matches!(
+        RuleSet::from_vec(version_5),
+        Err(LoadError::UnsupportedVersion { found: 5 })
+    ));
     let mut version_2 = sample();
     version_2[8] = 2;
     assert!(matches!(
@@ -99,7 +107,7 @@ fn garbage_is_refused() {
         Err(LoadError::UnsupportedVersion { found: 9 })
     ));
     assert!(matches!(
-        RuleSet::from_vec(b"NOTRULES".repeat(10)),
+        RuleSet::from_vec(b"NOTRULES".repeat(12)),
         Err(LoadError::BadMagic)
     ));
 }
@@ -192,4 +200,142 @@ fn altered_files_with_a_valid_checksum_never_panic() {
         accepted > 0 && refused > 0,
         "{accepted} accepted, {refused} refused"
     );
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn reseal(mut b: Vec<u8>) -> Vec<u8> {
+    let body = b.len() - 4;
+    let crc = crc32(&b[..body]);
+    b[body..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Where the listed names' section is: after the 88-byte header (magic,
+/// version, nine section lengths), the lists and the name table.
+fn listed_section(b: &[u8]) -> std::ops::Range<usize> {
+    let start = 88 + (u64_at(b, 16) + u64_at(b, 24)) as usize;
+    start..start + u64_at(b, 32) as usize
+}
+
+const SLOT: usize = 32;
+
+#[test]
+fn a_listed_names_section_that_disagrees_is_refused() {
+    let bytes = sample();
+    let listed = listed_section(&bytes);
+    let names = RuleSet::from_vec(bytes.clone()).unwrap().name_count();
+    // Zero bytes up to a multiple of 32 in the file, a 32-byte slot per
+    // name, then the rests of the names longer than a slot.
+    let slots =
+        listed.start.next_multiple_of(SLOT)..listed.start.next_multiple_of(SLOT) + names * SLOT;
+    assert!(bytes[listed.start..slots.start].iter().all(|&b| b == 0));
+    let long = slots
+        .clone()
+        .step_by(SLOT)
+        .find(|&at| bytes[at + SLOT - 1] == 0xff)
+        .expect("a long name's slot");
+    assert_eq!(&bytes[long..long + 24], b"a-rather-long-name-for-o");
+    assert_eq!(&bytes[slots.end..listed.end], b"ne-slot.example");
+    let refused = |b: Vec<u8>, what: &str| {
+        let err = RuleSet::from_vec(reseal(b)).unwrap_err();
+        assert_eq!(err, LoadError::BadSection("listed names"), "{what}");
+        assert!(err.to_string().contains("listed names"), "{what}: {err}");
+    };
+    // The long name's rest pointing past the overflow, or longer or
+    // shorter than it; an empty slot; a pad byte set.
+    for (at, value) in [
+        (long + 24, 1u8),
+        (long + 24, 0xff),
+        (long + 28, 16),
+        (long + 28, 14),
+        (long + 28, 0),
+        (slots.start, 0),
+    ] {
+        let mut b = bytes.clone();
+        b[at] = value;
+        refused(b, &format!("byte {at} = {value}"));
+    }
+    if listed.start < slots.start {
+        let mut b = bytes.clone();
+        b[listed.start] = 1;
+        refused(b, "pad");
+    }
+    // The section cut short (the sections after it moved up): fewer
+    // slots than the table has names, or the overflow cut.
+    for cut in [1, 15, 16, SLOT + 15, listed.len()] {
+        let mut b = bytes.clone();
+        b.drain(listed.end - cut..listed.end);
+        let len = u64_at(&b, 32) - cut as u64;
+        b[32..40].copy_from_slice(&len.to_le_bytes());
+        refused(b, &format!("cut by {cut}"));
+    }
+}
+
+#[test]
+fn a_hit_is_confirmed_against_the_listed_name() {
+    // A listed name changed in the file (and the checksum recomputed, as
+    // a crafted file would): the table still holds its hash, but the name
+    // no longer matches, so it is not blocked; its neighbours still are.
+    let bytes = sample();
+    let listed = listed_section(&bytes);
+    let set = RuleSet::from_vec(bytes.clone()).unwrap();
+    assert!(matches!(set.lookup("b.example"), Verdict::Blocked(_)));
+    let at = listed.start
+        + bytes[listed.clone()]
+            .windows(9)
+            .position(|w| w == b"b.example")
+            .unwrap();
+    let mut b = bytes.clone();
+    b[at] = b'q';
+    let set = RuleSet::from_vec(reseal(b)).unwrap();
+    assert_eq!(set.lookup("b.example"), Verdict::Unlisted);
+    assert!(matches!(
+        set.lookup_hash_only("b.example"),
+        Verdict::Blocked(_)
+    ));
+    assert!(matches!(set.lookup("x.a.example"), Verdict::Blocked(_)));
+    assert!(matches!(set.lookup("d.example"), Verdict::Blocked(_)));
+    // The same for a name longer than its slot, changed past the slot:
+    // its rest, in the overflow, is compared too.
+    let long = "a-rather-long-name-for-one-slot.example";
+    let set = RuleSet::from_vec(bytes.clone()).unwrap();
+    assert!(matches!(set.lookup(long), Verdict::Blocked(_)));
+    let mut b = bytes.clone();
+    let end = listed.end - 1;
+    assert_eq!(b[end], b'e');
+    b[end] = b'q';
+    let set = RuleSet::from_vec(reseal(b)).unwrap();
+    assert_eq!(set.lookup(long), Verdict::Unlisted);
+    assert!(matches!(set.lookup_hash_only(long), Verdict::Blocked(_)));
+    assert!(matches!(set.lookup("b.example"), Verdict::Blocked(_)));
+}
+
+#[test]
+fn an_origin_is_kept_checked_and_bounded() {
+    let set = RuleSet::from_vec(sample()).unwrap();
+    assert!(set.origin().is_empty());
+    let with = set.with_origin(b"lists: a 12 34").unwrap();
+    assert_eq!(with.origin(), b"lists: a 12 34");
+    assert_eq!(with.lookup("x.a.example"), set.lookup("x.a.example"));
+    assert_eq!(with.name_count(), set.name_count());
+    // Read back from its bytes; replaced, not appended to.
+    let again = RuleSet::from_vec(with.as_bytes().to_vec()).unwrap();
+    assert_eq!(again.origin(), b"lists: a 12 34");
+    let other = again.with_origin(b"x").unwrap();
+    assert_eq!(other.origin(), b"x");
+    assert_eq!(other.as_bytes().len(), set.as_bytes().len() + 1);
+    // Covered by the checksum like every other byte.
+    let mut b = with.as_bytes().to_vec();
+    let at = b.len() - 5;
+    b[at] ^= 1;
+    assert!(matches!(
+        RuleSet::from_vec(b),
+        Err(LoadError::Checksum { .. })
+    ));
+    let limit = tacet_rules::compiled::MAX_ORIGIN;
+    assert!(set.with_origin(&vec![b'x'; limit]).is_ok());
+    assert!(set.with_origin(&vec![b'x'; limit + 1]).is_err());
 }

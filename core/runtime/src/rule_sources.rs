@@ -47,8 +47,13 @@ pub enum ListSource {
 pub struct Composed {
     /// The rule set.
     pub rules: RuleSet,
-    /// How each list's lines were used, in the order given.
+    /// How each list's lines were used, in the order given; empty when the
+    /// rules were mapped from the store's compiled file (no list was read).
     pub reports: Vec<(ListInfo, ParseReport)>,
+    /// Whether the rules were mapped from the store's compiled file
+    /// because the sources had not changed since it was written (see
+    /// [`compose_through_store`]).
+    pub from_store: bool,
 }
 
 /// Why rules could not be composed.
@@ -137,7 +142,11 @@ pub fn compose(sources: &[ListSource]) -> Result<Composed, ComposeError> {
     let rules = builder
         .try_build()
         .map_err(|e| ComposeError::Build(e.to_string()))?;
-    Ok(Composed { rules, reports })
+    Ok(Composed {
+        rules,
+        reports,
+        from_store: false,
+    })
 }
 
 /// Adds the good copy of every subscribed list in the store `dir`.
@@ -202,8 +211,187 @@ fn file_id(path: &Path) -> String {
         .map_or_else(|| "list".into(), |s| s.to_string_lossy().into_owned())
 }
 
-/// The compiled rules' file in a store directory.
-pub const COMPILED_FILE: &str = "rules.bin";
+/// The compiled rules' file in a store directory: the store's own name
+/// for it.
+pub const COMPILED_FILE: &str = tacet_store::RULES_FILE;
+
+/// The rules of `sources`, through the store in `dir`: when the store's
+/// compiled file was built from these very sources (the same lists, files
+/// of the same size and dates, the same settings; see [`origin`]), it is
+/// mapped and no list is read, so a million names start in milliseconds.
+/// Otherwise the lists are compiled ([`compose`]), the origin recorded in
+/// the compiled bytes, and the file replaced ([`map_through_store`]). A
+/// compiled file that cannot be used (an older format, damaged, cut) is
+/// compiled again, never an error; it is logged.
+pub fn compose_through_store(sources: &[ListSource], dir: &Path) -> Result<Composed, ComposeError> {
+    // Taken before any list is read: a list that changes while it is
+    // compiled leaves an origin that no longer matches it, so the next
+    // start compiles again.
+    let origin = origin(sources);
+    let path = dir.join(COMPILED_FILE);
+    match origin.as_deref().map(|o| (o, map_compiled(&path))) {
+        Some((want, Ok(stored))) if stored.origin() == want => {
+            return Ok(Composed {
+                rules: stored,
+                reports: Vec::new(),
+                from_store: true,
+            });
+        }
+        Some((_, Ok(_))) => log::info!("lists changed since they were compiled: compiling again"),
+        Some((_, Err(e))) if e.kind() == io::ErrorKind::NotFound => {}
+        Some((_, Err(e))) => log::info!("compiled rules not used ({e}): compiling the lists"),
+        None => {}
+    }
+    let composed = compose(sources)?;
+    let rules = match origin.as_deref().map(|o| composed.rules.with_origin(o)) {
+        Some(Ok(with)) => with,
+        Some(Err(e)) => {
+            log::warn!("compiled rules kept without their origin: {e}");
+            composed.rules
+        }
+        None => composed.rules,
+    };
+    Ok(Composed {
+        rules: map_through_store(rules, dir),
+        ..composed
+    })
+}
+
+/// Maps and checks a compiled rules file.
+fn map_compiled(path: &Path) -> io::Result<RuleSet> {
+    let file = File::open(path)?;
+    // SAFETY: the file is tacet's own, in the store directory, and is only
+    // ever replaced by a rename, never written in place; the mapping is
+    // read-only and checked (CRC and structure) before use.
+    let map = unsafe { memmap2::Mmap::map(&file) }?;
+    RuleSet::from_bytes(std::sync::Arc::new(map))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// What compiled rules are built from, as bytes to compare: this build of
+/// tacet (its executable's size and dates) and the compiled format, then
+/// per source what identifies its content without reading it (a file's
+/// device, inode, size and modification and change times; a built-in or
+/// pasted text's length and CRC-32, which reading a pasted text costs
+/// about a millisecond a megabyte). `None` when a file cannot be looked
+/// at: the lists are then compiled, and the error is theirs to report.
+pub fn origin(sources: &[ListSource]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    let _ = writeln!(
+        out,
+        "tacet {} rules v{}",
+        env!("CARGO_PKG_VERSION"),
+        tacet_rules::compiled::FORMAT_VERSION
+    );
+    // A rebuilt tacet may read lists differently: its executable differs.
+    if let Some(meta) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::fs::metadata(exe).ok())
+    {
+        push_meta(&mut out, "exe", Path::new(""), Some(&meta));
+    }
+    for source in sources {
+        match source {
+            ListSource::Curated(list) => {
+                let text = list.text.as_bytes();
+                let _ = writeln!(
+                    out,
+                    "curated {} {} {:08x}",
+                    list.id,
+                    text.len(),
+                    crc32fast::hash(text)
+                );
+            }
+            ListSource::File { path, allow } => {
+                let meta = std::fs::metadata(path).ok()?;
+                push_meta(
+                    &mut out,
+                    if *allow { "allow" } else { "block" },
+                    path,
+                    Some(&meta),
+                );
+            }
+            ListSource::StoreCustom(dir) => {
+                let path = dir.join(tacet_store::CUSTOM_FILE);
+                let meta = meta_or_missing(&path)?;
+                push_meta(&mut out, "custom", &path, meta.as_ref());
+            }
+            ListSource::StoreSubscriptions(dir) => {
+                // As `add_subscriptions` reads them: a store whose lists
+                // cannot be listed adds none.
+                let listed = tacet_store::subscriptions::list(dir).unwrap_or_default();
+                for entry in listed {
+                    let (id, title) = match entry {
+                        Ok(sub) => (sub.id, sub.title),
+                        Err(damaged) => (damaged.id.clone(), damaged.id),
+                    };
+                    let path = tacet_store::subscriptions::copy_path(dir, &id);
+                    let meta = meta_or_missing(&path)?;
+                    let _ = writeln!(out, "subscription {id} {}", title.len());
+                    out.extend_from_slice(title.as_bytes());
+                    out.push(b'\n');
+                    push_meta(&mut out, "copy", &path, meta.as_ref());
+                }
+            }
+            ListSource::Pasted(text) => {
+                let _ = writeln!(
+                    out,
+                    "pasted {} {:08x}",
+                    text.len(),
+                    crc32fast::hash(text.as_bytes())
+                );
+            }
+        }
+        if out.len() > tacet_rules::compiled::MAX_ORIGIN {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A file's metadata, `None` inside when it does not exist; `None` when it
+/// cannot be looked at.
+fn meta_or_missing(path: &Path) -> Option<Option<std::fs::Metadata>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Some(Some(meta)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(None),
+        Err(_) => None,
+    }
+}
+
+/// One line: what, the path's bytes, and the file's identity and dates.
+fn push_meta(out: &mut Vec<u8>, what: &str, path: &Path, meta: Option<&std::fs::Metadata>) {
+    use std::io::Write as _;
+    let _ = write!(out, "{what} {} ", path.as_os_str().len());
+    out.extend_from_slice(path.as_os_str().as_encoded_bytes());
+    match meta {
+        None => out.extend_from_slice(b" missing\n"),
+        Some(m) => {
+            #[cfg(unix)]
+            let id = {
+                use std::os::unix::fs::MetadataExt as _;
+                (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
+            };
+            #[cfg(not(unix))]
+            let id = (0u64, 0u64, 0i64, 0i64);
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let _ = writeln!(
+                out,
+                " {} {} {} {modified} {}.{}",
+                id.0,
+                id.1,
+                m.len(),
+                id.2,
+                id.3
+            );
+        }
+    }
+}
 
 /// Writes `rules` to [`COMPILED_FILE`] in the store directory `dir` and
 /// returns them read back from a read-only memory map: the pages are the
@@ -325,5 +513,123 @@ mod tests {
             tacet_rules::Verdict::Blocked(_)
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unchanged_sources_are_mapped_from_the_store_and_changed_ones_compiled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let list = dir.path().join("list.txt");
+        std::fs::write(&list, "tracker.example\n").unwrap();
+        let sources = |allow: bool| {
+            vec![
+                ListSource::File {
+                    path: list.clone(),
+                    allow,
+                },
+                ListSource::StoreCustom(store.clone()),
+                ListSource::Pasted("pasted.example\n".into()),
+            ]
+        };
+        let first = compose_through_store(&sources(false), &store).unwrap();
+        assert!(!first.from_store);
+        assert_eq!(first.reports.len(), 2);
+        assert!(!first.rules.origin().is_empty());
+        let file = std::fs::read(store.join(COMPILED_FILE)).unwrap();
+        assert_eq!(file, first.rules.as_bytes());
+        // The same sources: the compiled file, not the lists.
+        let second = compose_through_store(&sources(false), &store).unwrap();
+        assert!(second.from_store);
+        assert!(second.reports.is_empty());
+        assert_eq!(second.rules.as_bytes(), first.rules.as_bytes());
+        assert!(matches!(
+            second.rules.lookup("a.tracker.example"),
+            Verdict::Blocked(_)
+        ));
+        // A setting of a source changed: compiled again.
+        let allowed = compose_through_store(&sources(true), &store).unwrap();
+        assert!(!allowed.from_store);
+        assert!(matches!(
+            allowed.rules.lookup("tracker.example"),
+            Verdict::Allowed(_)
+        ));
+        assert!(
+            compose_through_store(&sources(true), &store)
+                .unwrap()
+                .from_store
+        );
+        // The list rewritten in place with as many bytes: only its date
+        // tells (set apart from the first write's explicitly, as the
+        // clock behind file dates may tick more slowly than this test).
+        std::fs::write(&list, "trackex.example\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&list)
+            .and_then(|f| {
+                f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            })
+            .unwrap();
+        let changed = compose_through_store(&sources(true), &store).unwrap();
+        assert!(!changed.from_store);
+        assert!(matches!(
+            changed.rules.lookup("trackex.example"),
+            Verdict::Allowed(_)
+        ));
+        assert_eq!(changed.rules.lookup("tracker.example"), Verdict::Unlisted);
+        // The custom list appears: compiled again.
+        tacet_store::set_custom_rule(
+            &store,
+            "custom.example",
+            Some(tacet_store::CustomRuleKind::Block),
+        )
+        .unwrap();
+        let custom = compose_through_store(&sources(true), &store).unwrap();
+        assert!(!custom.from_store);
+        assert!(matches!(
+            custom.rules.lookup("custom.example"),
+            Verdict::Blocked(_)
+        ));
+        // A missing list is the error it always was.
+        std::fs::remove_file(&list).unwrap();
+        assert!(matches!(
+            compose_through_store(&sources(true), &store),
+            Err(ComposeError::Read(..))
+        ));
+    }
+
+    #[test]
+    fn an_older_or_damaged_compiled_file_is_compiled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = [ListSource::Pasted("tracker.example\n".into())];
+        let good = compose_through_store(&sources, dir.path()).unwrap();
+        assert!(!good.from_store);
+        let bytes = good.rules.as_bytes().to_vec();
+        let path = dir.path().join(COMPILED_FILE);
+        // Format v5, as an older tacet left it (with a valid checksum);
+        // the file cut short; garbage; a directory in its place.
+        let mut older = bytes.clone();
+        older[8..12].copy_from_slice(&5u32.to_le_bytes());
+        let body = older.len() - 4;
+        let crc = crc32fast::hash(&older[..body]);
+        older[body..].copy_from_slice(&crc.to_le_bytes());
+        for bad in [
+            older,
+            bytes[..bytes.len() / 2].to_vec(),
+            b"garbage".to_vec(),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let again = compose_through_store(&sources, dir.path()).unwrap();
+            assert!(!again.from_store);
+            assert!(matches!(
+                again.rules.lookup("tracker.example"),
+                Verdict::Blocked(_)
+            ));
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
+            assert!(
+                compose_through_store(&sources, dir.path())
+                    .unwrap()
+                    .from_store
+            );
+        }
     }
 }

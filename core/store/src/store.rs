@@ -7,7 +7,7 @@
 //! <dir>/counters.json     the counters snapshot (atomic replace)
 //! <dir>/custom.txt        the user's block/allow rules (atomic replace)
 //! <dir>/settings.json     the runtime's settings, opaque to the store (atomic replace)
-//! <dir>/rules.fst         compiled rules, written by the runtime with `write_atomic`
+//! <dir>/rules.bin         compiled rules, written by the runtime with `write_atomic`
 //! <dir>/lists/            subscribed lists: status and last good copy (see `subscriptions`)
 //! ```
 
@@ -31,7 +31,7 @@ pub const COUNTERS_FILE: &str = "counters.json";
 /// The settings file's name.
 pub const SETTINGS_FILE: &str = "settings.json";
 /// The compiled rules' file name (written and mapped by the runtime).
-pub const RULES_FILE: &str = "rules.fst";
+pub const RULES_FILE: &str = "rules.bin";
 /// The live view of attempts counted in open coalescing windows but not
 /// journaled yet (they are written when the window closes, up to a minute
 /// later). Rewritten at most once per flush interval while it changes, never
