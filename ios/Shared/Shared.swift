@@ -70,6 +70,8 @@ enum TunnelMessage: Equatable {
     case reloadCustomList
     /// The DNS choice changed: use it now, in the same tunnel.
     case dnsChanged
+    /// A followed list changed (added, removed, updated): read them again.
+    case reloadLists
 
     /// The pauses offered, as on Android.
     static let pauseChoices = [5, 15, 60]
@@ -80,6 +82,7 @@ enum TunnelMessage: Equatable {
         case .resume: return Data("resume".utf8)
         case .reloadCustomList: return Data("reload-custom-list".utf8)
         case .dnsChanged: return Data("dns-changed".utf8)
+        case .reloadLists: return Data("reload-lists".utf8)
         }
     }
 
@@ -91,6 +94,8 @@ enum TunnelMessage: Equatable {
             self = .reloadCustomList
         } else if text == "dns-changed" {
             self = .dnsChanged
+        } else if text == "reload-lists" {
+            self = .reloadLists
         } else if text.hasPrefix("pause "), let minutes = Int(text.dropFirst(6)), (1...1440).contains(minutes) {
             // 1 minute to 24 hours, as Android's PauseTimer accepts.
             self = .pause(minutes: minutes)

@@ -3,11 +3,16 @@
 // the extension writes), and the paste box with its report. The filtering
 // itself runs in the packet tunnel extension.
 
+import BackgroundTasks
 import NetworkExtension
 import SwiftUI
 
 @main
 struct TacetApp: App {
+    init() {
+        ListChecks.register()
+    }
+
     var body: some Scene {
         WindowGroup { MainScreen() }
     }
@@ -40,6 +45,9 @@ struct MainScreen: View {
                 Section(header: Text("Most blocked")) {
                     Text(counters.topNames)
                 }
+                Section(header: Text("Lists to follow")) {
+                    NavigationLink("Well-known lists, and your own by web address") { ListsScreen(tunnel: tunnel) }
+                }
                 Section(header: Text("DNS")) {
                     NavigationLink("Ask: \(DnsScreen.summary(Shared.dnsChoice))") { DnsScreen(tunnel: tunnel) }
                 }
@@ -56,6 +64,7 @@ struct MainScreen: View {
             .navigationTitle("tacet")
         }
         .onAppear {
+            ListChecks.checkDue(tunnel: tunnel) // on launch, as the issue asks; then background refresh
             counters.refresh()
             pasted = Shared.readCustomList()
             preview(pasted)
@@ -232,5 +241,159 @@ struct DnsScreen: View {
         choice = value
         Shared.dnsChoice = value
         tunnel.send(.dnsChanged)
+    }
+}
+
+/// The followed lists' checks: on launch and from iOS background refresh
+/// (`BGAppRefreshTask`, whose identifier the Info.plist permits), never a
+/// timer. The core says which lists are due and when the next one is.
+enum ListChecks {
+    static let taskID = "dev.tacet.ios.lists"
+    private static let queue = DispatchQueue(label: "tacet-lists")
+
+    static var subscriptions: ListSubscriptions? {
+        guard let dir = Shared.storeDirectory else { return nil }
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return try? ListSubscriptions(storeDir: dir.path, extraCaPem: nil)
+    }
+
+    static func register() {
+        BGTaskScheduler.shared.register(forTaskWithIdentifier: taskID, using: nil) { task in
+            let work = DispatchWorkItem {
+                let changed = (try? subscriptions?.updateDue())?.contains { if case .changed = $0.outcome { return true } else { return false } } ?? false
+                if changed { TunnelController.sendToRunning(.reloadLists) }
+                schedule()
+                task.setTaskCompleted(success: true)
+            }
+            // iOS may end the task early: the core's downloads are bounded
+            // and keep the last good copies; the next run goes on.
+            task.expirationHandler = { work.cancel() }
+            queue.async(execute: work)
+        }
+    }
+
+    /// Asks iOS to wake the app when the next list is due.
+    static func schedule() {
+        guard let next = (try? subscriptions?.nextCheckUnixMs()) ?? nil else {
+            BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: taskID)
+            return
+        }
+        let request = BGAppRefreshTaskRequest(identifier: taskID)
+        request.earliestBeginDate = Date(timeIntervalSince1970: Double(next) / 1000)
+        try? BGTaskScheduler.shared.submit(request)
+    }
+
+    /// Checks what is due now (launch), off the main thread.
+    static func checkDue(tunnel: TunnelController) {
+        queue.async {
+            let updates = (try? subscriptions?.updateDue()) ?? nil
+            if updates?.contains(where: { if case .changed = $0.outcome { return true } else { return false } }) == true {
+                DispatchQueue.main.async { tunnel.send(.reloadLists) }
+            }
+            schedule()
+        }
+    }
+}
+
+/// The lists to follow, as on Android: the core's catalogue with a switch
+/// each, other lists by web address, and each one's status.
+struct ListsScreen: View {
+    @ObservedObject var tunnel: TunnelController
+    @State private var followed: [Subscription] = []
+    @State private var url = ""
+    @State private var message: String?
+    private let catalog = listCatalog()
+    private let queue = DispatchQueue(label: "tacet-lists-ui")
+
+    var body: some View {
+        Form {
+            Section(footer: Text("Fetched over HTTPS and checked once a day; when a download fails or looks wrong, the last good copy keeps blocking.")) {
+                ForEach(catalog, id: \.id) { list in
+                    let sub = followed.first { $0.url == list.url }
+                    Toggle(isOn: Binding(get: { sub != nil }, set: { on in
+                        if on { follow(list.url, list.title) } else if let sub { unfollow(sub.id) }
+                    })) {
+                        VStack(alignment: .leading) {
+                            Text(list.title)
+                            Text("\(list.blocks) About \(list.approxRules) rules · \(list.licence)").font(.footnote).foregroundColor(.secondary)
+                            if let sub { Text(Self.status(sub)).font(.footnote).bold() }
+                        }
+                    }
+                }
+            }
+            Section(header: Text("By web address")) {
+                ForEach(followed.filter { s in !catalog.contains { $0.url == s.url } }, id: \.id) { sub in
+                    VStack(alignment: .leading) {
+                        Text(sub.title)
+                        Text("\(sub.url)\n\(Self.status(sub))").font(.footnote).foregroundColor(.secondary)
+                        Button("Remove") { unfollow(sub.id) }
+                    }
+                }
+                TextField("https://… a list's web address", text: $url)
+                    .keyboardType(.URL)
+                    .autocapitalization(.none)
+                    .disableAutocorrection(true)
+                Button("Follow this list") { follow(url.trimmingCharacters(in: .whitespaces), nil) }
+                Button("Check all now") { run { subs in try subs.update(ids: [], force: false) } }
+                if let message { Text(message).font(.footnote) }
+            }
+        }
+        .navigationTitle("Lists")
+        .onAppear { reload() }
+    }
+
+    static func status(_ s: Subscription) -> String {
+        if let damaged = s.damaged { return "Cannot be read (\(damaged)): remove it and subscribe again." }
+        var text = s.lastChangedUnixMs == nil ? "Not fetched yet" : "\(s.names) rules"
+        if let error = s.lastError { text += "\nKept the last copy: \(error)" }
+        return text
+    }
+
+    private func reload() {
+        queue.async {
+            let list = (try? ListChecks.subscriptions?.list()) ?? nil
+            DispatchQueue.main.async { followed = list ?? [] }
+        }
+    }
+
+    private func follow(_ url: String, _ title: String?) {
+        guard !url.isEmpty else { return }
+        message = "Fetching…"
+        run { subs in
+            let sub = try subs.add(url: url, title: title)
+            return try subs.update(ids: [sub.id], force: false)
+        }
+    }
+
+    private func unfollow(_ id: String) {
+        run { subs in
+            _ = try subs.remove(id: id)
+            return []
+        }
+    }
+
+    /// Runs a change off the main thread, then tells the running extension
+    /// and schedules the next check.
+    private func run(_ change: @escaping (ListSubscriptions) throws -> [ListUpdate]) {
+        queue.async {
+            var said = "Done"
+            if let subs = ListChecks.subscriptions {
+                do {
+                    let updates = try change(subs)
+                    if let kept = updates.first(where: { if case .kept = $0.outcome { return true } else { return false } }),
+                       case .kept(let reason) = kept.outcome {
+                        said = "\(kept.title): \(reason)"
+                    }
+                } catch {
+                    said = "\(error)"
+                }
+            }
+            ListChecks.schedule()
+            DispatchQueue.main.async {
+                message = said
+                tunnel.send(.reloadLists)
+                reload()
+            }
+        }
     }
 }

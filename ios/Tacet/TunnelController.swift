@@ -85,6 +85,16 @@ final class TunnelController: ObservableObject {
         }
     }
 
+    /// Sends `message` to the running extension from where no controller
+    /// exists (a background refresh): loads the configuration first.
+    static func sendToRunning(_ message: TunnelMessage) {
+        NETunnelProviderManager.loadAllFromPreferences { managers, _ in
+            guard let session = managers?.first?.connection as? NETunnelProviderSession,
+                  session.status == .connected else { return }
+            try? session.sendProviderMessage(message.data) { _ in }
+        }
+    }
+
     /// The status in words, as Android's switch describes its state.
     func describe(pausedUntil: Date?, now: Date = Date()) -> String {
         switch status {

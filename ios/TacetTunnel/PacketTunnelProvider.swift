@@ -105,6 +105,12 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
                 self.resumeNow()
             case .dnsChanged:
                 self.useUpstreams(network: self.upstreams, on: firewall)
+            case .reloadLists:
+                do {
+                    try firewall.reloadLists()
+                } catch {
+                    self.log.error("followed lists not reloaded: \(Self.reason(error), privacy: .public)")
+                }
             case .reloadCustomList:
                 do {
                     _ = try firewall.setCustomList(text: Shared.readCustomList())
