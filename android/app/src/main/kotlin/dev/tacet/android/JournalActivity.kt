@@ -12,6 +12,7 @@ import android.view.View
 import android.view.ViewGroup
 import android.widget.BaseAdapter
 import android.widget.EditText
+import android.widget.ImageView
 import android.widget.ListView
 import android.widget.Switch
 import android.widget.TextView
@@ -40,6 +41,8 @@ class JournalActivity : Activity() {
     private val titles by lazy { host.lists.associate { it.id to it.title } }
     private val reload = Runnable { load(reset = true) }
     private lateinit var empty: TextView
+    // Package → label, for the rows on screen (labels rarely change while it is open).
+    private val apps = HashMap<String, String?>()
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -173,13 +176,31 @@ class JournalActivity : Activity() {
 
         override fun getView(position: Int, convertView: View?, parent: ViewGroup?): View {
             val entry = entries[position]
-            val shown = JournalRow.of(entry, titles, System.currentTimeMillis(), ZoneId.systemDefault())
+            val shown = JournalRow.of(entry, titles, System.currentTimeMillis(), ZoneId.systemDefault(), appLabel = ::labelOf)
             val texts = column(4).addWide(text(shown.name, bold = true)).addWide(text(shown.detail, 13f))
             return row().apply {
+                gravity = android.view.Gravity.CENTER_VERTICAL
+                shown.app?.let(::iconOf)?.let { icon ->
+                    addView(ImageView(this@JournalActivity).apply {
+                        setImageDrawable(icon)
+                        contentDescription = shown.app
+                    }, android.widget.LinearLayout.LayoutParams(dp(32), dp(32)))
+                }
                 addWeighted(texts)
                 addView(button(shown.actionLabel) { flip(entry, block = !shown.blocked) })
             }
         }
+    }
+
+    /** An installed app's name as the launcher shows it (package visibility: QUERY_ALL_PACKAGES). */
+    private fun labelOf(pkg: String): String? = apps.getOrPut(pkg) { appInfo(pkg)?.let { packageManager.getApplicationLabel(it).toString() } }
+
+    private fun iconOf(pkg: String): android.graphics.drawable.Drawable? = appInfo(pkg)?.let { packageManager.getApplicationIcon(it) }
+
+    private fun appInfo(pkg: String): android.content.pm.ApplicationInfo? = try {
+        packageManager.getApplicationInfo(pkg, 0)
+    } catch (_: android.content.pm.PackageManager.NameNotFoundException) {
+        null // uninstalled since, or a uid without a package ("uid 10234")
     }
 
     private companion object {

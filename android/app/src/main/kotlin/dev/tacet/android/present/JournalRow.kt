@@ -24,6 +24,8 @@ data class JournalRow(
     val blocked: Boolean,
     /** The button's label: "Allow" or "Block". */
     val actionLabel: String,
+    /** The package of the app that asked, when known (for its icon). */
+    val app: String? = null,
 ) {
     companion object {
         /** The row for [entry], with times in [zone], "today" relative to [nowMs]. */
@@ -33,6 +35,7 @@ data class JournalRow(
             nowMs: Long,
             zone: ZoneId,
             locale: Locale = Locale.getDefault(),
+            appLabel: (String) -> String? = { null },
         ): JournalRow {
             val at = Instant.ofEpochMilli(entry.lastUnixMs.toLong()).atZone(zone)
             val today = LocalDate.ofInstant(Instant.ofEpochMilli(nowMs), zone)
@@ -45,14 +48,15 @@ data class JournalRow(
             val detail = listOfNotNull(
                 time,
                 entry.count.takeIf { it > 1u }?.let { "$it×" },
-                entry.app,
+                // The app's name as the launcher shows it; its package when it has none.
+                entry.app?.let { appLabel(it) ?: it },
                 when (entry.action) {
                     JournalAction.BLOCKED -> "blocked: ${reason(entry.reason, listTitles)}"
                     JournalAction.FAILED -> "failed: ${reason(entry.reason, listTitles)}"
                     JournalAction.ALLOWED -> "allowed"
                 },
             ).joinToString(" · ")
-            return JournalRow(entry.name, detail, blocked, if (blocked) "Allow" else "Block")
+            return JournalRow(entry.name, detail, blocked, if (blocked) "Allow" else "Block", entry.app)
         }
 
         /** Why, in words: which list and line, or what else decided. */

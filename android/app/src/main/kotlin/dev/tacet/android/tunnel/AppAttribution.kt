@@ -48,6 +48,10 @@ class AppAttribution(
     @Synchronized
     fun appFor(protocol: Int, local: InetSocketAddress, remote: InetSocketAddress): String? {
         if (sdkInt < MIN_SDK || (protocol != TCP && protocol != UDP)) return null
+        // Android 10 resolves in netd, on sockets of its own: every DNS
+        // query would be "the DNS resolver". From Android 11 the resolver's
+        // sockets carry the asking app's uid. Connections are the app's own.
+        if (sdkInt < MIN_SDK_DNS && remote.port == DNS_PORT) return null
         val uid = try {
             owner.uid(protocol, local, remote)
         } catch (_: SecurityException) {
@@ -81,6 +85,11 @@ class AppAttribution(
     companion object {
         /** Android 10: the first with `getConnectionOwnerUid`. */
         const val MIN_SDK = 29
+
+        /** Android 11: the first whose DNS sockets are the asking app's. */
+        const val MIN_SDK_DNS = 30
+
+        private const val DNS_PORT = 53
 
         /** IPPROTO_TCP. */
         const val TCP = 6

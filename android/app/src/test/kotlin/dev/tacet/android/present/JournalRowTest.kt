@@ -37,6 +37,16 @@ class JournalRowTest {
     }
 
     @Test
+    fun `the app is named as the launcher names it, by its package when it has no label`() {
+        val labels = mapOf("com.example.fitness" to "Zepp Life")
+        val row = JournalRow.of(entry(app = "com.example.fitness"), titles, now, zone, Locale.US, labels::get)
+        assertEquals("14:29 · Zepp Life · blocked: Google telemetry, line 42", row.detail)
+        assertEquals("com.example.fitness", row.app)
+        val unknown = JournalRow.of(entry(app = "uid 10234"), titles, now, zone, Locale.US, labels::get)
+        assertEquals("14:29 · uid 10234 · blocked: Google telemetry, line 42", unknown.detail)
+    }
+
+    @Test
     fun `an allowed entry from another day offers Block`() {
         val row = JournalRow.of(
             entry(action = JournalAction.ALLOWED, reason = JournalReason.NoRule, lastMs = now - 2 * 86_400_000L),

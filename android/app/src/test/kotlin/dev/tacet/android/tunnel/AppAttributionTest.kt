@@ -46,15 +46,27 @@ class AppAttributionTest {
 
     @Test
     fun `a refused lookup or another protocol gives no app`() {
-        val apps = AppAttribution(29, owner, packages)
+        val apps = AppAttribution(30, owner, packages)
         assertNull(apps.appFor(AppAttribution.TCP, local, resolver)) // the fake refuses TCP
         assertNull(apps.appFor(1, local, resolver)) // ICMP: not asked
         assertEquals(1, lookups)
     }
 
     @Test
-    fun `names are cached per uid`() {
+    fun `on Android 10 DNS is not attributed, connections are`() {
+        // Android 10 resolves in netd on its own sockets: every query would
+        // read "the DNS resolver". A connection to a blocked address is the app's.
         val apps = AppAttribution(29, owner, packages)
+        assertNull(apps.appFor(AppAttribution.UDP, local, resolver))
+        assertEquals(0, lookups)
+        val blockedAddress = InetSocketAddress(InetAddress.getByName("198.51.100.7"), 443)
+        assertEquals("com.example.fitness", apps.appFor(AppAttribution.UDP, local, blockedAddress))
+        assertEquals(1, lookups)
+    }
+
+    @Test
+    fun `names are cached per uid`() {
+        val apps = AppAttribution(30, owner, packages)
         repeat(5) { apps.appFor(AppAttribution.UDP, local, resolver) }
         assertEquals(5, lookups)
         assertEquals(1, nameLookups)
