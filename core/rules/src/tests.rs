@@ -809,6 +809,19 @@ fn regex_rules_match_the_name_as_adguard_home_does() {
 }
 
 #[test]
+fn a_regex_may_end_with_a_dollar_before_its_modifiers() {
+    let (set, r) = build(&[
+        "/^x\\.ads$/$important\n@@/^x\\.ads$/\n/a/$b/\n@@/^y\\./$badfilter\n@@/^y\\./\n||y.example^\n",
+    ]);
+    assert_eq!(r[0].rules, 5, "{}", r[0]);
+    assert_eq!(set.lookup("x.ads"), blocked(0, 1));
+    // `/a/$b/` is the regex `a/$b`, which no name matches.
+    assert_eq!(set.lookup("a.example"), Verdict::Unlisted);
+    // The allow regex was switched off by its `$badfilter`.
+    assert_eq!(set.lookup("y.example"), blocked(0, 6));
+}
+
+#[test]
 fn regex_allow_important_and_badfilter_rank_as_other_rules() {
     let (set, _) = build(&[
         concat!(
