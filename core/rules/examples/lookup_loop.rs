@@ -8,7 +8,9 @@
 //! (defaults: 1,000,000 names, 10,000 queries). `LOOKUPS` sets the lookups
 //! a round (default 1,000,000). `PATTERNS=N` adds N AdGuard patterns
 //! (and N/64 unanchored ones) to the list, as the benchmark's
-//! `rules+patterns` does. `bench/lookup_instructions.sh` runs it under
+//! `rules+patterns` does. `REGEXES=N` adds N `/…/` regex rules (about 20
+//! is what the AdGuard DNS filter has), which match none of the queries.
+//! `bench/lookup_instructions.sh` runs it under
 //! valgrind for instructions per lookup.
 
 // Example code: a failed unwrap is a broken setup.
@@ -48,7 +50,25 @@ fn main() {
         text.push('\n');
         text.push_str(&lists::pattern_lines(patterns, patterns / 64));
     }
-    b.add_list(info, text.as_bytes()).unwrap();
+    let regexes: usize = std::env::var("REGEXES").map_or(0, |s| s.parse().unwrap());
+    for i in 0..regexes {
+        // Shapes of the AdGuard DNS filter's regexes: anchored prefixes
+        // with classes and counted repetitions, and unanchored infixes.
+        text.push_str(&match i % 4 {
+            0 => format!("\n/^ad[sx]?[0-9]{{0,3}}\\.rx{i}[a-z]*\\.(com|net)$/"),
+            1 => format!("\n/^[a-z0-9]{{12,16}}\\.cdn{i}\\.example$/"),
+            2 => format!("\n/(^|\\.)track{i}(ing)?[0-9]+\\./"),
+            _ => format!("\n/-rx{i}-[a-f0-9]{{8}}\\./$important"),
+        });
+    }
+    let report = b.add_list(info, text.as_bytes()).unwrap();
+    assert!(
+        report
+            .unused
+            .iter()
+            .all(|u| !u.problem.kind().contains("regex")),
+        "{report}"
+    );
     let set = b.build();
     // Queries one after another in one buffer, as the benchmarks have them.
     let text: String = if popular {
@@ -82,8 +102,9 @@ fn main() {
         best = best.min(start.elapsed().as_nanos() as f64 / f64::from(lookups));
     }
     println!(
-        "{} names, {} {} queries{}: {best:.1} ns a lookup (fastest of {ROUNDS} rounds; {:.0}% blocked)",
+        "{} names, {} patterns, {} {} queries{}: {best:.1} ns a lookup (fastest of {ROUNDS} rounds; {:.0}% blocked)",
         names.len(),
+        set.pattern_count(),
         q.len(),
         if popular { "popular" } else { "blocked" },
         if hash_only { ", hash only" } else { "" },

@@ -55,6 +55,8 @@ pub struct RuleSetBuilder {
     pattern_badfilters: HashSet<(Start, bool, Vec<u8>, u64)>,
     /// Block patterns no index covers, against [`patterns::MAX_SCANNED`].
     scanned_blocks: usize,
+    /// `/regex/` rules, against [`patterns::MAX_REGEXES`].
+    regexes: usize,
     scratch: String,
 }
 
@@ -181,7 +183,13 @@ impl RuleSetBuilder {
                 Line::Pattern(p) => {
                     let allow = p.allow || allow_all;
                     let entry = pack(rule, true, allow, p.mods.important);
-                    let body = p.body.to_ascii_lowercase().into_bytes();
+                    // A regex is kept as written (`\D` is not `\d`); it
+                    // matches letters in either case.
+                    let body = if p.start == Start::Regex {
+                        p.body.as_bytes().to_vec()
+                    } else {
+                        p.body.to_ascii_lowercase().into_bytes()
+                    };
                     if p.mods.badfilter {
                         self.pattern_badfilters.insert((
                             p.start,
@@ -269,6 +277,12 @@ impl RuleSetBuilder {
             types: mods.types.clone(),
             denyallow,
         };
+        if start == Start::Regex {
+            if self.regexes >= patterns::MAX_REGEXES {
+                return Err(Problem::TooManyRegexes);
+            }
+            self.regexes += 1;
+        }
         if entry & ALLOW == 0 && Patterns::is_scanned(&rule) {
             if self.scanned_blocks >= patterns::MAX_SCANNED {
                 return Err(Problem::TooManyPatterns);

@@ -40,6 +40,8 @@
 //! | `\|\|prefix.a` (no `^`) | any name with a label that starts with `prefix.a`: `prefix.a`, `x.prefix.a.com`, `prefix.ab` |
 //! | `a.example^` (no `\|\|`) | any name that ends with `a.example`: `x.a.example`, and `xa.example` too |
 //! | `ads*.example`, `_ad_*` (a `*`, `^` or `\|` and no anchor) | a pattern that may match anywhere in a name |
+//! | `/^ad[0-9]+\./`, `/tracker/$important`, `@@/^ok\./` | a regular expression ([`regex`] syntax) matched against the name, lowercase and without the trailing dot, anywhere unless anchored; letters in either case; see [`patterns`] |
+//! | `(^\|\.)ads\.example$`, `^ads\.` (bare, Pi-hole's regex lists) | not used: Pi-hole syntax, not adblock (write it as `/…/`) |
 //! | `@@` before any of these, or a line of an allow list | allows what the rule matches |
 //! | `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32`, `\|\|1.2.3.4^`, `9.9.9.9^`, `@@…` | address rule, see [`RuleSet::lookup_addr`] |
 //! | `# …`, `! …`, `[Adblock Plus 2.0]`, blank | ignored |
@@ -47,7 +49,12 @@
 //!
 //! Patterns and rules with conditions sit beside the name table in a small
 //! indexed matcher ([`patterns`]): a lookup checks only those a suffix or
-//! a label start of the name could match.
+//! a label start of the name could match, and runs one
+//! [`regex::bytes::RegexSet`] search for all the `/…/` rules (only in a
+//! set that has some). Regexes with look-around or backreferences, which
+//! the `regex` crate does not match, and regexes that compile to more
+//! than [`patterns::REGEX_SIZE_LIMIT`] bytes are reported as unused with
+//! that reason; a set keeps at most [`patterns::MAX_REGEXES`].
 //!
 //! Modifiers (AdGuard's DNS modifiers):
 //!
@@ -101,7 +108,9 @@
 //! - ` #` starts a comment on any line (AdGuard Home reads
 //!   `||a.example^ # why` as a rule that never matches);
 //! - names of the device itself are never blocked;
-//! - `/regex/` rules are reported, not used.
+//! - `/regex/` rules with look-around or backreferences are reported, not
+//!   used (Go's `regexp`, which AdGuard Home uses, has neither, so
+//!   AdGuard Home cannot apply them either).
 //!
 //! - **`*.d` blocks `d` too.** Wildcard lists are published as the same
 //!   lists as their domain versions (HaGeZi's `wildcard/` and `domains/`

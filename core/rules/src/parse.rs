@@ -322,7 +322,7 @@ pub(crate) fn parse_line(raw: &str) -> Line<'_> {
         None => (false, line),
     };
     if body.len() > 1 && body.starts_with('/') && (body.ends_with('/') || body.contains("/$")) {
-        return Line::Unused(Problem::Regex);
+        return regex_rule(body, allow);
     }
     // Pi-hole and other tools' regular expressions, which adblock syntax
     // would otherwise read as literal patterns.
@@ -524,6 +524,43 @@ fn adblock<'a>(
                 mods,
             })
         }
+    }
+}
+
+/// A `/re/` rule, with modifiers after `/$` (`body` starts with `/`).
+fn regex_rule(body: &str, allow: bool) -> Line<'_> {
+    let (source, mods) = if body.len() >= 2 && body.ends_with('/') {
+        (body.get(1..body.len() - 1).unwrap_or_default(), None)
+    } else {
+        match body.rfind("/$") {
+            Some(at) if at > 0 => (
+                body.get(1..at).unwrap_or_default(),
+                Some(body.get(at + 2..).unwrap_or_default()),
+            ),
+            _ => return Line::Unused(Problem::BadRegex("no closing '/'".into())),
+        }
+    };
+    let mods = match mods {
+        Some(m) if !m.is_empty() => match parse_modifiers(m, allow) {
+            Ok(mods) => mods,
+            Err(problem) => return Line::Unused(problem),
+        },
+        Some(_) => return Line::Unused(Problem::BadRegex("'$' without modifiers".into())),
+        None => Modifiers::default(),
+    };
+    if source.is_empty() && !mods.has_conditions() {
+        return Line::Unused(Problem::TooWide);
+    }
+    match crate::patterns::check_regex(source) {
+        Ok(()) => Line::Pattern(PatternLine {
+            start: Start::Regex,
+            body: source,
+            end: false,
+            allow,
+            mods,
+        }),
+        Err(crate::patterns::RegexProblem::Lookaround) => Line::Unused(Problem::RegexLookaround),
+        Err(crate::patterns::RegexProblem::Invalid(why)) => Line::Unused(Problem::BadRegex(why)),
     }
 }
 
@@ -965,8 +1002,25 @@ mod tests {
         assert_eq!(unused("#@#.banner"), Problem::Cosmetic);
         assert_eq!(unused("example.com#$#body { x }"), Problem::Cosmetic);
         assert_eq!(unused("example.com$$script"), Problem::Cosmetic);
-        assert_eq!(unused("/ads[0-9]+\\.example/"), Problem::Regex);
-        assert_eq!(unused("/banner/$important"), Problem::Regex);
+        assert_eq!(
+            unused("/(?<=ads)x/"),
+            Problem::RegexLookaround,
+            "lookbehind"
+        );
+        assert_eq!(unused("/a(?!b)/"), Problem::RegexLookaround);
+        assert_eq!(unused("/(a)\\1/"), Problem::RegexLookaround);
+        assert!(matches!(unused("/ads[/"), Problem::BadRegex(_)));
+        assert!(matches!(unused("/a{99999}/"), Problem::BadRegex(_)));
+        assert!(matches!(
+            unused("/((a{50}){50}){50}/"),
+            Problem::BadRegex(_)
+        ));
+        assert!(matches!(unused("/\\p{Greek}/"), Problem::BadRegex(_)));
+        assert_eq!(unused("//"), Problem::TooWide);
+        assert_eq!(
+            unused("/ads/$third-party"),
+            Problem::BrowserOnly("third-party".into())
+        );
         assert_eq!(unused("(^|\\.)lgsmartad\\.com$"), Problem::Regex);
         assert_eq!(unused("^[a-rt-z][a-z]{10,14}$"), Problem::Regex);
         assert_eq!(unused("||example.com/ads^"), Problem::Path);

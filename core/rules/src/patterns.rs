@@ -28,6 +28,22 @@
 //! every lookup. A bit filter over the keys (16 bits a key) answers most
 //! probes without touching the key list. A set without patterns costs one
 //! branch.
+//!
+//! # Regular expressions
+//!
+//! A `/re/` rule (AdGuard's regex rule, with the same modifiers and `@@`)
+//! matches when the regular expression matches the query name (lowercase,
+//! no trailing dot) anywhere, unless anchored with `^`/`$`; letters match
+//! in either case, as adblock rules do without `$match-case`. All the
+//! regex rules of a set are compiled into one [`regex::bytes::RegexSet`]
+//! when the set is loaded, so a lookup runs one search for them all (and
+//! only in a set that has some). Each rule must compile within
+//! [`REGEX_SIZE_LIMIT`] bytes, a set holds at most [`MAX_REGEXES`], and
+//! the set compiles within [`REGEX_SET_SIZE_LIMIT`] with a lazy DFA cache
+//! of at most [`REGEX_DFA_LIMIT`]: a hostile list or compiled file cannot
+//! make the firewall allocate without bound. Look-around and
+//! backreferences, which the `regex` crate (by design: its searches take
+//! linear time) does not have, make a rule unused with that reason.
 
 use crate::compiled::{ALLOW, IMPORTANT};
 use crate::name::normalize_name;
@@ -37,6 +53,19 @@ use crate::name::normalize_name;
 /// reported as unused; allow rules are always kept (losing one would block
 /// what a list allows).
 pub const MAX_SCANNED: usize = 64;
+
+/// How many `/regex/` rules (block and allow) a set keeps; beyond, they
+/// are reported as unused.
+pub const MAX_REGEXES: usize = 256;
+/// The longest regular expression read, in bytes.
+pub const MAX_REGEX_LEN: usize = 1024;
+/// The most memory one regular expression may compile to, in bytes.
+pub const REGEX_SIZE_LIMIT: usize = 64 << 10;
+/// The most memory a set's regular expressions may compile to together:
+/// [`MAX_REGEXES`] rules of [`REGEX_SIZE_LIMIT`] each, and some slack.
+pub const REGEX_SET_SIZE_LIMIT: usize = MAX_REGEXES * REGEX_SIZE_LIMIT + (1 << 20);
+/// The most memory the lazy DFA of a set's regular expressions caches.
+pub const REGEX_DFA_LIMIT: usize = 2 << 20;
 
 /// Bytes of a label's start that index a `||prefix` pattern.
 const PREFIX_KEY: usize = 4;
@@ -53,6 +82,9 @@ pub(crate) enum Start {
     Label,
     /// `|`: at the start of the name.
     Name,
+    /// `/re/`: the body is a regular expression, matched anywhere in the
+    /// name (see the module docs).
+    Regex,
 }
 
 /// A query type condition (`$dnstype=A|~AAAA`).
@@ -111,10 +143,15 @@ enum Key {
     Infix(usize, usize),
     /// None: tried on every lookup.
     Scan,
+    /// A regular expression: matched by the set's [`regex::bytes::RegexSet`].
+    Regex,
 }
 
 impl PatternRule {
     fn key(&self) -> Key {
+        if self.start == Start::Regex {
+            return Key::Regex;
+        }
         let has_star = self.body.contains(&b'*');
         if self.end {
             let tail_at = self
@@ -166,22 +203,27 @@ impl PatternRule {
     }
 
     /// Whether the rule applies to `name` (normalized) queried for `qtype`.
+    /// A regex rule's name match is the set's (see [`Patterns`]): here
+    /// it never matches.
     pub(crate) fn matches(&self, name: &str, qtype: Option<u16>) -> bool {
+        self.applies(name, qtype) && self.matches_name(name.as_bytes())
+    }
+
+    /// Whether the rule's conditions (`$dnstype`, `$denyallow`) let it
+    /// apply to `name` queried for `qtype`.
+    fn applies(&self, name: &str, qtype: Option<u16>) -> bool {
         if !self.types.admits(qtype) {
             return false;
         }
-        if !self.denyallow.is_empty()
+        !(!self.denyallow.is_empty()
             && (name.parse::<std::net::IpAddr>().is_ok()
-                || self.denyallow.iter().any(|d| is_within(name, d)))
-        {
-            return false;
-        }
-        self.matches_name(name.as_bytes())
+                || self.denyallow.iter().any(|d| is_within(name, d))))
     }
 
     fn matches_name(&self, name: &[u8]) -> bool {
         let body = &self.body;
         match self.start {
+            Start::Regex => false,
             Start::Name => glob(body, name, self.end, false),
             Start::Label => {
                 glob(body, name, self.end, false)
@@ -300,10 +342,99 @@ fn infix_key(four: &[u8]) -> u64 {
     four_key(four, INFIX_SALT)
 }
 
+/// Why a regular expression cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RegexProblem {
+    /// It uses look-around or backreferences.
+    Lookaround,
+    /// It does not compile (within the limits): why, in a line.
+    Invalid(String),
+}
+
+/// Compiles `sources` as the regex rules of a set are (see the module
+/// docs), within `size_limit`.
+fn compile_set<'a>(
+    sources: impl IntoIterator<Item = &'a [u8]>,
+    size_limit: usize,
+) -> Result<regex::bytes::RegexSet, regex::Error> {
+    let mut patterns = Vec::new();
+    for s in sources {
+        // Regex sources are checked to be printable ASCII before.
+        patterns.push(String::from_utf8_lossy(s));
+    }
+    regex::bytes::RegexSetBuilder::new(patterns.iter().map(|p| p.as_ref()))
+        .unicode(false)
+        .case_insensitive(true)
+        .size_limit(size_limit)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .build()
+}
+
+/// Checks one regex rule's source: at most [`MAX_REGEX_LEN`] printable
+/// ASCII bytes that compile within [`REGEX_SIZE_LIMIT`].
+pub(crate) fn check_regex(source: &str) -> Result<(), RegexProblem> {
+    if source.len() > MAX_REGEX_LEN {
+        return Err(RegexProblem::Invalid(format!(
+            "longer than {MAX_REGEX_LEN} bytes"
+        )));
+    }
+    if let Some(c) = source.chars().find(|c| !is_regex_char(*c)) {
+        return Err(RegexProblem::Invalid(format!(
+            "holds {c:?}, which no name has"
+        )));
+    }
+    match compile_set([source.as_bytes()], REGEX_SIZE_LIMIT) {
+        Ok(_) => Ok(()),
+        Err(_) if uses_lookaround(source) => Err(RegexProblem::Lookaround),
+        Err(regex::Error::CompiledTooBig(limit)) => Err(RegexProblem::Invalid(format!(
+            "compiles to more than {} KiB",
+            limit >> 10
+        ))),
+        Err(e) => {
+            let text = e.to_string();
+            let why = text
+                .lines()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or("does not parse");
+            Err(RegexProblem::Invalid(why.chars().take(120).collect()))
+        }
+    }
+}
+
+/// The characters a regex rule may hold: printable ASCII.
+fn is_regex_char(c: char) -> bool {
+    c.is_ascii_graphic() || c == ' '
+}
+
+/// Whether `source` has a look-around group or a backreference.
+fn uses_lookaround(source: &str) -> bool {
+    let b = source.as_bytes();
+    ["(?=", "(?!", "(?<=", "(?<!"]
+        .iter()
+        .any(|m| source.contains(m))
+        || b.windows(2).enumerate().any(|(i, w)| {
+            // A backslash that is not itself escaped, then a digit or `k<`.
+            let escaped = b
+                .get(..i)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\\')
+                .count()
+                % 2
+                == 1;
+            w.first() == Some(&b'\\')
+                && !escaped
+                && w.get(1).is_some_and(|c| matches!(c, b'1'..=b'9' | b'k'))
+        })
+}
+
 /// The pattern rules of a set, indexed for lookups.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Patterns {
     rules: Vec<PatternRule>,
+    /// The regex rules, compiled together, and the rule of each.
+    regexes: Option<(regex::bytes::RegexSet, Vec<u32>)>,
     /// (key, rule index), sorted by key.
     keyed: Vec<(u64, u32)>,
     /// Indices of the rules no key indexes.
@@ -321,9 +452,12 @@ pub(crate) struct Patterns {
 }
 
 impl Patterns {
-    pub(crate) fn new(rules: Vec<PatternRule>) -> Self {
+    /// Indexes `rules`; `None` when their regular expressions do not
+    /// compile together within the limits (see the module docs).
+    pub(crate) fn new(rules: Vec<PatternRule>) -> Option<Self> {
         let mut keyed = Vec::new();
         let mut scanned = Vec::new();
+        let mut regex_rules = Vec::new();
         let keys: Vec<Key> = rules.iter().map(PatternRule::key).collect();
         // A run of `len` literal bytes in a name holds a window starting
         // at a multiple of `step` when `len >= 4 + step - 1`: with the
@@ -350,8 +484,24 @@ impl Patterns {
                     }
                 }
                 Key::Scan => scanned.push(i),
+                Key::Regex => regex_rules.push(i),
             }
         }
+        let regexes = if regex_rules.is_empty() {
+            None
+        } else {
+            if regex_rules.len() > MAX_REGEXES {
+                return None;
+            }
+            let sources = regex_rules
+                .iter()
+                .filter_map(|&i| rules.get(i as usize))
+                .map(|r| r.body.as_slice());
+            Some((
+                compile_set(sources, REGEX_SET_SIZE_LIMIT).ok()?,
+                regex_rules,
+            ))
+        };
         keyed.sort_unstable();
         keyed.dedup();
         let suffix_depths = keys.iter().fold(0u64, |m, k| match k {
@@ -372,8 +522,9 @@ impl Patterns {
                 *w |= 1 << (bit % 64);
             }
         }
-        Self {
+        Some(Self {
             rules,
+            regexes,
             keyed,
             scanned,
             filter,
@@ -381,7 +532,7 @@ impl Patterns {
             infix_step,
             suffix_depths,
             prefixes,
-        }
+        })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -477,6 +628,19 @@ impl Patterns {
                 check(r);
             }
         }
+        if let Some((set, rules)) = &self.regexes {
+            // Most names match none: one search, and the second (which
+            // says which) only on a match.
+            if set.is_match(b) {
+                for m in set.matches(b).iter() {
+                    if let Some(r) = rules.get(m).and_then(|&i| self.rules.get(i as usize)) {
+                        if r.applies(name, qtype) {
+                            found(r.entry);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The section bytes (see [`Patterns::decode`]).
@@ -492,6 +656,7 @@ impl Patterns {
                 Start::Any => 0,
                 Start::Label => 1,
                 Start::Name => 2,
+                Start::Regex => 3,
             });
             out.push(u8::from(r.end));
             push_len(&mut out, r.body.len());
@@ -512,11 +677,12 @@ impl Patterns {
     }
 
     /// Reads the section: `u32` count, then per rule its entry (`u64`),
-    /// start (0 any, 1 label, 2 name), end (0 or 1), body (`u32` length
-    /// and bytes), the `$dnstype` lists (`u32` count and `u16`s, "only"
-    /// then "not") and the `$denyallow` names (`u32` count, each a `u32`
-    /// length and bytes); all little-endian. Every field is checked: a
-    /// body holds only name bytes, `*` and `^`, names are normalized.
+    /// start (0 any, 1 label, 2 name, 3 regex), end (0 or 1), body (`u32`
+    /// length and bytes), the `$dnstype` lists (`u32` count and `u16`s,
+    /// "only" then "not") and the `$denyallow` names (`u32` count, each a
+    /// `u32` length and bytes); all little-endian. Every field is checked:
+    /// a body holds only name bytes, `*` and `^` (a regex: printable ASCII
+    /// that compiles within the limits), names are normalized.
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.is_empty() {
             return Some(Self::default());
@@ -530,6 +696,7 @@ impl Patterns {
                 0 => Start::Any,
                 1 => Start::Label,
                 2 => Start::Name,
+                3 => Start::Regex,
                 _ => return None,
             };
             let end = match r.take(1)?.first()? {
@@ -541,7 +708,18 @@ impl Patterns {
             let body = r.take(n)?.to_vec();
             // Bodies are at most a name long (the parser's bound), which
             // bounds a match's steps.
-            if body.len() > crate::name::MAX_NAME_LEN || !body.iter().all(|&b| is_body_byte(b)) {
+            if start == Start::Regex {
+                // What the set's compilation leaves to check: its limits
+                // bound the memory of all the rules together.
+                if end
+                    || body.len() > MAX_REGEX_LEN
+                    || !body.iter().all(|&b| is_regex_char(char::from(b)))
+                {
+                    return None;
+                }
+            } else if body.len() > crate::name::MAX_NAME_LEN
+                || !body.iter().all(|&b| is_body_byte(b))
+            {
                 return None;
             }
             let mut types = Types::default();
@@ -576,7 +754,10 @@ impl Patterns {
             .iter()
             .filter(|r| r.entry & ALLOW == 0 && r.key() == Key::Scan)
             .count();
-        (r.at == bytes.len() && scanned_blocks <= MAX_SCANNED).then(|| Self::new(rules))
+        if r.at != bytes.len() || scanned_blocks > MAX_SCANNED {
+            return None;
+        }
+        Self::new(rules)
     }
 }
 
@@ -680,6 +861,7 @@ pub(crate) fn key_kinds(rules: &[PatternRule]) -> std::collections::HashMap<&'st
             Key::Prefix(_) => "prefix",
             Key::Infix(..) => "infix",
             Key::Scan => "scan",
+            Key::Regex => "regex",
         };
         *out.entry(k).or_insert(0) += 1;
     }
@@ -771,7 +953,7 @@ mod tests {
             ),
             (Some(&3), Some(&1), Some(&1), Some(&1))
         );
-        let p = Patterns::new(rules.to_vec());
+        let p = Patterns::new(rules.to_vec()).unwrap();
         let hits = |n: &str| {
             let mut c = 0;
             p.each_match(n, None, |_| c += 1);
@@ -833,6 +1015,7 @@ mod tests {
             Start::Label => "^([a-z0-9_.-]+\\.)?",
             Start::Name => "^",
             Start::Any => "",
+            Start::Regex => unreachable!("regex rules are not globs"),
         });
         for c in body.chars() {
             match c {
@@ -857,7 +1040,7 @@ mod tests {
         ) {
             let r = rule(start, &body, end);
             let re = reference(start, &body, end);
-            let p = Patterns::new(vec![r.clone()]);
+            let p = Patterns::new(vec![r.clone()]).unwrap();
             for name in &names {
                 let mut hit = false;
                 p.each_match(name, None, |_| hit = true);

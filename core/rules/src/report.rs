@@ -61,8 +61,19 @@ pub enum Problem {
     /// A cosmetic (element hiding, scriptlet, HTML) rule: only a browser can
     /// apply it.
     Cosmetic,
-    /// A regular expression (`/.../` or Pi-hole regex syntax).
+    /// A bare regular expression (Pi-hole's regex lists, `^ads\.`), not
+    /// adblock's `/.../`: read as adblock syntax it would mean something
+    /// else.
     Regex,
+    /// A `/.../` regular expression with look-around or backreferences,
+    /// which the `regex` crate (linear-time by design) does not have.
+    RegexLookaround,
+    /// A `/.../` regular expression that does not compile, or not within
+    /// [`crate::patterns::REGEX_SIZE_LIMIT`]: why.
+    BadRegex(String),
+    /// More `/.../` rules than a set keeps (see
+    /// [`crate::patterns::MAX_REGEXES`]).
+    TooManyRegexes,
     /// A URL or a name with a path: DNS only ever sees the name, so blocking
     /// part of a site cannot be done here, and blocking the whole name would
     /// block more than the line asks.
@@ -110,7 +121,10 @@ impl Problem {
             Self::LineTooLong { .. } => "line too long",
             Self::BadName(_) => "invalid name",
             Self::Cosmetic => "cosmetic rule",
-            Self::Regex => "regular expression",
+            Self::Regex => "bare regular expression",
+            Self::RegexLookaround => "regex with look-around",
+            Self::BadRegex(_) => "invalid regex",
+            Self::TooManyRegexes => "too many regexes",
             Self::Path => "URL or path",
             Self::UnsupportedModifier(_) => "unknown modifier",
             Self::BrowserOnly(_) => "browser-only modifier",
@@ -135,7 +149,20 @@ impl fmt::Display for Problem {
             Self::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Self::BadName(e) => write!(f, "not a valid name: {e}"),
             Self::Cosmetic => write!(f, "cosmetic rule: only a browser can hide page elements"),
-            Self::Regex => write!(f, "regular expressions are not supported"),
+            Self::Regex => write!(
+                f,
+                "a bare regular expression (Pi-hole regex syntax) is not adblock syntax; write it as /.../"
+            ),
+            Self::RegexLookaround => write!(
+                f,
+                "uses lookaround/backreferences, which tacet cannot match"
+            ),
+            Self::BadRegex(why) => write!(f, "regular expression that tacet cannot use: {why}"),
+            Self::TooManyRegexes => write!(
+                f,
+                "more than {} regular expressions in the lists",
+                crate::patterns::MAX_REGEXES
+            ),
             Self::Path => write!(f, "URL or path: DNS only sees names, not paths"),
             Self::UnsupportedModifier(m) => write!(
                 f,

@@ -151,7 +151,7 @@ fn case_trailing_dot_and_unicode_are_normalized() {
 
 #[test]
 fn every_unused_line_is_reported_with_number_and_reason() {
-    let text = "good.example\nexample.com##.ad\n/ads/\n||x.example/path^\n|x\nbad_name!.example\n||y.example^$third-party\n0.0.0.0 ok.example bad..example\n";
+    let text = "good.example\nexample.com##.ad\n(^|\\.)ads\\.\n||x.example/path^\n|x\nbad_name!.example\n||y.example^$third-party\n0.0.0.0 ok.example bad..example\n";
     let (set, r) = build(&[text]);
     let r = &r[0];
     let got: Vec<(u32, &str)> = r
@@ -163,7 +163,7 @@ fn every_unused_line_is_reported_with_number_and_reason() {
         got,
         [
             (2, "cosmetic rule"),
-            (3, "regular expression"),
+            (3, "bare regular expression"),
             (4, "URL or path"),
             (5, "too wide"),
             (6, "invalid name"),
@@ -640,7 +640,7 @@ fn lines_that_are_not_names_are_reported_with_the_right_reason() {
         "||x.example^$client=192.168.1.2\n",
         "||x.example^$ctag=device_phone\n",
         "||x.example^$dnsrewrite=example.net\n",
-        "/ads[0-9]\\.example/\n",
+        "/(?=ads)[0-9]\\.example/\n",
         "*\n",
     );
     let (set, r) = build(&[text]);
@@ -658,7 +658,7 @@ fn lines_that_are_not_names_are_reported_with_the_right_reason() {
         (11, "home-network server modifier"),
         (12, "home-network server modifier"),
         (13, "answer rewrite"),
-        (14, "regular expression"),
+        (14, "regex with look-around"),
         (15, "too wide"),
     ]);
     assert_eq!(got, want, "{r}");
@@ -777,4 +777,170 @@ fn an_unlisted_name_whose_hash_bits_match_is_not_blocked() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn regex_rules_match_the_name_as_adguard_home_does() {
+    let (set, r) = build(&[concat!(
+        "/^ad[0-9]+\\.example\\.com$/\n",
+        "/tracker/\n",
+        "/^[a-z]{10,14}\\.tv$/$dnstype=AAAA\n",
+        "/^CAPS\\./\n",
+        "/\\d{3}\\.cdn\\./$denyallow=ok.net\n",
+    )]);
+    assert_eq!(r[0].rules, 5, "{}", r[0]);
+    assert_eq!(r[0].counts.pattern, 5);
+    assert_eq!(set.pattern_count(), 5);
+    assert_eq!(set.lookup("ad12.example.com"), blocked(0, 1));
+    assert_eq!(set.lookup("x.ad12.example.com"), Verdict::Unlisted);
+    assert_eq!(set.lookup("ad.example.com"), Verdict::Unlisted);
+    // Unanchored: anywhere in the name.
+    assert_eq!(set.lookup("a.mytracker.example"), blocked(0, 2));
+    assert_eq!(set.lookup_query("abcdefghijk.tv", Some(28)), blocked(0, 3));
+    assert_eq!(
+        set.lookup_query("abcdefghijk.tv", Some(1)),
+        Verdict::Unlisted
+    );
+    // Letters match in either case.
+    assert_eq!(set.lookup("caps.example"), blocked(0, 4));
+    assert_eq!(set.lookup("123.cdn.evil.com"), blocked(0, 5));
+    assert_eq!(set.lookup("123.cdn.ok.net"), Verdict::Unlisted);
+    assert_eq!(set.lookup("example.com"), Verdict::Unlisted);
+}
+
+#[test]
+fn a_regex_may_end_with_a_dollar_before_its_modifiers() {
+    let (set, r) = build(&[
+        "/^x\\.ads$/$important\n@@/^x\\.ads$/\n/a/$b/\n@@/^y\\./$badfilter\n@@/^y\\./\n||y.example^\n",
+    ]);
+    assert_eq!(r[0].rules, 5, "{}", r[0]);
+    assert_eq!(set.lookup("x.ads"), blocked(0, 1));
+    // `/a/$b/` is the regex `a/$b`, which no name matches.
+    assert_eq!(set.lookup("a.example"), Verdict::Unlisted);
+    // The allow regex was switched off by its `$badfilter`.
+    assert_eq!(set.lookup("y.example"), blocked(0, 6));
+}
+
+#[test]
+fn regex_allow_important_and_badfilter_rank_as_other_rules() {
+    let (set, _) = build(&[
+        concat!(
+            "||ads.example^\n",
+            "@@/^ok[0-9]\\.ads\\.example$/\n",
+            "/^bad\\./$important\n",
+            "@@||bad.example^\n",
+            "/^gone\\./\n",
+            "||x.example^$important\n",
+            "@@/^vip\\.x\\.example$/$important\n",
+            "/^also-gone\\./$important\n",
+        ),
+        "/^gone\\./$badfilter\n/^also-gone\\./$badfilter\n",
+    ]);
+    assert_eq!(set.lookup("ads.example"), blocked(0, 1));
+    assert_eq!(set.lookup("ok1.ads.example"), allowed(0, 2));
+    assert_eq!(set.lookup("okx.ads.example"), blocked(0, 1));
+    // `$important` beats an allow rule; an allow rule beats a plain block.
+    assert_eq!(set.lookup("bad.example"), blocked(0, 3));
+    assert_eq!(set.lookup("vip.x.example"), allowed(0, 7));
+    assert_eq!(set.lookup("y.x.example"), blocked(0, 6));
+    // `$badfilter` switches off a regex rule only with the same flags.
+    assert_eq!(set.lookup("gone.example"), Verdict::Unlisted);
+    assert_eq!(set.lookup("also-gone.example"), blocked(0, 8));
+}
+
+#[test]
+fn a_regex_never_blocks_the_device_itself() {
+    let (set, _) = build(&["/^local/\n/host$/\n/.*/$dnstype=A\n"]);
+    for name in [
+        "localhost",
+        "localhost4",
+        "ip6-localhost",
+        "localhost.localdomain",
+    ] {
+        assert_eq!(set.lookup_query(name, Some(1)), Verdict::Unlisted, "{name}");
+    }
+    assert_eq!(set.lookup("locally.example"), blocked(0, 1));
+}
+
+#[test]
+fn hostile_regexes_are_reported_not_used() {
+    let hostile = [
+        ("/a{100000}/", "compiles to more than"),
+        ("/(((a{20}){20}){20}){20}/", ""),
+        ("/(a*)*(b+)+c{2,}{3}/", ""),
+        ("/[z-a]/", ""),
+        ("/ads(/", ""),
+        ("/(?<!x)ads/", "lookaround"),
+        ("/(\\w)\\1/", "lookaround"),
+        ("/(?P<n>a)\\k<n>/", "lookaround"),
+        ("/ads\u{e9}/", ""),
+    ];
+    let text: String = hostile.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let (set, r) = build(&[&text]);
+    // A nested repetition that stays small is a rule like any other.
+    assert_eq!(r[0].rules, 1, "{}", r[0]);
+    assert_eq!(set.lookup("aaac.example"), Verdict::Unlisted);
+    assert_eq!(set.lookup("bbcccccc.example"), blocked(0, 3));
+    let unused: Vec<_> = r[0]
+        .unused
+        .iter()
+        .map(|u| (u.line, u.problem.to_string()))
+        .collect();
+    assert_eq!(unused.len(), hostile.len() - 1, "{unused:?}");
+    for (line, why) in &unused {
+        let want = hostile[*line as usize - 1].1;
+        assert!(why.contains(want), "line {line}: {why}");
+        if want == "lookaround" {
+            assert_eq!(
+                why,
+                "uses lookaround/backreferences, which tacet cannot match"
+            );
+        }
+    }
+}
+
+#[test]
+fn regex_rules_beyond_the_cap_are_reported() {
+    let text: String = (0..crate::patterns::MAX_REGEXES + 2)
+        .map(|i| format!("/^r{i}\\./\n"))
+        .collect();
+    let (set, r) = build(&[&text]);
+    assert_eq!(r[0].rules, crate::patterns::MAX_REGEXES as u64);
+    assert_eq!(r[0].unused.len(), 2);
+    assert!(r[0]
+        .unused
+        .iter()
+        .all(|u| u.problem == Problem::TooManyRegexes));
+    assert_eq!(set.lookup("r255.example"), blocked(0, 256));
+    assert_eq!(set.lookup("r256.example"), Verdict::Unlisted);
+}
+
+#[test]
+fn regex_rules_survive_a_compiled_file_and_bad_ones_are_refused() {
+    let (set, _) = build(&["/^ad[0-9]+\\./\n@@/^ad7\\./\n||ads.example^\n/^t\\./$dnstype=AAAA\n"]);
+    let mut bytes = Vec::new();
+    set.write_to(&mut bytes).unwrap();
+    let loaded = RuleSet::from_vec(bytes.clone()).unwrap();
+    for name in ["ad1.x", "ad7.x", "ads.example", "x.ads.example", "t.x", "z"] {
+        assert_eq!(loaded.lookup(name), set.lookup(name), "{name}");
+        assert_eq!(
+            loaded.lookup_query(name, Some(28)),
+            set.lookup_query(name, Some(28)),
+            "{name}"
+        );
+    }
+    assert_eq!(loaded.lookup("ad1.x"), blocked(0, 1));
+    assert_eq!(loaded.lookup("ad7.x"), allowed(0, 2));
+    assert_eq!(loaded.lookup_query("t.x", Some(28)), blocked(0, 4));
+    // A regex that does not compile, put in a file by hand (with its
+    // checksum fixed), makes the patterns section bad.
+    let at = bytes.windows(10).position(|w| w == b"^ad[0-9]+\\").unwrap();
+    bytes[at + 3] = b'(';
+    let body = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..body]);
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        RuleSet::from_vec(bytes).err(),
+        Some(crate::LoadError::BadSection("patterns"))
+    );
 }

@@ -199,15 +199,51 @@ fn perflyst_lists() {
     assert_eq!(set.name_count(), 0);
 }
 
+/// The same Pi-hole regexes, written as AdGuard's `/…/` rules, are all
+/// used and block what Pi-hole blocks with them.
+#[test]
+fn pihole_regexes_as_adblock_regex_rules_block_what_they_say() {
+    let text = std::fs::read_to_string(data("blocklists/perflyst/regex.list")).unwrap();
+    let rules: String = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| format!("/{l}/\n"))
+        .collect();
+    let mut b = RuleSetBuilder::new();
+    let r = b.add_list(info("regex"), rules.as_bytes()).unwrap();
+    let set = b.build();
+    assert!(r.is_clean(), "{r}");
+    assert_eq!(set.pattern_count(), 14);
+    for name in [
+        "ibs.lgappstv.com",
+        "x.lgsmartad.com",
+        "abcdefghijk",
+        "api.eu.hismarttv.com",
+        "tvinteractive.tv",
+    ] {
+        assert!(matches!(set.lookup(name), Verdict::Blocked(_)), "{name}");
+    }
+    for name in [
+        "xlgsmartad.com",
+        "abc",
+        "giraffic.com.evil",
+        "api.hismarttv.com",
+    ] {
+        assert_eq!(set.lookup(name), Verdict::Unlisted, "{name}");
+    }
+}
+
 /// Issue #15: every real list in the shared data is read with no line
 /// unused that AdGuard Home would use; the reasons for the lines that are
 /// not used are printed (`--nocapture`) and each must be one AdGuard's own
-/// semantics give (a regular expression is the one kind AdGuard Home reads
-/// and tacet does not).
+/// semantics give. perflyst/regex.list is Pi-hole regex syntax (bare
+/// lines such as `(^|\.)lgsmartad\.com`), not adblock `/…/` rules: its
+/// lines stay unused with that reason (AdGuard Home would read them as
+/// literal patterns that match no name).
 #[test]
 fn every_real_list_leaves_unused_only_what_it_should() {
     let legitimate = [
-        "regular expression",
+        "bare regular expression",
         "home-network server modifier",
         "browser-only modifier",
         "cosmetic rule",
