@@ -51,13 +51,14 @@ class FirewallApiTest {
             val report = firewall.setCustomList(text)
             assertEquals(preview, report)
             assertEquals(7uL, report.lines)
-            assertEquals(3uL, report.rules)
+            // A /regex/ rule and ||name without ^ are AdGuard rules too
+            // (#15): only the cosmetic rule is of no use to DNS.
+            assertEquals(5uL, report.rules)
             assertEquals(1uL, report.ignored)
-            assertEquals(3uL, report.unusedCount)
-            assertEquals(listOf(5u, 6u, 7u), report.unused.map { it.line })
-            assertEquals("/regex-ads/", report.unused[0].excerpt)
-            assertEquals("regular expression", report.unused[0].kind)
-            assertTrue(report.unused[2].reason.contains("^"), report.unused[2].reason)
+            assertEquals(1uL, report.unusedCount)
+            assertEquals(listOf(6u), report.unused.map { it.line })
+            assertEquals("example.com##.banner", report.unused[0].excerpt)
+            assertEquals("cosmetic rule", report.unused[0].kind)
             assertEquals(text, firewall.config().customList)
 
             // The pasted list applies at once, and says where a rule stands.
