@@ -230,7 +230,7 @@ pub struct UnusedLine {
     pub excerpt: String,
     /// Why it was not used, in a sentence.
     pub reason: String,
-    /// The kind of problem, a short stable label (`regular expression`,
+    /// The kind of problem, a short stable label (`cosmetic rule`,
     /// `invalid name`...).
     pub kind: String,
 }

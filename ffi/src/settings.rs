@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn default_config_blocks_curated_defaults_and_the_pasted_list() {
         let config = FirewallConfig {
-            custom_list: "ads.example\n/regex/\n".into(),
+            custom_list: "ads.example\nexample.com##.banner\n".into(),
             ..FirewallConfig::default()
         };
         let (rules, report) = Settings::parse(config).unwrap().build_rules().unwrap();
