@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         + c.adblock
         + c.adblock_allow
         + c.wildcard
+        + c.pattern
         + c.address
         + c.badfilter
         + c.unused;
