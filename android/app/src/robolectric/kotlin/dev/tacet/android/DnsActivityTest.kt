@@ -4,8 +4,6 @@ import android.app.Activity
 import android.net.ConnectivityManager
 import android.net.LinkProperties
 import android.os.Looper
-import android.view.View
-import android.view.ViewGroup
 import android.widget.Button
 import android.widget.EditText
 import android.widget.RadioButton
@@ -48,16 +46,6 @@ class DnsActivityTest {
         shadowOf(Looper.getMainLooper()).idle()
     }
 
-    private fun Activity.shown(): List<View> {
-        val out = mutableListOf<View>()
-        fun walk(v: View) {
-            if (v.visibility == View.GONE) return
-            out += v
-            if (v is ViewGroup) (0 until v.childCount).forEach { walk(v.getChildAt(it)) }
-        }
-        walk(window.decorView)
-        return out
-    }
 
     private fun Activity.radios() = shown().filterIsInstance<RadioButton>()
     private fun Activity.button(label: String) = shown().filterIsInstance<Button>().single { it.text.toString() == label }

@@ -4,8 +4,6 @@ import android.app.Activity
 import android.net.NetworkCapabilities
 import android.app.job.JobScheduler
 import android.os.Looper
-import android.view.View
-import android.view.ViewGroup
 import android.widget.Button
 import android.widget.EditText
 import android.widget.Switch
@@ -41,16 +39,6 @@ class ListsActivityTest {
         shadowOf(Looper.getMainLooper()).idle()
     }
 
-    private fun Activity.shown(): List<View> {
-        val out = mutableListOf<View>()
-        fun walk(v: View) {
-            if (v.visibility == View.GONE) return
-            out += v
-            if (v is ViewGroup) (0 until v.childCount).forEach { walk(v.getChildAt(it)) }
-        }
-        walk(window.decorView)
-        return out
-    }
 
     @Test
     fun `every catalogue list has a switch, off before anything is followed`() {

@@ -6,8 +6,6 @@ import android.content.Intent
 import android.net.ConnectivityManager
 import android.net.LinkProperties
 import android.os.Looper
-import android.view.View
-import android.view.ViewGroup
 import android.widget.Button
 import android.widget.Switch
 import android.widget.TextView
@@ -54,17 +52,6 @@ class MainActivityTest {
     /** Runs what was posted to the main thread (the host's observers). */
     private fun idle() = shadowOf(Looper.getMainLooper()).idle()
 
-    /** The views on screen (GONE ones and their children left out), depth first. */
-    private fun Activity.shown(): List<View> {
-        val out = mutableListOf<View>()
-        fun walk(v: View) {
-            if (v.visibility == View.GONE) return
-            out += v
-            if (v is ViewGroup) (0 until v.childCount).forEach { walk(v.getChildAt(it)) }
-        }
-        walk(window.decorView)
-        return out
-    }
 
     private fun Activity.texts() = shown().filterIsInstance<TextView>().filter { it !is Button }.map { it.text.toString() }
     private fun Activity.buttons() = shown().filterIsInstance<Button>().filter { it !is Switch }
