@@ -1,5 +1,5 @@
-// The tacet Android app. Build with Android Studio or `gradle` (see
-// README.md: no Gradle wrapper jar is checked in; run `gradle wrapper`).
+// The tacet Android app. Build with Android Studio or `./gradlew` (see
+// README.md).
 pluginManagement {
     repositories {
         google()

@@ -5,8 +5,9 @@
 #   bindings/build-android.sh [JNILIBS_DIR] [KOTLIN_DIR]
 #
 # Defaults: bindings/out/android/jniLibs and bindings/out/android/kotlin.
-# The Gradle task in bindings/README.md calls this with the app's
-# src/main/jniLibs and a generated-sources directory.
+# The app's Gradle build (android/app/build.gradle.kts) runs the same cargo
+# commands itself, without bash, so that it also builds on Windows; this
+# script is for building the library outside Gradle.
 #
 # Needs: the Android NDK (ANDROID_NDK_HOME, or found by cargo-ndk through
 # ANDROID_HOME), cargo-ndk (cargo install cargo-ndk), and the Rust targets:
