@@ -4,11 +4,15 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-/// A path under the shared test data.
+/// A path under the shared test data, `../shared/data` beside the
+/// checkout (found from whichever crate includes this file).
 pub fn data(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(path)
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let checkout = manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(&manifest);
+    checkout.join("../shared/data").join(path)
 }
 
 /// The names of a one-domain-a-line list.
