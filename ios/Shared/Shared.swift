@@ -72,6 +72,10 @@ enum TunnelMessage: Equatable {
     case dnsChanged
     /// A followed list changed (added, removed, updated): read them again.
     case reloadLists
+    /// Allow this name and its subdomains (the journal's Allow).
+    case allow(name: String)
+    /// Block this name and its subdomains (the journal's Block).
+    case block(name: String)
 
     /// The pauses offered, as on Android.
     static let pauseChoices = [5, 15, 60]
@@ -83,6 +87,8 @@ enum TunnelMessage: Equatable {
         case .reloadCustomList: return Data("reload-custom-list".utf8)
         case .dnsChanged: return Data("dns-changed".utf8)
         case .reloadLists: return Data("reload-lists".utf8)
+        case .allow(let name): return Data("allow \(name)".utf8)
+        case .block(let name): return Data("block \(name)".utf8)
         }
     }
 
@@ -96,12 +102,24 @@ enum TunnelMessage: Equatable {
             self = .dnsChanged
         } else if text == "reload-lists" {
             self = .reloadLists
+        } else if text.hasPrefix("allow "), let name = Self.name(text.dropFirst(6)) {
+            self = .allow(name: name)
+        } else if text.hasPrefix("block "), let name = Self.name(text.dropFirst(6)) {
+            self = .block(name: name)
         } else if text.hasPrefix("pause "), let minutes = Int(text.dropFirst(6)), (1...1440).contains(minutes) {
             // 1 minute to 24 hours, as Android's PauseTimer accepts.
             self = .pause(minutes: minutes)
         } else {
             return nil
         }
+    }
+
+    /// A name as a journal entry has it: 1 to 253 bytes of letters,
+    /// digits, '-', '_' and '.'; the core checks it again.
+    private static func name(_ text: Substring) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+        guard (1...253).contains(text.utf8.count), text.allSatisfy({ allowed.contains($0) }) else { return nil }
+        return String(text)
     }
 }
 

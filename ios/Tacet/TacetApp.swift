@@ -1,7 +1,8 @@
-// The app: one screen with the switch and the tunnel's real status, pause
-// buttons, the blocked counters and most-blocked names (read from the store
-// the extension writes), and the paste box with its report. The filtering
-// itself runs in the packet tunnel extension.
+// The app: the main screen with the switch and the tunnel's real status,
+// pause buttons, the blocked counters and most-blocked names (read from the
+// store the extension writes), and the paste box with its report; from it
+// the journal, the lists and the DNS screens. The filtering itself runs in
+// the packet tunnel extension.
 
 import BackgroundTasks
 import NetworkExtension
@@ -44,6 +45,9 @@ struct MainScreen: View {
                 }
                 Section(header: Text("Most blocked")) {
                     Text(counters.topNames)
+                }
+                Section(header: Text("Journal")) {
+                    NavigationLink("What was blocked, when, and why") { JournalScreen(tunnel: tunnel) }
                 }
                 Section(header: Text("Lists to follow")) {
                     NavigationLink("Well-known lists, and your own by web address") { ListsScreen(tunnel: tunnel) }

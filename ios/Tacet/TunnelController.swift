@@ -51,6 +51,11 @@ final class TunnelController: ObservableObject {
         manager.protocolConfiguration = proto
         manager.localizedDescription = "tacet"
         manager.isEnabled = true
+        // Connect on every network, always: iOS starts the tunnel again
+        // after a reboot, and when the extension was stopped (memory, an
+        // update), as Android's always-on and boot receiver do.
+        manager.onDemandRules = [NEOnDemandRuleConnect()]
+        manager.isOnDemandEnabled = true
         manager.saveToPreferences { error in
             if let error {
                 DispatchQueue.main.async { self.problem = "The VPN configuration was not saved: \(error.localizedDescription)" }
@@ -71,8 +76,17 @@ final class TunnelController: ObservableObject {
         }
     }
 
+    /// Turns the on-demand rule off first: with it on, iOS would start the
+    /// tunnel again as soon as it stopped.
     func switchOff() {
-        manager?.connection.stopVPNTunnel()
+        guard let manager else { return }
+        manager.isOnDemandEnabled = false
+        manager.saveToPreferences { error in
+            DispatchQueue.main.async {
+                if let error { self.problem = "The VPN configuration was not saved: \(error.localizedDescription)" }
+                manager.connection.stopVPNTunnel()
+            }
+        }
     }
 
     /// Sends `message` to the running extension; nothing happens when it does not run.

@@ -111,6 +111,14 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
                 } catch {
                     self.log.error("followed lists not reloaded: \(Self.reason(error), privacy: .public)")
                 }
+            case .allow(let name):
+                do { try firewall.allowName(name: name) } catch {
+                    self.log.error("allow not applied: \(Self.reason(error), privacy: .public)")
+                }
+            case .block(let name):
+                do { try firewall.blockName(name: name) } catch {
+                    self.log.error("block not applied: \(Self.reason(error), privacy: .public)")
+                }
             case .reloadCustomList:
                 do {
                     _ = try firewall.setCustomList(text: Shared.readCustomList())
