@@ -10,8 +10,9 @@
 # skipped with a message, except when CI=true, where a skip is a failure.
 # They never send traffic beyond loopback and the namespaces they create.
 # The core crates' tests also run built for 64-bit and 32-bit ARM under
-# qemu-user (core/test-cross.sh); without its tools they are skipped with a
-# message, except when CI=true.
+# qemu-user (core/test-cross.sh), and static builds of `tacet` for aarch64
+# and armv7 Linux are made and run under qemu-user (dist/build-static.sh);
+# without their tools they are skipped with a message, except when CI=true.
 # Exits non-zero if anything fails.
 
 set -euo pipefail
@@ -77,6 +78,16 @@ if [ "$cross" = 2 ] && [ "${CI:-}" != true ]; then
 elif [ "$cross" != 0 ]; then
     echo "test.sh: the ARM tests failed (or could not run: CI must run them)" >&2
     exit "$cross"
+fi
+
+echo "== static builds for aarch64 and armv7 Linux (serve mode's boards), run under qemu-user"
+static=0
+dist/build-static.sh "${CARGO_TARGET_DIR:-$PWD/target}/dist" || static=$?
+if [ "$static" = 2 ] && [ "${CI:-}" != true ]; then
+    echo "test.sh: the static builds were skipped: install what dist/build-static.sh lists" >&2
+elif [ "$static" != 0 ]; then
+    echo "test.sh: the static builds failed (or could not run: CI must run them)" >&2
+    exit "$static"
 fi
 
 echo "== Kotlin: the bindings on the JVM against the cdylib (JUnit, JNA)"

@@ -133,7 +133,8 @@ fn now_ms() -> u64 {
 
 /// The local time zone's offset from UTC, in minutes, for "today".
 fn utc_offset_minutes() -> i32 {
-    let now = libc::time_t::try_from(now_ms() / 1000).unwrap_or(0);
+    // The type is the C library's time_t, whatever its width there.
+    let now = (now_ms() / 1000).try_into().unwrap_or(0);
     // SAFETY: localtime_r writes only into the tm it is given.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     if unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
