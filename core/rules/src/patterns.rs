@@ -360,7 +360,17 @@ fn compile_set<'a>(
     let mut patterns = Vec::new();
     for s in sources {
         // Regex sources are checked to be printable ASCII before.
-        patterns.push(String::from_utf8_lossy(s));
+        let source = String::from_utf8_lossy(s);
+        // Go's regexp (AdGuard Home's) takes Unicode classes such as
+        // `\pL`, and on a name they match its ASCII letters; with Unicode
+        // off they would not compile. Only such a regex gets Unicode, with
+        // its `\w`, `\d`, `\s` and `\b` kept ASCII as Go's always are (a
+        // Unicode `\w` alone compiles past the size limit).
+        patterns.push(if uses_unicode_class(&source) {
+            format!("(?u:{})", ascii_perl_classes(&source)).into()
+        } else {
+            source
+        });
     }
     regex::bytes::RegexSetBuilder::new(patterns.iter().map(|p| p.as_ref()))
         .unicode(false)
@@ -404,6 +414,79 @@ pub(crate) fn check_regex(source: &str) -> Result<(), RegexProblem> {
 /// The characters a regex rule may hold: printable ASCII.
 fn is_regex_char(c: char) -> bool {
     c.is_ascii_graphic() || c == ' '
+}
+
+/// `source` with its Perl classes and word boundaries ASCII-only in a
+/// regex that has Unicode on: `(?-u:\w)` outside a bracket class, and
+/// inside one the ASCII ranges themselves (`\w` as `0-9A-Za-z_`). A
+/// negated class inside brackets (`[\W]`) is left as it is.
+fn ascii_perl_classes(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + 16);
+    let mut chars = source.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match (in_class, e) {
+                    (false, 'w' | 'W' | 'd' | 'D' | 's' | 'S' | 'b' | 'B') => {
+                        out.push_str("(?-u:\\");
+                        out.push(e);
+                        out.push(')');
+                    }
+                    (true, 'w') => out.push_str("0-9A-Za-z_"),
+                    (true, 'd') => out.push_str("0-9"),
+                    (true, 's') => out.push_str("\\t\\n\\x0B\\f\\r "),
+                    _ => {
+                        out.push(c);
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` (after an optional `^`) first in a class is a literal.
+                let rest = chars.as_str();
+                let skip = match rest.as_bytes() {
+                    [b'^', b']', ..] => 2,
+                    [b']', ..] | [b'^', ..] => 1,
+                    _ => 0,
+                };
+                out.push_str(rest.get(..skip).unwrap_or_default());
+                for _ in 0..skip {
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `source` has a Unicode class (`\p…`, `\P…`) outside an escape.
+fn uses_unicode_class(source: &str) -> bool {
+    let b = source.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            if matches!(b.get(i + 1), Some(b'p' | b'P')) {
+                return true;
+            }
+            // Skip the escaped character, a backslash included.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// Whether `source` has a look-around group or a backreference.
@@ -881,6 +964,19 @@ mod tests {
             types: Types::default(),
             denyallow: Vec::new(),
         }
+    }
+
+    #[test]
+    fn unicode_classes_are_found_outside_escapes_and_perl_classes_kept_ascii() {
+        assert!(uses_unicode_class(r"^\pL"));
+        assert!(uses_unicode_class(r"a\P{Greek}"));
+        assert!(!uses_unicode_class(r"^\\pL"));
+        assert!(uses_unicode_class(r"^\\\pL"));
+        assert!(!uses_unicode_class(r"plain\.example"));
+        assert_eq!(
+            ascii_perl_classes(r"^\w+\b[\w.-]\d[^\s]\pL\\w[]\d]"),
+            r"^(?-u:\w)+(?-u:\b)[0-9A-Za-z_.-](?-u:\d)[^\t\n\x0B\f\r ]\pL\\w[]0-9]"
+        );
     }
 
     #[test]

@@ -809,6 +809,25 @@ fn regex_rules_match_the_name_as_adguard_home_does() {
 }
 
 #[test]
+fn unicode_classes_match_ascii_names_as_gos_regexp_does() {
+    let (set, r) = build(&[concat!(
+        "/^\\pL+\\.example$/\n",
+        "/^x\\p{Nd}{2}\\./\n",
+        "/^\\w+-\\PL\\.test$/\n",
+        "/^[\\w]+\\.\\p{Lu}+$/\n",
+    )]);
+    assert_eq!(r[0].rules, 4, "{} {:?}", r[0], r[0].unused);
+    assert_eq!(set.lookup("abc.example"), blocked(0, 1));
+    assert_eq!(set.lookup("ab1.ex-ample"), Verdict::Unlisted);
+    assert_eq!(set.lookup("x42.cdn.net"), blocked(0, 2));
+    assert_eq!(set.lookup("abc-1.test"), blocked(0, 3));
+    assert_eq!(set.lookup("abc-d.test"), Verdict::Unlisted);
+    // Case-insensitive, as every regex rule: `\p{Lu}` takes lowercase too.
+    assert_eq!(set.lookup("abc_1.com"), blocked(0, 4));
+    assert_eq!(set.lookup("abc.1com"), Verdict::Unlisted);
+}
+
+#[test]
 fn a_regex_may_end_with_a_dollar_before_its_modifiers() {
     let (set, r) = build(&[
         "/^x\\.ads$/$important\n@@/^x\\.ads$/\n/a/$b/\n@@/^y\\./$badfilter\n@@/^y\\./\n||y.example^\n",
