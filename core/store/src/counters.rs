@@ -9,7 +9,10 @@
 //! and agree with it. (After a crash, replayed repeats are counted at the hour
 //! of their last attempt rather than each at its own.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,9 +90,23 @@ pub struct TopNames {
     /// For each slot, where it is in `heap`.
     #[serde(skip)]
     at: Vec<u32>,
-    /// Each name's slot.
+    /// Each name's slot, found by the name's hash and confirmed against
+    /// the slot's name: the names are stored once, in `slots`.
     #[serde(skip)]
-    index: HashMap<String, u32>,
+    index: HashTable<u32>,
+    /// Keyed at random per process (names come from apps and lists).
+    #[serde(skip)]
+    hasher: foldhash::fast::RandomState,
+}
+
+fn slot_is(slots: &[TopName], slot: u32, name: &str) -> bool {
+    slots.get(slot as usize).is_some_and(|s| s.name == name)
+}
+
+fn slot_hash(hasher: &foldhash::fast::RandomState, slots: &[TopName], slot: u32) -> u64 {
+    slots
+        .get(slot as usize)
+        .map_or(0, |s| hasher.hash_one(s.name.as_str()))
 }
 
 impl TopNames {
@@ -97,7 +114,9 @@ impl TopNames {
         if self.index.len() != self.slots.len() || self.heap.len() != self.slots.len() {
             self.rebuild();
         }
-        if let Some(&slot) = self.index.get(name) {
+        let hash = self.hasher.hash_one(name);
+        let slots = &self.slots;
+        if let Some(&slot) = self.index.find(hash, |&s| slot_is(slots, s, name)) {
             let Some(entry) = self.slots.get_mut(slot as usize) else {
                 return;
             };
@@ -109,52 +128,72 @@ impl TopNames {
         }
         if self.slots.len() < TOP_CAPACITY {
             let slot = self.slots.len() as u32;
-            self.index.insert(name.to_owned(), slot);
             self.slots.push(TopName {
                 name: name.to_owned(),
                 count: n,
                 error: 0,
             });
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index
+                .insert_unique(hash, slot, |&s| slot_hash(hasher, slots, s));
             self.at.push(self.heap.len() as u32);
             self.heap.push(slot);
             self.sift_up(self.heap.len() - 1);
             return;
         }
-        // Replace the least counted name: the newcomer inherits its count as error.
+        // Replace the least counted name: the newcomer inherits its count
+        // as error, and its slot's string, so no allocation is made.
         let Some(&slot) = self.heap.first() else {
             return;
         };
+        let Some(min) = self.slots.get(slot as usize) else {
+            return;
+        };
+        let old = self.hasher.hash_one(min.name.as_str());
+        if let Ok(entry) = self.index.find_entry(old, |&s| s == slot) {
+            entry.remove();
+        }
         let Some(min) = self.slots.get_mut(slot as usize) else {
             return;
         };
-        let evicted = std::mem::replace(
-            min,
-            TopName {
-                name: name.to_owned(),
-                count: min.count + n,
-                error: min.count,
-            },
-        );
-        self.index.remove(&evicted.name);
-        self.index.insert(name.to_owned(), slot);
+        min.error = min.count;
+        min.count += n;
+        min.name.clear();
+        min.name.push_str(name);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| slot_hash(hasher, slots, s));
         self.sift_down(0);
     }
 
-    /// Restores the heap and the index (after loading a snapshot).
+    /// Restores the heap and the index (after loading a snapshot). A
+    /// snapshot is read from disk: a name in it twice is kept once, with
+    /// both counts.
     fn rebuild(&mut self) {
         self.slots.truncate(TOP_CAPACITY);
+        let mut index = HashTable::with_capacity(self.slots.len());
+        let mut kept: Vec<TopName> = Vec::with_capacity(self.slots.len());
+        for s in std::mem::take(&mut self.slots) {
+            let hash = self.hasher.hash_one(s.name.as_str());
+            if let Some(&o) = index.find(hash, |&o| slot_is(&kept, o, &s.name)) {
+                if let Some(first) = kept.get_mut(o as usize) {
+                    first.count = first.count.saturating_add(s.count);
+                    first.error = first.error.saturating_add(s.error);
+                }
+                continue;
+            }
+            let slot = kept.len() as u32;
+            kept.push(s);
+            index.insert_unique(hash, slot, |&o| slot_hash(&self.hasher, &kept, o));
+        }
+        self.slots = kept;
+        self.index = index;
         let len = self.slots.len() as u32;
         self.heap = (0..len).collect();
         self.at = (0..len).collect();
         for i in (0..self.heap.len() / 2).rev() {
             self.sift_down(i);
         }
-        self.index = self
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), i as u32))
-            .collect();
     }
 
     /// The count of the name at heap position `i`.
@@ -480,6 +519,7 @@ impl Counters {
 mod tests {
     use super::*;
     use crate::entry::Reason;
+    use std::collections::HashMap;
 
     fn blocked(name: &str, list: &str) -> JournalEntry {
         JournalEntry {
@@ -608,7 +648,10 @@ mod tests {
                 }
                 for (name, &t) in &truth {
                     if t > total / TOP_CAPACITY as u64 {
-                        assert!(top.index.contains_key(name), "{name} ({t} of {total})");
+                        assert!(
+                            top.slots.iter().any(|s| &s.name == name),
+                            "{name} ({t} of {total})"
+                        );
                     }
                 }
                 for (i, &slot) in top.heap.iter().enumerate() {
@@ -617,12 +660,35 @@ mod tests {
                         assert!(top.count_at((i - 1) / 2) <= top.count_at(i));
                     }
                 }
-                for (name, &slot) in &top.index {
-                    assert_eq!(&top.slots[slot as usize].name, name);
+                assert_eq!(top.index.len(), top.slots.len());
+                for (slot, s) in top.slots.iter().enumerate() {
+                    let hash = top.hasher.hash_one(s.name.as_str());
+                    let found = top.index.find(hash, |&o| slot_is(&top.slots, o, &s.name));
+                    assert_eq!(found, Some(&(slot as u32)), "{}", s.name);
                 }
             }
         }
         assert_eq!(top.slots.len(), TOP_CAPACITY);
+    }
+
+    #[test]
+    fn a_snapshot_with_a_name_twice_keeps_it_once_with_both_counts() {
+        // The store file is read from disk: anything may be in it.
+        let slot = |name: &str, count| TopName {
+            name: name.into(),
+            count,
+            error: 0,
+        };
+        let mut top = TopNames {
+            slots: vec![slot("a.com", 3), slot("b.com", 1), slot("a.com", 4)],
+            ..TopNames::default()
+        };
+        top.add("b.com", 1);
+        assert_eq!(top.slots.len(), 2);
+        assert_eq!(top.index.len(), 2);
+        assert_eq!(top.top(2)[0].name, "a.com");
+        assert_eq!(top.top(2)[0].count, 7);
+        assert_eq!(top.top(2)[1].count, 2);
     }
 
     #[test]

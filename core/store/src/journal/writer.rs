@@ -16,10 +16,9 @@
 //! crash, the repeat counts of windows still open are lost (at most one window,
 //! 60 s, of repeats); the fact that the name was blocked is not.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +69,32 @@ impl Group {
             && k.reason == e.reason
             && k.client == e.client
             && k.app == e.app
+    }
+}
+
+/// Keyed at random per process: entries come from apps, lists and the
+/// network. A match of the hash is confirmed against the entry itself.
+type RandomState = foldhash::fast::RandomState;
+
+/// The group table's keys are [`hash_key`]'s keyed hashes already: used as
+/// they are, not hashed again.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; any other input still spreads.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -134,7 +159,7 @@ pub(crate) struct JournalWriter {
     unsynced_records: u64,
     /// The current segment's length at the last sync.
     synced_bytes: u64,
-    groups: HashMap<u64, Group>,
+    groups: HashMap<u64, Group, BuildHasherDefault<KeyHasher>>,
     hasher: RandomState,
     pending_groups: usize,
     groups_close_at_ms: Option<u64>,
@@ -258,8 +283,8 @@ impl JournalWriter {
             durable_seq: next_seq - 1,
             unsynced_records: 0,
             synced_bytes,
-            groups: HashMap::new(),
-            hasher: RandomState::new(),
+            groups: HashMap::default(),
+            hasher: RandomState::default(),
             pending_groups: 0,
             groups_close_at_ms: None,
             stats,
