@@ -236,6 +236,7 @@ impl Observer for LogEvents {
                             format!("{list}, line {}", rule.line)
                         }
                         BlockReason::Canary => "canary".to_owned(),
+                        BlockReason::NotForDevice => "not for this device".to_owned(),
                         BlockReason::Cname { via, .. } => format!("CNAME to {via}"),
                     };
                     log::debug!("blocked {name} type {qtype} ({why})");

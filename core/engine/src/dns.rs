@@ -24,6 +24,9 @@ const CLASS_IN: u16 = 1;
 /// (the DNS Flag Day 2020 value, safe from fragmentation).
 const EDNS_PAYLOAD: u16 = 1232;
 
+/// What a client without EDNS takes over UDP (RFC 1035).
+pub const UDP_SIZE_WITHOUT_EDNS: u16 = 512;
+
 const FLAG_QR: u16 = 0x8000;
 const FLAG_TC: u16 = 0x0200;
 const FLAG_RD: u16 = 0x0100;
@@ -79,6 +82,9 @@ pub struct Query<'a> {
     pub qclass: u16,
     /// Whether the query carried an EDNS OPT record.
     pub edns: bool,
+    /// The most bytes the asker takes in a UDP answer: its EDNS payload
+    /// size, or 512 without EDNS (RFC 6891: never less than 512).
+    pub udp_size: u16,
     flags: u16,
     /// The header and question bytes, echoed in every answer.
     head: &'a [u8],
@@ -113,13 +119,16 @@ impl<'a> Query<'a> {
         let head = message.get(..reader.pos).ok_or(QueryError::Malformed)?;
         // EDNS is best effort: a query with broken records after its
         // question is still answered, just without an OPT record.
-        let edns = reader.has_opt(usize::from(ancount) + usize::from(nscount), arcount);
+        let opt = reader.opt_size(usize::from(ancount) + usize::from(nscount), arcount);
         Ok(Self {
             id,
             name,
             qtype,
             qclass,
-            edns,
+            edns: opt.is_some(),
+            udp_size: opt.map_or(UDP_SIZE_WITHOUT_EDNS, |size| {
+                size.max(UDP_SIZE_WITHOUT_EDNS)
+            }),
             flags,
             head,
         })
@@ -243,6 +252,31 @@ pub fn is_truncated(response: &[u8]) -> bool {
     response
         .get(2)
         .is_some_and(|b| u16::from(*b) << 8 & FLAG_TC != 0)
+}
+
+/// An answer cut to its header and question with the TC bit set, for a
+/// UDP client that takes fewer bytes than the whole answer: it asks again
+/// over TCP (RFC 7766). `None` if the answer has no single readable
+/// question.
+pub fn truncate(answer: &[u8]) -> Option<Vec<u8>> {
+    let mut reader = Reader {
+        bytes: answer,
+        pos: 4,
+    };
+    if reader.u16()? != 1 {
+        return None;
+    }
+    reader.pos = HEADER_LEN;
+    reader.skip_name()?;
+    reader.skip(4)?;
+    let mut out = answer.get(..reader.pos)?.to_vec();
+    if let Some(flags) = out.get_mut(2) {
+        *flags |= (FLAG_TC >> 8) as u8;
+    }
+    for offset in [6, 8, 10] {
+        write_u16(&mut out, offset, 0);
+    }
+    Some(out)
 }
 
 /// Rewrites the ID of a DNS message in place; false if it is too short.
@@ -381,21 +415,24 @@ impl Reader<'_> {
     }
 
     /// Walks `skip` records, then `arcount` additional ones, looking for OPT.
-    fn has_opt(&mut self, skip: usize, arcount: u16) -> bool {
-        let mut walk = || -> Option<bool> {
+    /// The payload size of the OPT record among the additional records,
+    /// if there is one (its class field carries the size).
+    fn opt_size(&mut self, skip: usize, arcount: u16) -> Option<u16> {
+        let mut walk = || -> Option<Option<u16>> {
             for index in 0..skip + usize::from(arcount) {
                 self.skip_name()?;
                 let rtype = self.u16()?;
-                self.skip(6)?;
+                let class = self.u16()?;
+                self.skip(4)?;
                 let rdlength = self.u16()?;
                 self.skip(usize::from(rdlength))?;
                 if index >= skip && rtype == TYPE_OPT {
-                    return Some(true);
+                    return Some(Some(class));
                 }
             }
-            Some(false)
+            Some(None)
         };
-        walk().unwrap_or(false)
+        walk().flatten()
     }
 }
 

@@ -13,11 +13,14 @@ use tacet_rules::{RuleRef, RuleSet, Verdict};
 
 use crate::answer::{self, AnswerFacts, AnswerProblem};
 use crate::config::{BlockMode, Config, CANARY_NAMES};
+use crate::device::DevicePolicies;
 use crate::dns::{self, Query, QueryError, Rcode};
 use crate::enforce::Enforcer;
 use crate::event::{BlockReason, Event, Protocol, RejectReason, Route};
 use crate::learned::{self, Learned, LearnedAddrs};
-use crate::pending::{Asker, Discovered, Pending, PendingQueries, QueryHandle, ReplyTo};
+use crate::pending::{
+    Asker, Discovered, MessageFrom, Pending, PendingQueries, QueryHandle, ReplyTo,
+};
 use crate::reject;
 use crate::stats::Stats;
 use crate::tcp::TcpDns;
@@ -73,6 +76,18 @@ pub enum UpstreamCommand {
     Abandon(QueryHandle),
 }
 
+/// What the engine sends back to a client of
+/// [`Engine::handle_message`] (serve mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageReply {
+    /// Where the query came from: the answer goes back there.
+    pub to: MessageFrom,
+    /// The answer; `None` when the query gets none (it could not be read
+    /// as a query), so a runtime that counts a TCP connection's queries in
+    /// flight can let that one go.
+    pub answer: Option<Vec<u8>>,
+}
+
 /// Why the engine wants to be woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerReason {
@@ -122,6 +137,10 @@ pub struct Engine {
     pending: PendingQueries,
     paused_until: Option<Instant>,
     tun_out: VecDeque<Vec<u8>>,
+    /// Answers to queries handed in as messages (serve mode).
+    messages_out: VecDeque<MessageReply>,
+    /// Per-device policies (serve mode).
+    devices: DevicePolicies,
     upstream_out: VecDeque<UpstreamCommand>,
     events: VecDeque<Event>,
     blocked_names: HashSet<u64>,
@@ -165,6 +184,8 @@ impl Engine {
             rules,
             paused_until: None,
             tun_out: VecDeque::new(),
+            messages_out: VecDeque::new(),
+            devices: DevicePolicies::default(),
             upstream_out: VecDeque::new(),
             events: VecDeque::new(),
             blocked_names: HashSet::new(),
@@ -312,6 +333,25 @@ impl Engine {
         &self.config
     }
 
+    /// Handles one DNS query that a client sent to a socket of the runtime
+    /// (serve mode: a LAN resolver), not through the TUN. It goes through
+    /// the same pipeline as a query read from the TUN (rules, per-device
+    /// policy, pending table, answers, events) with `from.client` as the
+    /// asker; its answer comes out of [`poll_message`](Self::poll_message),
+    /// tagged with `from`. Over UDP an answer longer than the client takes
+    /// goes out truncated (TC), so it asks again over TCP.
+    pub fn handle_message(&mut self, now: Instant, from: MessageFrom, message: &[u8]) {
+        let max_udp = Query::parse(message).map_or(dns::UDP_SIZE_WITHOUT_EDNS, |q| q.udp_size);
+        self.handle_query(now, message, ReplyTo::Message { from, max_udp });
+        self.after_input(now);
+    }
+
+    /// Sets the per-device policies (serve mode); queries handled after
+    /// this call see them.
+    pub fn set_device_policies(&mut self, policies: DevicePolicies) {
+        self.devices = policies;
+    }
+
     /// Handles one IP packet read from the TUN.
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
         self.handle_packet(now, packet);
@@ -326,7 +366,7 @@ impl Engine {
                     client: datagram.source,
                     server: datagram.destination,
                 };
-                self.handle_message(now, datagram.payload, reply);
+                self.handle_query(now, datagram.payload, reply);
             }
             Ok(Packet::Tcp(segment)) if segment.destination.port() == 53 => {
                 let Some(messages) = self.tcp.handle_packet(now, packet, &segment) else {
@@ -345,7 +385,7 @@ impl Engine {
                         client: incoming.client,
                         server: incoming.server,
                     };
-                    self.handle_message(now, &incoming.message, reply);
+                    self.handle_query(now, &incoming.message, reply);
                 }
                 self.drain_tcp();
             }
@@ -533,6 +573,12 @@ impl Engine {
         self.after_input(now);
     }
 
+    /// The next answer to a query handed in through
+    /// [`handle_message`](Self::handle_message).
+    pub fn poll_message(&mut self) -> Option<MessageReply> {
+        self.messages_out.pop_front()
+    }
+
     /// The next packet to write to the TUN.
     pub fn poll_tun_packet(&mut self) -> Option<Vec<u8>> {
         self.tun_out.pop_front()
@@ -590,8 +636,9 @@ impl Engine {
         }
     }
 
-    /// One DNS message from an app, over UDP or TCP.
-    fn handle_message(&mut self, now: Instant, message: &[u8], reply: ReplyTo) {
+    /// One DNS message from an app, over UDP or TCP, or from a client of
+    /// serve mode.
+    fn handle_query(&mut self, now: Instant, message: &[u8], reply: ReplyTo) {
         let query = match Query::parse(message) {
             Ok(query) => query,
             Err(error) => {
@@ -610,7 +657,7 @@ impl Engine {
             }
         };
         self.stats.queries += 1;
-        if !self.is_resolver(reply.server().ip()) {
+        if !matches!(reply, ReplyTo::Message { .. }) && !self.is_resolver(reply.server().ip()) {
             self.stats.bypass_attempts += 1;
         }
         let paused = self.is_paused(now);
@@ -621,6 +668,12 @@ impl Engine {
         };
         let block = if paused {
             None
+        } else if self
+            .devices
+            .of(reply.client().ip())
+            .is_some_and(|policy| !policy.allows(&query.name))
+        {
+            Some(BlockReason::NotForDevice)
         } else if self.config.answer_canaries && CANARY_NAMES.contains(&query.name.as_str()) {
             Some(BlockReason::Canary)
         } else if let Verdict::Blocked(rule) = verdict {
@@ -630,6 +683,9 @@ impl Engine {
         };
         if let Some(reason) = block {
             self.stats.blocked += 1;
+            if reason == BlockReason::NotForDevice {
+                self.stats.device_blocked += 1;
+            }
             self.count_unique(&query.name);
             let answer = match reason {
                 BlockReason::Canary => {
@@ -678,7 +734,10 @@ impl Engine {
                     Asker::Background(_) => self.background_in_flight += 1,
                     Asker::Enforced(_) => {}
                 }
-                let retry_truncated_over_tcp = matches!(asker, Asker::App(ReplyTo::Tcp { .. }));
+                let retry_truncated_over_tcp = match asker {
+                    Asker::App(reply) => reply.transport() == Protocol::Tcp,
+                    _ => false,
+                };
                 let message = message.to_vec();
                 self.upstream_out
                     .push_back(UpstreamCommand::Send(UpstreamQuery {
@@ -1068,13 +1127,32 @@ impl Engine {
                 self.tcp.send(now, conn, message);
                 self.drain_tcp();
             }
+            ReplyTo::Message { from, max_udp } => {
+                let answer =
+                    if from.transport == Protocol::Udp && message.len() > usize::from(max_udp) {
+                        self.stats.truncated_for_client += 1;
+                        dns::truncate(message)
+                    } else {
+                        Some(message.to_vec())
+                    };
+                if answer.is_none() {
+                    self.stats.malformed += 1;
+                }
+                self.messages_out
+                    .push_back(MessageReply { to: from, answer });
+            }
         }
     }
 
     /// A TCP query that gets no answer still frees its place.
     fn tcp_done(&mut self, to: ReplyTo) {
-        if let ReplyTo::Tcp { conn, .. } = to {
-            self.tcp.forget_query(conn);
+        match to {
+            ReplyTo::Tcp { conn, .. } => self.tcp.forget_query(conn),
+            ReplyTo::Message { from, .. } => self.messages_out.push_back(MessageReply {
+                to: from,
+                answer: None,
+            }),
+            ReplyTo::Udp { .. } => {}
         }
     }
 

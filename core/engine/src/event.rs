@@ -25,6 +25,9 @@ pub enum BlockReason {
         /// The rule that blocks it.
         rule: RuleRef,
     },
+    /// The device that asked may only reach the names its policy lists
+    /// ([`crate::device::DevicePolicy`]), and this is not one of them.
+    NotForDevice,
 }
 
 /// Why a packet to an address was rejected.

@@ -33,6 +33,31 @@ pub enum ReplyTo {
         /// The address it connected to.
         server: SocketAddr,
     },
+    /// A DNS message a client sent straight to the runtime's socket (serve
+    /// mode), answered through [`crate::Engine::poll_message`].
+    Message {
+        /// Where it came from, handed back with the answer.
+        from: MessageFrom,
+        /// The most bytes the client takes over UDP (its EDNS payload size,
+        /// 512 without EDNS); a longer answer goes out truncated (TC).
+        max_udp: u16,
+    },
+}
+
+/// Where a DNS message handed to [`crate::Engine::handle_message`] came
+/// from: the client, the runtime's socket it reached, and a tag the runtime
+/// chooses (its TCP connection), all handed back with the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageFrom {
+    /// The client's address and port: the device that asked.
+    pub client: SocketAddr,
+    /// The local address it sent the query to.
+    pub server: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Protocol,
+    /// The runtime's own tag for the way back (a socket or a connection);
+    /// the engine only hands it back.
+    pub stream: u64,
 }
 
 impl ReplyTo {
@@ -40,6 +65,7 @@ impl ReplyTo {
     pub fn client(&self) -> SocketAddr {
         match self {
             Self::Udp { client, .. } | Self::Tcp { client, .. } => *client,
+            Self::Message { from, .. } => from.client,
         }
     }
 
@@ -47,6 +73,7 @@ impl ReplyTo {
     pub fn server(&self) -> SocketAddr {
         match self {
             Self::Udp { server, .. } | Self::Tcp { server, .. } => *server,
+            Self::Message { from, .. } => from.server,
         }
     }
 
@@ -55,6 +82,7 @@ impl ReplyTo {
         match self {
             Self::Udp { .. } => Protocol::Udp,
             Self::Tcp { .. } => Protocol::Tcp,
+            Self::Message { from, .. } => from.transport,
         }
     }
 }

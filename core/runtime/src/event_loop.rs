@@ -461,6 +461,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             let reason = match reason {
                 BlockReason::Rule(rule) => rule_reason(rule),
                 BlockReason::Canary => Reason::Canary,
+                BlockReason::NotForDevice => Reason::NotForDevice,
                 BlockReason::Cname { via, rule } => Reason::Cname {
                     via: via.clone(),
                     list_id: list_id(rule),
