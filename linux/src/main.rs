@@ -16,6 +16,7 @@ mod routes;
 mod rule_sources;
 mod rules_cmd;
 mod run;
+mod serve;
 mod store_cmd;
 
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ struct Cli {
 enum Command {
     /// Run the firewall on a TUN device (root), until Ctrl-C or SIGTERM.
     Run(run::RunArgs),
+    /// Serve DNS on the home network (a router, a Raspberry Pi) for the
+    /// devices that cannot run an app: same lists, store and journal, each
+    /// query journaled under the device that asked.
+    Serve(serve::ServeArgs),
     /// Show the firewall at work in throwaway network namespaces (root, no
     /// internet needed): a fitness app and a camera phoning home.
     Demo(demo::DemoArgs),
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
     logger.init();
     let result = match cli.command {
         Command::Run(args) => run::run(args, cli.verbose >= 2),
+        Command::Serve(args) => serve::serve(args, cli.verbose >= 2),
         Command::Demo(args) => demo::demo(args),
         Command::Check(args) => rules_cmd::run_check(&args).map(|()| ExitCode::SUCCESS),
         Command::Lint(args) => rules_cmd::run_lint(&args).map(|()| ExitCode::SUCCESS),

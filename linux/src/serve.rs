@@ -1,0 +1,465 @@
+//! `tacet serve`: the firewall as a DNS resolver for a home network, for
+//! the devices that cannot run an app (a camera, a vacuum). Same engine,
+//! lists, store and journal as `tacet run`; the device that asked (its
+//! address, and its name from `--device` or a dnsmasq leases file) is the
+//! "app" of each journal entry, and a device can be held to the names it
+//! needs (`--only`).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use tacet_engine::{DevicePolicies, DevicePolicy};
+use tacet_runtime::{Firewall, ServeConfig, ServeLimits};
+
+use crate::run::{FirewallArgs, Session};
+
+/// A leases file larger than this is read up to here only (counted).
+pub const MAX_LEASES_BYTES: u64 = 1024 * 1024;
+
+/// The most leases kept; further lines are counted and left out.
+pub const MAX_LEASES: usize = 4096;
+
+/// How often the leases file is looked at for a change.
+const LEASES_POLL: Duration = Duration::from_secs(2);
+
+/// What the leases watcher sends the main loop when names changed (beside
+/// the signals' numbers).
+pub(crate) const DEVICES_CHANGED: i32 = -1;
+
+/// Arguments of `tacet serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// An address to answer DNS on, UDP and TCP: IP or IP:PORT (port 53
+    /// by default); repeatable, IPv4 and IPv6 (`--listen 192.168.1.2
+    /// --listen [::]:53`). An IPv6 address takes IPv6 only.
+    #[arg(long = "listen", value_name = "ADDR", required = true, value_parser = parse_listen)]
+    pub listen: Vec<SocketAddr>,
+    /// A device's name: NAME=IP (repeatable). The journal names the device
+    /// that asked; these win over the leases file.
+    #[arg(long = "device", value_name = "NAME=IP", value_parser = parse_device)]
+    pub devices: Vec<(String, IpAddr)>,
+    /// A dnsmasq leases file (`/var/lib/misc/dnsmasq.leases`): devices are
+    /// named by the hostnames they gave DHCP. Re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub leases: Option<PathBuf>,
+    /// Hold a device to the names it needs: DEVICE=NAME,NAME,... where
+    /// DEVICE is a device's name or address (repeatable). It gets those
+    /// names and their subdomains, everything else it asks is blocked (as
+    /// --block-mode says) and journaled as "not_for_device". The lists
+    /// still apply to the names given.
+    #[arg(long = "only", value_name = "DEVICE=NAMES", value_parser = parse_only)]
+    pub only: Vec<(String, Vec<String>)>,
+    /// The most TCP connections open at once.
+    #[arg(long, value_name = "N", default_value_t = ServeLimits::default().max_connections)]
+    pub tcp_max_connections: usize,
+    /// The most TCP connections open at once from one address.
+    #[arg(long, value_name = "N", default_value_t = ServeLimits::default().max_connections_per_client)]
+    pub tcp_max_per_client: usize,
+    /// A TCP connection without a whole query or answer for this long is
+    /// closed.
+    #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().idle.as_secs())]
+    pub tcp_idle_secs: u64,
+    #[command(flatten)]
+    pub firewall: FirewallArgs,
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let ip = text.trim_start_matches('[').trim_end_matches(']');
+    ip.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("`{text}` is not an address: give IP or IP:PORT"))
+}
+
+fn parse_device(text: &str) -> Result<(String, IpAddr), String> {
+    let (name, ip) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: give NAME=IP"))?;
+    let name = device_name(name).ok_or_else(|| format!("`{name}` is not a device name"))?;
+    let ip = ip
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{ip}` is not an IP address"))?;
+    Ok((name, ip))
+}
+
+fn parse_only(text: &str) -> Result<(String, Vec<String>), String> {
+    let (device, names) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: give DEVICE=NAME,NAME,..."))?;
+    let device = device.trim().to_owned();
+    if device.is_empty() {
+        return Err(format!("`{text}`: no device"));
+    }
+    let names: Vec<String> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // Checked here, so a typo fails at start rather than blocking all.
+    DevicePolicy::only(&names).map_err(|e| format!("--only {device}: {e}"))?;
+    Ok((device, names))
+}
+
+/// A device name as the journal keeps it: 1 to 63 letters, digits, `-`
+/// or `_` (a DHCP hostname's label), lowercase; `None` for anything else.
+fn device_name(text: &str) -> Option<String> {
+    let name = text.trim();
+    let ok = (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| name.to_ascii_lowercase())
+}
+
+/// The names of the network's devices, by address: the static ones, then
+/// the DHCP leases'.
+#[derive(Debug, Default)]
+pub struct DeviceNames {
+    fixed: HashMap<IpAddr, String>,
+    leased: HashMap<IpAddr, String>,
+}
+
+impl DeviceNames {
+    /// The name of the device at `addr`, if known. An IPv4 address mapped
+    /// into IPv6 is the IPv4 device.
+    pub fn name_of(&self, addr: IpAddr) -> Option<&str> {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        self.fixed
+            .get(&addr)
+            .or_else(|| self.leased.get(&addr))
+            .map(String::as_str)
+    }
+
+    /// Every address going by `name`.
+    fn addresses_of(&self, name: &str) -> Vec<IpAddr> {
+        let mut found: Vec<IpAddr> = self
+            .fixed
+            .iter()
+            .chain(
+                self.leased
+                    .iter()
+                    .filter(|(a, _)| !self.fixed.contains_key(a)),
+            )
+            .filter(|(_, n)| n.as_str() == name)
+            .map(|(a, _)| *a)
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+/// What reading a leases file found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Leases {
+    /// Hostnames by address.
+    pub names: HashMap<IpAddr, String>,
+    /// Lines that were not a lease with a usable hostname (`*` for none
+    /// is not counted).
+    pub bad_lines: usize,
+    /// Leases past [`MAX_LEASES`], or bytes past [`MAX_LEASES_BYTES`].
+    pub left_out: usize,
+}
+
+/// Reads dnsmasq's leases format: `EXPIRY MAC IP HOSTNAME CLIENT-ID` a
+/// line (`duid ...` lines of DHCPv6 are skipped). Hostile content is
+/// bounded: long lines, bad addresses and names are counted and skipped.
+pub fn parse_leases(text: &str) -> Leases {
+    let mut leases = Leases::default();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_ascii_whitespace().take(5).collect();
+        match fields.as_slice() {
+            [] | ["duid", ..] => {}
+            [_, _, _, "*", ..] => {}
+            [expiry, _mac, ip, host, ..] if expiry.bytes().all(|b| b.is_ascii_digit()) => {
+                let (Ok(ip), Some(name)) = (ip.parse::<IpAddr>(), device_name(host)) else {
+                    leases.bad_lines += 1;
+                    continue;
+                };
+                if leases.names.len() >= MAX_LEASES && !leases.names.contains_key(&ip) {
+                    leases.left_out += 1;
+                    continue;
+                }
+                leases.names.insert(ip, name);
+            }
+            _ => leases.bad_lines += 1,
+        }
+    }
+    leases
+}
+
+/// Reads at most [`MAX_LEASES_BYTES`] of `path`.
+fn read_leases(path: &Path) -> std::io::Result<Leases> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LEASES_BYTES + 1).read_to_end(&mut bytes)?;
+    let cut = bytes.len() as u64 > MAX_LEASES_BYTES;
+    if cut {
+        // Up to the last whole line within the bound.
+        bytes.truncate(MAX_LEASES_BYTES as usize);
+        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        bytes.truncate(end);
+    }
+    let mut leases = parse_leases(&String::from_utf8_lossy(&bytes));
+    leases.left_out += usize::from(cut);
+    Ok(leases)
+}
+
+/// The policies of `--only`, for the addresses the devices have now.
+/// A device given by a name no address goes by holds no one yet.
+fn policies(only: &[(String, Vec<String>)], names: &DeviceNames) -> DevicePolicies {
+    let mut by_addr = HashMap::new();
+    for (device, allowed) in only {
+        let Ok(policy) = DevicePolicy::only(allowed) else {
+            continue; // checked when the arguments were parsed
+        };
+        let addrs = match device.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => names.addresses_of(&device.to_ascii_lowercase()),
+        };
+        for addr in addrs {
+            by_addr.insert(addr, policy.clone());
+        }
+    }
+    DevicePolicies::new(by_addr).unwrap_or_else(|e| {
+        eprintln!("tacet: device policies not applied: {e}");
+        DevicePolicies::default()
+    })
+}
+
+/// Starts the thread that re-reads the leases file when it changes and
+/// tells the main loop ([`DEVICES_CHANGED`]).
+fn watch_leases(path: PathBuf, names: Arc<RwLock<DeviceNames>>, wake: mpsc::Sender<i32>) {
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+    };
+    let mut seen = stamp(&path);
+    let spawned = std::thread::Builder::new()
+        .name("tacet-leases".into())
+        .spawn(move || loop {
+            std::thread::sleep(LEASES_POLL);
+            let now = stamp(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            load_leases(&path, &names);
+            if wake.send(DEVICES_CHANGED).is_err() {
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("tacet: the leases file will not be re-read: {e}");
+    }
+}
+
+/// Reads the leases into `names`; a file that cannot be read keeps the
+/// names known.
+fn load_leases(path: &Path, names: &RwLock<DeviceNames>) {
+    match read_leases(path) {
+        Ok(leases) => {
+            if leases.bad_lines > 0 || leases.left_out > 0 {
+                log::warn!(
+                    "leases file: {} unusable lines, {} left out past the bounds",
+                    leases.bad_lines,
+                    leases.left_out
+                );
+            }
+            log::info!("leases file: {} named devices", leases.names.len());
+            if let Ok(mut names) = names.write() {
+                names.leased = leases.names;
+            }
+        }
+        Err(e) => eprintln!("tacet: cannot read the leases file {}: {e}", path.display()),
+    }
+}
+
+/// `tacet serve`.
+pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
+    if args.listen.len() > tacet_runtime::serve::MAX_LISTEN {
+        return Err(format!(
+            "at most {} --listen addresses",
+            tacet_runtime::serve::MAX_LISTEN
+        ));
+    }
+    let names = Arc::new(RwLock::new(DeviceNames {
+        fixed: args.devices.iter().map(|(n, a)| (*a, n.clone())).collect(),
+        leased: HashMap::new(),
+    }));
+    if let Some(path) = &args.leases {
+        load_leases(path, &names);
+    }
+    let ours: Vec<IpAddr> = args.listen.iter().map(SocketAddr::ip).collect();
+    let upstreams = crate::run::upstreams(&args.firewall, &ours)?;
+    let session = Session::prepare(
+        &args.firewall,
+        args.firewall.engine_config(log_queries),
+        &upstreams,
+    )?;
+    let serve = ServeConfig {
+        listen: args.listen.clone(),
+        limits: ServeLimits {
+            max_connections: args.tcp_max_connections.max(1),
+            max_connections_per_client: args.tcp_max_per_client.max(1),
+            idle: Duration::from_secs(args.tcp_idle_secs.max(1)),
+            ..ServeLimits::default()
+        },
+    };
+    let observer = Box::new(crate::run::LogEvents {
+        stopped: session.wake.clone(),
+        routes: None,
+        devices: Some(Arc::clone(&names)),
+    });
+    let firewall = Firewall::serve(
+        serve,
+        session.config.clone(),
+        Arc::clone(&session.rules),
+        observer,
+    )
+    .map_err(|e| e.to_string())?;
+    let apply = |firewall: &Firewall| {
+        if let Ok(names) = names.read() {
+            firewall.set_device_policies(policies(&args.only, &names));
+        }
+    };
+    apply(&firewall);
+    if let Some(path) = &args.leases {
+        watch_leases(path.clone(), Arc::clone(&names), session.wake.clone());
+    }
+    let listening: Vec<String> = firewall
+        .listening()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "tacet: serving DNS on {} (upstream {})",
+        listening.join(", "),
+        upstream_list.join(", ")
+    );
+    // SIGHUP re-reads the lists and the leases; a change of the leases
+    // file re-applies the device policies alone.
+    let leases = args.leases.clone();
+    session.until_stopped(&args.firewall, firewall, |firewall| {
+        if let Some(path) = &leases {
+            load_leases(path, &names);
+        }
+        apply(firewall);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_name_devices_and_hostile_lines_are_counted() {
+        let text = "1733500000 aa:bb:cc:dd:ee:01 192.168.1.50 Camera 01:aa:bb\n\
+                    1733500000 aa:bb:cc:dd:ee:02 192.168.1.60 vacuum *\n\
+                    1733500000 aa:bb:cc:dd:ee:03 192.168.1.70 * *\n\
+                    duid 00:01:00:01\n\
+                    0 aa:bb 2001:db8::9 phone *\n\
+                    garbage\n\
+                    1733500000 aa 192.168.1.999 bad *\n\
+                    1733500000 aa 192.168.1.80 evil;name *\n";
+        let leases = parse_leases(text);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(leases.names.get(&ip("192.168.1.50")).unwrap(), "camera");
+        assert_eq!(leases.names.get(&ip("192.168.1.60")).unwrap(), "vacuum");
+        assert_eq!(leases.names.get(&ip("2001:db8::9")).unwrap(), "phone");
+        assert_eq!(leases.names.len(), 3);
+        assert_eq!(leases.bad_lines, 3);
+    }
+
+    #[test]
+    fn leases_are_bounded() {
+        let text: String = (0..MAX_LEASES + 10)
+            .map(|i| {
+                format!(
+                    "1 aa 10.{}.{}.{} d{i} *\n",
+                    i >> 16,
+                    (i >> 8) & 255,
+                    i & 255
+                )
+            })
+            .collect();
+        let leases = parse_leases(&text);
+        assert_eq!(leases.names.len(), MAX_LEASES);
+        assert_eq!(leases.left_out, 10);
+        let dir = std::env::temp_dir().join(format!("tacet-leases-{}", std::process::id()));
+        std::fs::write(&dir, "1 aa 10.0.0.1 ok *\n".repeat(100_000)).unwrap();
+        let read = read_leases(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(read.left_out, 1, "a file past the size bound is cut");
+        assert_eq!(read.names.len(), 1);
+    }
+
+    #[test]
+    fn static_names_win_and_policies_follow_the_names() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let names = DeviceNames {
+            fixed: HashMap::from([(ip("192.168.1.50"), "camera".to_owned())]),
+            leased: HashMap::from([
+                (ip("192.168.1.50"), "foscam".to_owned()),
+                (ip("192.168.1.60"), "vacuum".to_owned()),
+            ]),
+        };
+        assert_eq!(names.name_of(ip("192.168.1.50")), Some("camera"));
+        assert_eq!(names.name_of(ip("::ffff:192.168.1.60")), Some("vacuum"));
+        assert_eq!(names.name_of(ip("192.168.1.61")), None);
+        let only = vec![
+            ("Vacuum".to_owned(), vec!["ot.io.mi.com".to_owned()]),
+            ("192.168.1.99".to_owned(), vec!["pool.ntp.org".to_owned()]),
+            ("nobody".to_owned(), vec!["x.example".to_owned()]),
+        ];
+        let policies = policies(&only, &names);
+        assert_eq!(policies.len(), 2);
+        assert!(policies
+            .of(ip("192.168.1.60"))
+            .unwrap()
+            .allows("ot.io.mi.com"));
+        assert!(policies.of(ip("192.168.1.99")).is_some());
+        assert!(policies.of(ip("192.168.1.50")).is_none());
+    }
+
+    #[test]
+    fn arguments_parse() {
+        assert_eq!(
+            parse_listen("192.168.1.2").unwrap().to_string(),
+            "192.168.1.2:53"
+        );
+        assert_eq!(parse_listen("[::]:5353").unwrap().to_string(), "[::]:5353");
+        assert_eq!(
+            parse_listen("[fd00::1]").unwrap().to_string(),
+            "[fd00::1]:53"
+        );
+        assert!(parse_listen("lan").is_err());
+        assert_eq!(
+            parse_device("Camera=192.168.1.50").unwrap(),
+            ("camera".to_owned(), "192.168.1.50".parse().unwrap())
+        );
+        assert!(parse_device("cam era=192.168.1.50").is_err());
+        assert!(parse_device("camera").is_err());
+        let (device, names) =
+            parse_only("vacuum=ot.io.mi.com, ott.io.mi.com,pool.ntp.org").unwrap();
+        assert_eq!(device, "vacuum");
+        assert_eq!(names.len(), 3);
+        assert!(parse_only("vacuum=bad..name").is_err());
+    }
+}
