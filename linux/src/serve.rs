@@ -349,7 +349,7 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         std::io::stdout().lock(),
-        "tacet: serving DNS on {} (upstream {})",
+        "tacet: ready: serving DNS on {} (upstream {})",
         listening.join(", "),
         upstream_list.join(", ")
     );
