@@ -1,7 +1,9 @@
 //! tacet: the DNS firewall as a Linux command line.
 //!
 //! **Layer:** shell. It parses arguments, creates and configures the TUN
-//! (or adopts one by file descriptor), loads lists, starts the runtime, and
+//! (or adopts one by file descriptor; `run`) or listens on LAN addresses
+//! (`serve`: a resolver for a home network's devices, named from
+//! `--device` and dnsmasq's leases), loads lists, starts the runtime, and
 //! prints. **Never:** no filtering logic of its own; everything a phone
 //! shell could not also do through the runtime and the engine is suspect
 //! here.

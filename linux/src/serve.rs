@@ -439,6 +439,29 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_service_settings_parse() {
+        use clap::Parser;
+        let default = include_str!("../../dist/tacet-serve.default");
+        let args = default
+            .lines()
+            .find_map(|l| l.strip_prefix("TACET_SERVE_ARGS="))
+            .unwrap();
+        let unit = include_str!("../../dist/tacet-serve.service");
+        let exec = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap()
+            .replace("$TACET_SERVE_ARGS", args);
+        let cli = crate::Cli::try_parse_from(exec.split_whitespace()).unwrap();
+        let crate::Command::Serve(serve) = cli.command else {
+            panic!("not serve: {exec}")
+        };
+        assert_eq!(serve.listen.len(), 2);
+        assert_eq!(serve.only.len(), 1);
+        assert_eq!(serve.firewall.store, PathBuf::from("/var/lib/tacet"));
+    }
+
+    #[test]
     fn arguments_parse() {
         assert_eq!(
             parse_listen("192.168.1.2").unwrap().to_string(),
