@@ -280,6 +280,17 @@ impl Observer for LogEvents {
                 }
             }
             Event::Allowed { name, qtype, .. } => log::debug!("allowed {name} type {qtype}"),
+            // The hook for a gateway's nftables set of rejected addresses.
+            Event::AddressLearned {
+                addr,
+                name,
+                ttl,
+                client,
+                ..
+            } => log::debug!(
+                "{addr} ({name}) rejected for {}s, learned for {client:?}",
+                ttl.as_secs()
+            ),
             Event::AnswerRefused {
                 name,
                 qtype,

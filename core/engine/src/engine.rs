@@ -431,7 +431,7 @@ impl Engine {
         let Some(pending) = self.pending.remove(handle) else {
             return; // answered SERVFAIL already
         };
-        if let Asker::Background(_) = pending.asker {
+        if let Asker::Background(..) = pending.asker {
             self.background_in_flight = self.background_in_flight.saturating_sub(1);
         }
         // The engine parsed every pending query before it sent it.
@@ -450,8 +450,8 @@ impl Engine {
             }
         };
         let reply = match pending.asker {
-            Asker::Background(rule) => {
-                self.learn_blocked(now, &query.name, rule, &facts, false);
+            Asker::Background(rule, client) => {
+                self.learn_blocked(now, &query.name, rule, &facts, false, Some(client));
                 return;
             }
             Asker::Enforced(rule) => {
@@ -465,7 +465,7 @@ impl Engine {
             self.stats.blocked += 1;
             self.stats.cname_blocked += 1;
             self.count_unique(&query.name);
-            self.learn_blocked(now, &via, rule, &facts, false);
+            self.learn_blocked(now, &via, rule, &facts, false, Some(reply.client()));
             let answer = self.block_answer(&query);
             self.reply(now, reply, &answer);
             let reason = BlockReason::Cname { via, rule };
@@ -495,7 +495,7 @@ impl Engine {
         self.stats.answers_refused += 1;
         let reply = match pending.asker {
             Asker::App(reply) => reply,
-            Asker::Background(_) => return,
+            Asker::Background(..) => return,
             Asker::Enforced(_) => {
                 self.enforcer.done(&query.name, query.qtype, now, None);
                 return;
@@ -695,7 +695,7 @@ impl Engine {
             };
             self.reply(now, reply, &answer);
             if let BlockReason::Rule(rule) = reason {
-                self.resolve_in_background(now, message, &query, rule);
+                self.resolve_in_background(now, message, &query, rule, reply.client());
             }
             self.push_event(blocked_event(now, reply, query.name, query.qtype, reason));
             return;
@@ -731,7 +731,7 @@ impl Engine {
             Some(handle) => {
                 match asker {
                     Asker::App(_) => self.stats.forwarded += 1,
-                    Asker::Background(_) => self.background_in_flight += 1,
+                    Asker::Background(..) => self.background_in_flight += 1,
                     Asker::Enforced(_) => {}
                 }
                 let retry_truncated_over_tcp = match asker {
@@ -773,6 +773,7 @@ impl Engine {
         message: &[u8],
         query: &Query<'_>,
         rule: RuleRef,
+        client: SocketAddr,
     ) {
         if !self.config.learn_addresses
             || ![dns::TYPE_A, dns::TYPE_AAAA, TYPE_HTTPS].contains(&query.qtype)
@@ -804,7 +805,7 @@ impl Engine {
         self.background.insert(key.clone(), until);
         self.background_expiry.push_back((until, key));
         self.stats.background_queries += 1;
-        self.forward(now, message, Asker::Background(rule), None, query);
+        self.forward(now, message, Asker::Background(rule, client), None, query);
     }
 
     /// The first name an allowed answer (to a query of `qtype`) leads to
@@ -834,6 +835,7 @@ impl Engine {
         rule: RuleRef,
         facts: &AnswerFacts,
         pinned: bool,
+        client: Option<SocketAddr>,
     ) {
         for &(addr, ttl) in &facts.addresses {
             if !learned::is_global(addr)
@@ -848,8 +850,22 @@ impl Engine {
                 .learned
                 .learn_blocked(now, addr, name, rule, ttl, pinned)
             {
-                Learned::Blocked { new: true } => self.routes_changed(now),
-                Learned::Blocked { new: false } => {}
+                Learned::Blocked { new } => {
+                    if new {
+                        self.routes_changed(now);
+                    }
+                    let ttl = self
+                        .learned
+                        .expires_at(addr)
+                        .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+                    self.push_event(Event::AddressLearned {
+                        at: now,
+                        addr,
+                        name: name.to_owned(),
+                        ttl,
+                        client,
+                    });
+                }
                 Learned::Shared { allowed_name } => self.shared(now, addr, name, allowed_name),
                 Learned::OverNameLimit => self.stats.learned_refused += 1,
             }
@@ -963,7 +979,7 @@ impl Engine {
         if self.learned.refresh_pinned(&query.name, v4, &keep) {
             self.routes_changed(now);
         }
-        self.learn_blocked(now, &query.name, rule, facts, true);
+        self.learn_blocked(now, &query.name, rule, facts, true, None);
         let limits = self.config.learned;
         let again = facts
             .addresses
@@ -1093,7 +1109,7 @@ impl Engine {
     fn fail(&mut self, now: Instant, pending: &Pending) {
         let reply = match pending.asker {
             Asker::App(reply) => reply,
-            Asker::Background(_) => {
+            Asker::Background(..) => {
                 self.background_in_flight = self.background_in_flight.saturating_sub(1);
                 return;
             }

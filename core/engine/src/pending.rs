@@ -94,8 +94,9 @@ pub enum Asker {
     App(ReplyTo),
     /// Nobody: a blocked name resolved in the background to learn its
     /// addresses (the app already has its block answer), with the rule
-    /// that blocks it, which its addresses are then rejected under.
-    Background(RuleRef),
+    /// that blocks it, which its addresses are then rejected under, and
+    /// the client whose query led to it.
+    Background(RuleRef, SocketAddr),
     /// Nobody: an enforced name looked up before any app asked, with the
     /// rule that blocks it; its addresses are pinned until the next lookup.
     Enforced(RuleRef),

@@ -303,3 +303,55 @@ fn an_upstream_that_never_answers_gets_the_client_servfail() {
     let answer = Packet::parse(&bytes).unwrap();
     assert_eq!(answer.rcode(), RCODE::ServerFailure);
 }
+
+#[test]
+fn addresses_a_devices_blocked_name_resolves_to_are_reported_with_the_device() {
+    let mut e = Engine::new(Config::default(), rules("iotcplatform.com\n"));
+    let now = Instant::now();
+    let camera = from(CAMERA, Protocol::Udp, 0);
+    e.handle_message(
+        now,
+        camera,
+        &query(1, "p2p.iotcplatform.com", TYPE::A, None),
+    );
+    reply(&mut e);
+    // Resolved in the background, to learn where it lives.
+    let lookup = sent(&mut e);
+    let q = Packet::parse(&lookup.message).unwrap();
+    let mut reply_packet = q.clone().into_reply();
+    reply_packet.answers.push(ResourceRecord::new(
+        q.questions[0].qname.clone(),
+        CLASS::IN,
+        600,
+        RData::A(A {
+            address: u32::from_be_bytes([93, 184, 215, 70]),
+        }),
+    ));
+    let upstream = reply_packet.build_bytes_vec().unwrap();
+    e.handle_upstream_response(now, lookup.handle, &upstream);
+    assert!(
+        e.poll_message().is_none(),
+        "the camera was answered already"
+    );
+    let learned: Vec<_> = std::iter::from_fn(|| e.poll_event())
+        .filter_map(|ev| match ev {
+            Event::AddressLearned {
+                addr,
+                name,
+                ttl,
+                client,
+                ..
+            } => Some((addr, name, ttl, client)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        learned,
+        [(
+            "93.184.215.70".parse().unwrap(),
+            "p2p.iotcplatform.com".to_owned(),
+            Duration::from_secs(600),
+            Some(CAMERA.parse().unwrap())
+        )]
+    );
+}

@@ -518,7 +518,9 @@ fn connection_of(event: &Event) -> Option<Connection> {
             local: client,
             remote: server,
         }),
-        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => None,
+        Event::SharedAddress { .. }
+        | Event::RoutesChanged { .. }
+        | Event::AddressLearned { .. } => None,
     }
 }
 
@@ -607,6 +609,8 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             },
             client,
         ),
-        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => return None,
+        Event::SharedAddress { .. }
+        | Event::RoutesChanged { .. }
+        | Event::AddressLearned { .. } => return None,
     })
 }
