@@ -24,6 +24,10 @@ const CLASS_IN: u16 = 1;
 /// (the DNS Flag Day 2020 value, safe from fragmentation).
 const EDNS_PAYLOAD: u16 = 1232;
 
+/// The largest UDP answer sent to a serve-mode client, whatever its EDNS
+/// size: DNS flag day 2020's, below any fragmentation.
+pub const MAX_UDP_ANSWER: u16 = 1232;
+
 /// What a client without EDNS takes over UDP (RFC 1035).
 pub const UDP_SIZE_WITHOUT_EDNS: u16 = 512;
 
@@ -453,6 +457,24 @@ mod tests {
         hex("0102 0110 0001 0000 0000 0001
              07 747261636b6572 07 6578616d706c65 00 001c 0001
              00 0029 04d0 00 00 0000 0000")
+    }
+
+    #[test]
+    fn truncation_keeps_header_and_question_and_sets_tc() {
+        let bytes = query_aaaa_edns();
+        let q = Query::parse(&bytes).unwrap();
+        assert_eq!(q.udp_size, 1232, "the OPT record's class");
+        assert_eq!(Query::parse(&query_a()).unwrap().udp_size, 512);
+        let answer = q.answer_address(TYPE_AAAA, &[0; 16], 60);
+        let cut = truncate(&answer).unwrap();
+        assert_eq!(
+            cut,
+            hex("0102 8390 0001 0000 0000 0000
+                 07 747261636b6572 07 6578616d706c65 00 001c 0001"),
+            "QR RD TC RA CD as asked, no records"
+        );
+        assert!(truncate(&cut[..20]).is_none(), "a question cut short");
+        assert!(truncate(&[0; 11]).is_none());
     }
 
     #[test]

@@ -341,7 +341,8 @@ impl Engine {
     /// tagged with `from`. Over UDP an answer longer than the client takes
     /// goes out truncated (TC), so it asks again over TCP.
     pub fn handle_message(&mut self, now: Instant, from: MessageFrom, message: &[u8]) {
-        let max_udp = Query::parse(message).map_or(dns::UDP_SIZE_WITHOUT_EDNS, |q| q.udp_size);
+        // The client's own size is read with the query, in handle_query.
+        let max_udp = dns::UDP_SIZE_WITHOUT_EDNS;
         self.handle_query(now, message, ReplyTo::Message { from, max_udp });
         self.after_input(now);
     }
@@ -638,7 +639,7 @@ impl Engine {
 
     /// One DNS message from an app, over UDP or TCP, or from a client of
     /// serve mode.
-    fn handle_query(&mut self, now: Instant, message: &[u8], reply: ReplyTo) {
+    fn handle_query(&mut self, now: Instant, message: &[u8], mut reply: ReplyTo) {
         let query = match Query::parse(message) {
             Ok(query) => query,
             Err(error) => {
@@ -657,6 +658,12 @@ impl Engine {
             }
         };
         self.stats.queries += 1;
+        if let ReplyTo::Message { max_udp, .. } = &mut reply {
+            // No more than DNS flag day 2020's 1232 bytes, whatever the
+            // client says: a fragmented answer is lost, or spoofed, on the
+            // way.
+            *max_udp = query.udp_size.min(dns::MAX_UDP_ANSWER);
+        }
         if !matches!(reply, ReplyTo::Message { .. }) && !self.is_resolver(reply.server().ip()) {
             self.stats.bypass_attempts += 1;
         }
