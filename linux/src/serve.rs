@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// that asked; these win over the leases file.
     #[arg(long = "device", value_name = "NAME=IP", value_parser = parse_device)]
     pub devices: Vec<(String, IpAddr)>,
+    /// A file of devices, re-read on SIGHUP: one a line, `NAME ADDRESS
+    /// [ADDRESS...] [only=NAME,NAME,...]` (`#` starts a comment). Its
+    /// names and policies join those of --device and --only.
+    #[arg(long = "devices", value_name = "FILE")]
+    pub devices_file: Option<PathBuf>,
     /// A dnsmasq leases file (`/var/lib/misc/dnsmasq.leases`): devices are
     /// named by the hostnames they gave DHCP. Re-read when it changes.
     #[arg(long, value_name = "FILE")]
@@ -119,6 +124,71 @@ fn device_name(text: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| name.to_ascii_lowercase())
+}
+
+/// The most bytes read of a devices file.
+pub const MAX_DEVICES_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What a devices file says.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DevicesFile {
+    /// Names by address.
+    pub names: Vec<(String, IpAddr)>,
+    /// Policies by device name.
+    pub only: Vec<(String, Vec<String>)>,
+}
+
+/// Reads a devices file: `NAME ADDRESS [ADDRESS...] [only=NAME,...]` a
+/// line. It is the user's own configuration, so a line that cannot be
+/// used is an error with its number, not a skip: a typo must not leave a
+/// device unheld.
+pub fn parse_devices(text: &str) -> Result<DevicesFile, String> {
+    let mut file = DevicesFile::default();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        let mut words = line.split_ascii_whitespace();
+        let Some(name) = words.next() else { continue };
+        let at = |why: String| format!("line {}: {why}", i + 1);
+        let name = device_name(name).ok_or_else(|| at(format!("`{name}` is not a device name")))?;
+        let mut addresses = 0;
+        for word in words {
+            if let Some(names) = word.strip_prefix("only=") {
+                let (_, names) = parse_only(&format!("{name}={names}")).map_err(at)?;
+                file.only.push((name.clone(), names));
+            } else {
+                let ip = word
+                    .parse()
+                    .map_err(|_| at(format!("`{word}` is not an IP address")))?;
+                file.names.push((name.clone(), ip));
+                addresses += 1;
+            }
+        }
+        if addresses == 0 {
+            return Err(at(format!("{name} has no address")));
+        }
+        if file.names.len() > tacet_engine::device::MAX_DEVICES {
+            return Err(at("too many devices".to_owned()));
+        }
+    }
+    Ok(file)
+}
+
+fn read_devices(path: &Path) -> Result<DevicesFile, String> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(fail)?
+        .take(MAX_DEVICES_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(fail)?;
+    if text.len() as u64 > MAX_DEVICES_FILE_BYTES {
+        return Err(format!(
+            "{}: larger than {MAX_DEVICES_FILE_BYTES} bytes",
+            path.display()
+        ));
+    }
+    parse_devices(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The names of the network's devices, by address: the static ones, then
@@ -297,10 +367,23 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
             tacet_runtime::serve::MAX_LISTEN
         ));
     }
+    let file = match &args.devices_file {
+        Some(path) => read_devices(path)?,
+        None => DevicesFile::default(),
+    };
+    let fixed = |file: &DevicesFile| -> HashMap<IpAddr, String> {
+        // --device wins over the file.
+        file.names
+            .iter()
+            .chain(&args.devices)
+            .map(|(n, a)| (*a, n.clone()))
+            .collect()
+    };
     let names = Arc::new(RwLock::new(DeviceNames {
-        fixed: args.devices.iter().map(|(n, a)| (*a, n.clone())).collect(),
+        fixed: fixed(&file),
         leased: HashMap::new(),
     }));
+    let only = RwLock::new([args.only.clone(), file.only].concat());
     if let Some(path) = &args.leases {
         load_leases(path, &names);
     }
@@ -333,8 +416,8 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
     )
     .map_err(|e| e.to_string())?;
     let apply = |firewall: &Firewall| {
-        if let Ok(names) = names.read() {
-            firewall.set_device_policies(policies(&args.only, &names));
+        if let (Ok(names), Ok(only)) = (names.read(), only.read()) {
+            firewall.set_device_policies(policies(&only, &names));
         }
     };
     apply(&firewall);
@@ -353,10 +436,22 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
         listening.join(", "),
         upstream_list.join(", ")
     );
-    // SIGHUP re-reads the lists and the leases; a change of the leases
-    // file re-applies the device policies alone.
+    // SIGHUP re-reads the lists, the devices file and the leases; a
+    // change of the leases file re-applies the device policies alone.
     let leases = args.leases.clone();
+    let devices_file = args.devices_file.clone();
     session.until_stopped(&args.firewall, firewall, |firewall| {
+        if let Some(path) = &devices_file {
+            match read_devices(path) {
+                Ok(file) => {
+                    if let (Ok(mut names), Ok(mut only)) = (names.write(), only.write()) {
+                        names.fixed = fixed(&file);
+                        *only = [args.only.clone(), file.only].concat();
+                    }
+                }
+                Err(e) => eprintln!("tacet: kept the devices as they were: {e}"),
+            }
+        }
         if let Some(path) = &leases {
             load_leases(path, &names);
         }
@@ -459,6 +554,44 @@ mod tests {
         assert_eq!(serve.listen.len(), 2);
         assert_eq!(serve.only.len(), 1);
         assert_eq!(serve.firewall.store, PathBuf::from("/var/lib/tacet"));
+    }
+
+    #[test]
+    fn a_devices_file_names_devices_and_holds_them() {
+        let file = parse_devices(
+            "# the house\n\
+             camera 192.168.1.50\n\
+             Vacuum 192.168.1.60 fd00::60 only=ot.io.mi.com,pool.ntp.org  # Xiaomi\n\
+             \n",
+        )
+        .unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            file.names,
+            [
+                ("camera".to_owned(), ip("192.168.1.50")),
+                ("vacuum".to_owned(), ip("192.168.1.60")),
+                ("vacuum".to_owned(), ip("fd00::60")),
+            ]
+        );
+        assert_eq!(file.only.len(), 1);
+        for (bad, why) in [
+            ("camera\n", "line 1: camera has no address"),
+            (
+                "ok 10.0.0.1\ncam era 10.0.0.2\n",
+                "line 2: `era` is not an IP address",
+            ),
+            (
+                "cam 10.0.0.300\n",
+                "line 1: `10.0.0.300` is not an IP address",
+            ),
+            ("cam;x 10.0.0.3\n", "line 1: `cam;x` is not a device name"),
+        ] {
+            assert_eq!(parse_devices(bad).unwrap_err(), why);
+        }
+        assert!(parse_devices("v 10.0.0.1 only=bad..name\n")
+            .unwrap_err()
+            .starts_with("line 1: --only v: `bad..name` is not a name"));
     }
 
     #[test]

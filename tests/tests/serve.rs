@@ -182,10 +182,14 @@ fn a_home_network_behind_tacet_serve() {
             VACUUM.0
         ),
     );
+    let devices = scratch.write(
+        "devices",
+        &format!("vacuum {}  # its IPv6 address\n", VACUUM.1),
+    );
+    let devices_arg = devices.display().to_string();
     let store_arg = store.display().to_string();
     let leases_arg = leases.display().to_string();
     let camera_arg = format!("camera={}", CAMERA.0);
-    let vacuum_v6 = format!("vacuum={}", VACUUM.1);
     let opts = FirewallOptions {
         curated: true,
         ..FirewallOptions::default()
@@ -198,8 +202,8 @@ fn a_home_network_behind_tacet_serve() {
         &format!("[{GATEWAY_V6}]:53"),
         "--device",
         &camera_arg,
-        "--device",
-        &vacuum_v6,
+        "--devices",
+        &devices_arg,
         "--leases",
         &leases_arg,
         "--only",
@@ -266,7 +270,17 @@ fn a_home_network_behind_tacet_serve() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(a_of(phone, GATEWAY_V4, "blocked.test"), ["0.0.0.0"]);
 
-    // SIGHUP while a burst is in flight: every query answered.
+    // SIGHUP while a burst is in flight: every query answered, and the
+    // devices file read again.
+    std::fs::write(
+        &devices,
+        format!(
+            "vacuum {}\nrogue {} only=nothing.example\n",
+            VACUUM.1, ROGUE.0
+        ),
+    )
+    .unwrap();
+    assert_eq!(a_of(rogue, GATEWAY_V4, "www.allowed.test"), ["192.0.2.11"]);
     let queries: Vec<Query> = (0..300u16)
         .map(|i| Query {
             id: i,
@@ -282,6 +296,15 @@ fn a_home_network_behind_tacet_serve() {
         sent.join().unwrap()
     });
     assert_eq!(out.replies.len(), 300, "garbled {}", out.garbled);
+    // The reload runs beside the I/O thread: held from when it is done.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a_of(rogue, GATEWAY_V4, "www.allowed.test") != ["0.0.0.0"] {
+        assert!(
+            Instant::now() < deadline,
+            "the devices file was not re-read"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let stats = firewall.stop();
     let serve = &stats.raw["serve"];
@@ -320,6 +343,11 @@ fn a_home_network_behind_tacet_serve() {
     assert!(
         by_addr.contains("tracker.blocked.test"),
         "before its lease, by address: {by_addr}"
+    );
+    let rogue_log = tacet(&["journal", "--store", &store_arg, "--device", "rogue"]);
+    assert!(
+        rogue_log.contains("www.allowed.test") && rogue_log.contains("not_for_device"),
+        "{rogue_log}"
     );
     let stats = tacet(&["stats", "--store", &store_arg]);
     assert!(
