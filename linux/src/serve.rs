@@ -536,12 +536,12 @@ mod tests {
     #[test]
     fn the_shipped_service_settings_parse() {
         use clap::Parser;
-        let default = include_str!("../../dist/tacet-serve.default");
+        let default = include_str!("../../dist/package/tacet-serve.default");
         let args = default
             .lines()
             .find_map(|l| l.strip_prefix("TACET_SERVE_ARGS="))
             .unwrap();
-        let unit = include_str!("../../dist/tacet-serve.service");
+        let unit = include_str!("../../dist/package/tacet-serve.service");
         let exec = unit
             .lines()
             .find_map(|l| l.strip_prefix("ExecStart="))
