@@ -11,6 +11,7 @@
 mod demo;
 mod demo_upstream;
 mod interface;
+mod leases;
 mod lists_cmd;
 mod netns;
 mod out;

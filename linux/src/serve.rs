@@ -1,9 +1,9 @@
 //! `tacet serve`: the firewall as a DNS resolver for a home network, for
 //! the devices that cannot run an app (a camera, a vacuum). Same engine,
 //! lists, store and journal as `tacet run`; the device that asked (its
-//! address, and its name from `--device` or a dnsmasq leases file) is the
-//! "app" of each journal entry, and a device can be held to the names it
-//! needs (`--only`).
+//! address, and its name from `--device`, `--devices` or a DHCP leases
+//! file, [`crate::leases`]) is the "app" of each journal entry, and a
+//! device can be held to the names it needs (`--only`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -17,13 +17,8 @@ use std::time::{Duration, SystemTime};
 use tacet_engine::{DevicePolicies, DevicePolicy};
 use tacet_runtime::{Firewall, ServeConfig, ServeLimits};
 
+use crate::leases::read_leases;
 use crate::run::{FirewallArgs, Session};
-
-/// A leases file larger than this is read up to here only (counted).
-pub const MAX_LEASES_BYTES: u64 = 1024 * 1024;
-
-/// The most leases kept; further lines are counted and left out.
-pub const MAX_LEASES: usize = 4096;
 
 /// How often the leases file is looked at for a change.
 const LEASES_POLL: Duration = Duration::from_secs(2);
@@ -49,8 +44,9 @@ pub struct ServeArgs {
     /// names and policies join those of --device and --only.
     #[arg(long = "devices", value_name = "FILE")]
     pub devices_file: Option<PathBuf>,
-    /// A dnsmasq leases file (`/var/lib/misc/dnsmasq.leases`): devices are
-    /// named by the hostnames they gave DHCP. Re-read when it changes.
+    /// A DHCP leases file: dnsmasq's (`/var/lib/misc/dnsmasq.leases`), ISC
+    /// dhcpd's (`dhcpd.leases`) or Kea's memfile CSV: devices are named by
+    /// the hostnames they gave DHCP. Re-read when it changes.
     #[arg(long, value_name = "FILE")]
     pub leases: Option<PathBuf>,
     /// Hold a device to the names it needs: DEVICE=NAME,NAME,... where
@@ -117,7 +113,7 @@ fn parse_only(text: &str) -> Result<(String, Vec<String>), String> {
 
 /// A device name as the journal keeps it: 1 to 63 letters, digits, `-`
 /// or `_` (a DHCP hostname's label), lowercase; `None` for anything else.
-fn device_name(text: &str) -> Option<String> {
+pub(crate) fn device_name(text: &str) -> Option<String> {
     let name = text.trim();
     let ok = (1..=63).contains(&name.len())
         && name
@@ -229,63 +225,6 @@ impl DeviceNames {
         found.sort();
         found
     }
-}
-
-/// What reading a leases file found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Leases {
-    /// Hostnames by address.
-    pub names: HashMap<IpAddr, String>,
-    /// Lines that were not a lease with a usable hostname (`*` for none
-    /// is not counted).
-    pub bad_lines: usize,
-    /// Leases past [`MAX_LEASES`], or bytes past [`MAX_LEASES_BYTES`].
-    pub left_out: usize,
-}
-
-/// Reads dnsmasq's leases format: `EXPIRY MAC IP HOSTNAME CLIENT-ID` a
-/// line (`duid ...` lines of DHCPv6 are skipped). Hostile content is
-/// bounded: long lines, bad addresses and names are counted and skipped.
-pub fn parse_leases(text: &str) -> Leases {
-    let mut leases = Leases::default();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split_ascii_whitespace().take(5).collect();
-        match fields.as_slice() {
-            [] | ["duid", ..] => {}
-            [_, _, _, "*", ..] => {}
-            [expiry, _mac, ip, host, ..] if expiry.bytes().all(|b| b.is_ascii_digit()) => {
-                let (Ok(ip), Some(name)) = (ip.parse::<IpAddr>(), device_name(host)) else {
-                    leases.bad_lines += 1;
-                    continue;
-                };
-                if leases.names.len() >= MAX_LEASES && !leases.names.contains_key(&ip) {
-                    leases.left_out += 1;
-                    continue;
-                }
-                leases.names.insert(ip, name);
-            }
-            _ => leases.bad_lines += 1,
-        }
-    }
-    leases
-}
-
-/// Reads at most [`MAX_LEASES_BYTES`] of `path`.
-fn read_leases(path: &Path) -> std::io::Result<Leases> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_LEASES_BYTES + 1).read_to_end(&mut bytes)?;
-    let cut = bytes.len() as u64 > MAX_LEASES_BYTES;
-    if cut {
-        // Up to the last whole line within the bound.
-        bytes.truncate(MAX_LEASES_BYTES as usize);
-        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        bytes.truncate(end);
-    }
-    let mut leases = parse_leases(&String::from_utf8_lossy(&bytes));
-    leases.left_out += usize::from(cut);
-    Ok(leases)
 }
 
 /// The policies of `--only`, for the addresses the devices have now.
@@ -462,48 +401,6 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn leases_name_devices_and_hostile_lines_are_counted() {
-        let text = "1733500000 aa:bb:cc:dd:ee:01 192.168.1.50 Camera 01:aa:bb\n\
-                    1733500000 aa:bb:cc:dd:ee:02 192.168.1.60 vacuum *\n\
-                    1733500000 aa:bb:cc:dd:ee:03 192.168.1.70 * *\n\
-                    duid 00:01:00:01\n\
-                    0 aa:bb 2001:db8::9 phone *\n\
-                    garbage\n\
-                    1733500000 aa 192.168.1.999 bad *\n\
-                    1733500000 aa 192.168.1.80 evil;name *\n";
-        let leases = parse_leases(text);
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(leases.names.get(&ip("192.168.1.50")).unwrap(), "camera");
-        assert_eq!(leases.names.get(&ip("192.168.1.60")).unwrap(), "vacuum");
-        assert_eq!(leases.names.get(&ip("2001:db8::9")).unwrap(), "phone");
-        assert_eq!(leases.names.len(), 3);
-        assert_eq!(leases.bad_lines, 3);
-    }
-
-    #[test]
-    fn leases_are_bounded() {
-        let text: String = (0..MAX_LEASES + 10)
-            .map(|i| {
-                format!(
-                    "1 aa 10.{}.{}.{} d{i} *\n",
-                    i >> 16,
-                    (i >> 8) & 255,
-                    i & 255
-                )
-            })
-            .collect();
-        let leases = parse_leases(&text);
-        assert_eq!(leases.names.len(), MAX_LEASES);
-        assert_eq!(leases.left_out, 10);
-        let dir = std::env::temp_dir().join(format!("tacet-leases-{}", std::process::id()));
-        std::fs::write(&dir, "1 aa 10.0.0.1 ok *\n".repeat(100_000)).unwrap();
-        let read = read_leases(&dir).unwrap();
-        std::fs::remove_file(&dir).unwrap();
-        assert_eq!(read.left_out, 1, "a file past the size bound is cut");
-        assert_eq!(read.names.len(), 1);
-    }
 
     #[test]
     fn static_names_win_and_policies_follow_the_names() {
