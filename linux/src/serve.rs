@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// closed.
     #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().idle.as_secs())]
     pub tcp_idle_secs: u64,
+    /// The most queries of one device waiting for the upstream at once
+    /// (of --max-pending in all); past it, its queries get SERVFAIL.
+    #[arg(long, value_name = "N", default_value_t = tacet_engine::Config::default().max_pending_per_client)]
+    pub max_pending_per_client: usize,
     #[command(flatten)]
     pub firewall: FirewallArgs,
 }
@@ -328,11 +332,11 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
     }
     let ours: Vec<IpAddr> = args.listen.iter().map(SocketAddr::ip).collect();
     let upstreams = crate::run::upstreams(&args.firewall, &ours)?;
-    let session = Session::prepare(
-        &args.firewall,
-        args.firewall.engine_config(log_queries),
-        &upstreams,
-    )?;
+    let engine = tacet_engine::Config {
+        max_pending_per_client: args.max_pending_per_client.max(1),
+        ..args.firewall.engine_config(log_queries)
+    };
+    let session = Session::prepare(&args.firewall, engine, &upstreams)?;
     let serve = ServeConfig {
         listen: args.listen.clone(),
         limits: ServeLimits {

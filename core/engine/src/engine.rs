@@ -734,7 +734,21 @@ impl Engine {
             deadline: now + self.config.upstream_timeout,
             discovered,
         };
-        match self.pending.insert(pending) {
+        let client_full = match asker {
+            Asker::App(reply @ ReplyTo::Message { .. }) => {
+                self.pending.of_client(reply.client().ip()) >= self.config.max_pending_per_client
+            }
+            _ => false,
+        };
+        if client_full {
+            self.stats.client_pending_refused += 1;
+        }
+        let inserted = if client_full {
+            None
+        } else {
+            self.pending.insert(pending)
+        };
+        match inserted {
             Some(handle) => {
                 match asker {
                     Asker::App(_) => self.stats.forwarded += 1,

@@ -132,6 +132,9 @@ pub struct Pending {
 #[derive(Debug)]
 pub struct PendingQueries {
     by_handle: HashMap<QueryHandle, Pending>,
+    /// Serve mode's queries waiting, by client address: one device may
+    /// not take the whole table from the others.
+    per_client: HashMap<std::net::IpAddr, usize>,
     deadlines: VecDeque<(Instant, QueryHandle)>,
     capacity: usize,
     next: u64,
@@ -142,6 +145,7 @@ impl PendingQueries {
     pub fn new(capacity: usize) -> Self {
         Self {
             by_handle: HashMap::new(),
+            per_client: HashMap::new(),
             deadlines: VecDeque::new(),
             capacity,
             next: 0,
@@ -155,6 +159,9 @@ impl PendingQueries {
         }
         let handle = QueryHandle(self.next);
         self.next += 1;
+        if let Some(ip) = served_client(&pending) {
+            *self.per_client.entry(ip).or_insert(0) += 1;
+        }
         self.deadlines.push_back((pending.deadline, handle));
         self.by_handle.insert(handle, pending);
         if self.deadlines.len() > 2 * self.capacity.max(16) {
@@ -166,7 +173,25 @@ impl PendingQueries {
 
     /// Takes a query out when its answer (or failure) arrives.
     pub fn remove(&mut self, handle: QueryHandle) -> Option<Pending> {
-        self.by_handle.remove(&handle)
+        let pending = self.by_handle.remove(&handle)?;
+        self.forget_client(&pending);
+        Some(pending)
+    }
+
+    /// How many of serve mode's queries from `ip` wait.
+    pub fn of_client(&self, ip: std::net::IpAddr) -> usize {
+        self.per_client.get(&ip).copied().unwrap_or(0)
+    }
+
+    fn forget_client(&mut self, pending: &Pending) {
+        if let Some(ip) = served_client(pending) {
+            if let Some(n) = self.per_client.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_client.remove(&ip);
+                }
+            }
+        }
     }
 
     /// Takes out the next query whose deadline is at or before `now`.
@@ -180,7 +205,7 @@ impl PendingQueries {
                 return None;
             }
             self.deadlines.pop_front();
-            return self.by_handle.remove(&handle).map(|p| (handle, p));
+            return self.remove(handle).map(|p| (handle, p));
         }
         None
     }
@@ -204,6 +229,15 @@ impl PendingQueries {
     /// Whether no query is waiting.
     pub fn is_empty(&self) -> bool {
         self.by_handle.is_empty()
+    }
+}
+
+/// The client of a serve-mode query (a message from a socket), whose
+/// share of the table is bounded.
+fn served_client(pending: &Pending) -> Option<std::net::IpAddr> {
+    match pending.asker {
+        Asker::App(reply @ ReplyTo::Message { .. }) => Some(reply.client().ip()),
+        _ => None,
     }
 }
 

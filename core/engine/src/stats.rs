@@ -44,6 +44,9 @@ pub struct Stats {
     /// Queries blocked because the device's policy does not list the name
     /// (counted in `blocked` too).
     pub device_blocked: u64,
+    /// Serve-mode queries answered SERVFAIL at once because their client
+    /// already had `max_pending_per_client` waiting for the upstream.
+    pub client_pending_refused: u64,
     /// Blocked attempts that were packets to blocked addresses, rejected
     /// (counted in `blocked` too).
     pub rejected: u64,

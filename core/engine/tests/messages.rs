@@ -362,3 +362,41 @@ fn addresses_a_devices_blocked_name_resolves_to_are_reported_with_the_device() {
         )]
     );
 }
+
+#[test]
+fn one_device_cannot_take_the_pending_table_from_the_others() {
+    let mut e = engine(Config {
+        max_pending_per_client: 2,
+        ..Config::default()
+    });
+    let now = Instant::now();
+    let rogue = from(CAMERA, Protocol::Udp, 0);
+    for i in 0..2 {
+        e.handle_message(
+            now,
+            rogue,
+            &query(i, &format!("n{i}.slow.example"), TYPE::A, None),
+        );
+        sent(&mut e);
+    }
+    // Its third waits for nobody: SERVFAIL at once, never sent.
+    e.handle_message(now, rogue, &query(3, "n3.slow.example", TYPE::A, None));
+    assert!(e.poll_upstream().is_none());
+    let bytes = reply(&mut e).answer.unwrap();
+    assert_eq!(Packet::parse(&bytes).unwrap().rcode(), RCODE::ServerFailure);
+    assert_eq!(e.stats().client_pending_refused, 1);
+    // Another device still gets through.
+    let phone = from(VACUUM, Protocol::Tcp, 1);
+    e.handle_message(now, phone, &query(4, "example.org", TYPE::A, None));
+    let up = sent(&mut e);
+    e.handle_upstream_response(now, up.handle, &answer(&up.message, 1));
+    assert_eq!(reply(&mut e).to, phone);
+    // Once the rogue's wait ends (here: the upstream deadline), its share
+    // is free again.
+    let deadline = e.poll_timeout().unwrap().at;
+    e.handle_timeout(deadline);
+    while e.poll_message().is_some() {}
+    while e.poll_upstream().is_some() {}
+    e.handle_message(deadline, rogue, &query(5, "n5.slow.example", TYPE::A, None));
+    sent(&mut e);
+}
