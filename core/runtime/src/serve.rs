@@ -35,6 +35,13 @@ pub const MAX_LISTEN: usize = 64;
 /// malformed by the engine.
 const MAX_UDP_QUERY: usize = 4096;
 
+/// The receive buffer asked for each UDP socket: a LAN's devices ask in
+/// bursts (a phone waking up; a burst of 300 in the tests), and a full
+/// buffer drops queries before tacet sees them. The kernel caps it at
+/// twice `net.core.rmem_max` (about 416 KiB by default, some 500 small
+/// queries, twice its default; raise the sysctl for more).
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
 /// Datagrams read from one socket before the others get a turn.
 const UDP_BATCH: usize = 256;
 
@@ -176,6 +183,10 @@ impl Listeners {
         for (i, &addr) in config.listen.iter().enumerate() {
             let socket =
                 new_socket(addr, Type::DGRAM, SockProtocol::UDP).map_err(|e| bound(addr, e))?;
+            // Best effort: the default stays when it fails.
+            if let Err(e) = socket.set_recv_buffer_size(UDP_RECV_BUFFER) {
+                log::debug!("receive buffer of {addr} left as it was: {e}");
+            }
             socket.bind(&addr.into()).map_err(|e| bound(addr, e))?;
             let mut udp = UdpSocket::from_std(socket.into());
             let local = udp.local_addr().map_err(|e| bound(addr, e))?;
