@@ -252,14 +252,12 @@ impl Firewall {
         rules: Arc<RuleSet>,
         observer: Box<dyn Observer>,
     ) -> Result<Self, RuntimeError> {
-        for upstream in &config.upstreams {
-            let loops = serve.listen.iter().any(|l| {
-                l.port() == upstream.addr.port()
-                    && (l.ip() == upstream.addr.ip() || upstream.addr.ip().is_loopback())
-            });
-            if loops {
-                return Err(RuntimeError::UpstreamIsFirewall(upstream.addr));
-            }
+        if let Some(upstream) = config
+            .upstreams
+            .iter()
+            .find(|u| serve::answers_itself(&serve.listen, u.addr))
+        {
+            return Err(RuntimeError::UpstreamIsFirewall(upstream.addr));
         }
         Self::spawn(event_loop::Front::Serve(serve), config, rules, observer)
     }

@@ -553,6 +553,20 @@ enum Close {
     Unsent,
 }
 
+/// Whether `upstream` is one of the addresses listened on: its queries
+/// would come back as queries. A wildcard address listens on every
+/// address of this host of its family (an IPv6 one on IPv6 only); a local
+/// resolver on loopback beside a LAN address is not a loop.
+pub fn answers_itself(listen: &[SocketAddr], upstream: SocketAddr) -> bool {
+    let ip = upstream.ip();
+    // Bindable: an address of this host.
+    let local = || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok();
+    listen.iter().any(|l| {
+        l.port() == upstream.port()
+            && (l.ip() == ip || (l.ip().is_unspecified() && l.is_ipv4() == ip.is_ipv4() && local()))
+    })
+}
+
 /// A socket for `addr`, non-blocking; IPv6 ones take IPv6 only, so a
 /// wildcard of each family can be bound side by side.
 fn new_socket(addr: SocketAddr, kind: Type, protocol: SockProtocol) -> io::Result<Socket> {
@@ -585,4 +599,29 @@ fn slot_of(stream: u64) -> (usize, u32) {
         usize::try_from(stream & 0xffff_ffff).unwrap_or(usize::MAX),
         (stream >> 32) as u32,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_itself;
+
+    #[test]
+    fn an_upstream_that_is_one_of_the_listened_addresses_is_a_loop() {
+        let at = |l: &[&str], u: &str| {
+            let listen: Vec<_> = l.iter().map(|a| a.parse().unwrap()).collect();
+            answers_itself(&listen, u.parse().unwrap())
+        };
+        assert!(at(&["127.0.0.1:53"], "127.0.0.1:53"));
+        assert!(
+            at(&["0.0.0.0:53"], "127.0.0.1:53"),
+            "the wildcard holds loopback"
+        );
+        assert!(
+            !at(&["192.0.2.1:53"], "127.0.0.1:53"),
+            "a local resolver beside"
+        );
+        assert!(!at(&["0.0.0.0:53"], "192.0.2.1:53"), "not this host's");
+        assert!(!at(&["[::]:53"], "127.0.0.1:53"), "IPv6 only");
+        assert!(!at(&["0.0.0.0:5353"], "127.0.0.1:53"));
+    }
 }
