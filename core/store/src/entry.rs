@@ -122,9 +122,10 @@ pub struct JournalEntry {
     pub action: Action,
     /// Why.
     pub reason: Reason,
-    /// The client's address inside the tunnel.
+    /// The client's address inside the tunnel, or on the LAN (`tacet serve`).
     pub client: IpAddr,
-    /// The app that asked, where the platform can tell (package name or bundle id).
+    /// The app that asked, where the platform can tell (package name or
+    /// bundle id); in serve mode, the device's name.
     pub app: Option<String>,
     /// How many attempts this entry stands for; 1 for a single query.
     pub count: u32,
