@@ -202,6 +202,13 @@ impl From<tacet_store::Reason> for JournalReason {
             R::Bypass => Self::Bypass,
             R::NoRule => Self::NoRule,
             R::BadAnswer { problem } => Self::BadAnswer { problem },
+            // Only `tacet serve` writes it (a device's allowlist-only
+            // policy); the apps never read such a store, and a list id of
+            // its own keeps their reason enum as it is.
+            R::NotForDevice => Self::Rule {
+                list_id: "device-policy".to_owned(),
+                line: 0,
+            },
         }
     }
 }

@@ -91,9 +91,10 @@ impl Observer for Forward {
                 }
                 return;
             }
-            Event::Rejected { .. } | Event::SharedAddress { .. } | Event::AnswerRefused { .. } => {
-                return
-            }
+            Event::Rejected { .. }
+            | Event::SharedAddress { .. }
+            | Event::AnswerRefused { .. }
+            | Event::AddressLearned { .. } => return,
         };
         let source = rule
             .and_then(|r| {

@@ -1,7 +1,9 @@
 //! tacet: the DNS firewall as a Linux command line.
 //!
 //! **Layer:** shell. It parses arguments, creates and configures the TUN
-//! (or adopts one by file descriptor), loads lists, starts the runtime, and
+//! (or adopts one by file descriptor; `run`) or listens on LAN addresses
+//! (`serve`: a resolver for a home network's devices, named from
+//! `--device` and dnsmasq's leases), loads lists, starts the runtime, and
 //! prints. **Never:** no filtering logic of its own; everything a phone
 //! shell could not also do through the runtime and the engine is suspect
 //! here.
@@ -9,6 +11,7 @@
 mod demo;
 mod demo_upstream;
 mod interface;
+mod leases;
 mod lists_cmd;
 mod netns;
 mod out;
@@ -16,6 +19,7 @@ mod routes;
 mod rule_sources;
 mod rules_cmd;
 mod run;
+mod serve;
 mod store_cmd;
 
 use std::process::ExitCode;
@@ -39,6 +43,10 @@ struct Cli {
 enum Command {
     /// Run the firewall on a TUN device (root), until Ctrl-C or SIGTERM.
     Run(run::RunArgs),
+    /// Serve DNS on the home network (a router, a Raspberry Pi) for the
+    /// devices that cannot run an app: same lists, store and journal, each
+    /// query journaled under the device that asked.
+    Serve(serve::ServeArgs),
     /// Show the firewall at work in throwaway network namespaces (root, no
     /// internet needed): a fitness app and a camera phoning home.
     Demo(demo::DemoArgs),
@@ -88,6 +96,7 @@ fn main() -> ExitCode {
     logger.init();
     let result = match cli.command {
         Command::Run(args) => run::run(args, cli.verbose >= 2),
+        Command::Serve(args) => serve::serve(args, cli.verbose >= 2),
         Command::Demo(args) => demo::demo(args),
         Command::Check(args) => rules_cmd::run_check(&args).map(|()| ExitCode::SUCCESS),
         Command::Lint(args) => rules_cmd::run_lint(&args).map(|()| ExitCode::SUCCESS),

@@ -13,8 +13,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tacet_engine::{BlockMode, BlockReason, Config, Event, Route, RuleSet, Stats};
 use tacet_runtime::subscriptions::{self, Fetcher, ListUpdate, Outcome, UpdateOptions, Which};
 use tacet_runtime::{
-    resolv_conf, Firewall, Mode, Observer, RuntimeConfig, RuntimeError, StoreLocation, Tun,
-    UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats,
+    resolv_conf, Firewall, Mode, Observer, RuntimeConfig, RuntimeError, ServeStats, StoreLocation,
+    Tun, UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats,
 };
 use tacet_store::StoreConfig;
 
@@ -38,6 +38,20 @@ pub struct RunArgs {
     /// routes are the caller's business.
     #[arg(long, value_name = "N")]
     pub fd: Option<RawFd>,
+    /// The virtual IPv4 resolver the phone sends DNS to.
+    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V4)]
+    pub resolver_v4: Ipv4Addr,
+    /// The virtual IPv6 resolver the phone sends DNS to.
+    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V6)]
+    pub resolver_v6: Ipv6Addr,
+    #[command(flatten)]
+    pub firewall: FirewallArgs,
+}
+
+/// What `tacet run` and `tacet serve` share: upstreams, lists, answers,
+/// store.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FirewallArgs {
     /// An upstream resolver (repeatable, tried in order): plain DNS as IP
     /// or IP:PORT; DNS over TLS as tls://IP[:PORT]#NAME; DNS over HTTPS as
     /// https://IP[:PORT]/PATH#NAME. NAME is what the server's certificate
@@ -74,12 +88,6 @@ pub struct RunArgs {
     /// The most queries waiting for the upstream at once.
     #[arg(long, value_name = "N", default_value_t = Config::default().max_pending)]
     pub max_pending: usize,
-    /// The virtual IPv4 resolver the phone sends DNS to.
-    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V4)]
-    pub resolver_v4: Ipv4Addr,
-    /// The virtual IPv6 resolver the phone sends DNS to.
-    #[arg(long, value_name = "IP", default_value_t = tacet_engine::DEFAULT_RESOLVER_V6)]
-    pub resolver_v6: Ipv6Addr,
     /// Where counters, the journal and your custom list are kept (`tacet
     /// stats`, `journal`, `block` and `allow` read it).
     #[arg(long = "store", value_name = "DIR", default_value = DEFAULT_STORE, conflicts_with = "no_store")]
@@ -155,6 +163,17 @@ impl RunArgs {
         Config {
             resolver_v4: self.resolver_v4,
             resolver_v6: self.resolver_v6,
+            ..self.firewall.engine_config(log_queries)
+        }
+    }
+}
+
+impl FirewallArgs {
+    /// The engine settings these arguments ask for (the virtual resolvers
+    /// left at their defaults); `log_queries` reports every allowed query
+    /// too, for `-vv`.
+    pub fn engine_config(&self, log_queries: bool) -> Config {
+        Config {
             block_mode: self.block_mode,
             block_ttl: self.block_ttl,
             upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
@@ -175,7 +194,7 @@ impl RunArgs {
 
     /// The names to look up before any app asks: the curated block lists'
     /// (unless left out) and those of the `--enforce` lists.
-    fn enforced_names(&self) -> Result<Vec<String>, String> {
+    pub(crate) fn enforced_names(&self) -> Result<Vec<String>, String> {
         let curated: Vec<_> = if self.lists.no_curated {
             Vec::new()
         } else {
@@ -195,14 +214,14 @@ impl RunArgs {
         Ok(enforced.names)
     }
 
-    fn store_dir(&self) -> Option<&Path> {
+    pub(crate) fn store_dir(&self) -> Option<&Path> {
         (!self.no_store).then_some(self.store.as_path())
     }
 
     /// The rules, mapped from the store's compiled copy when there is a
     /// store (compiled from the lists only when they changed since; see
     /// `compose_through_store`).
-    fn load_rules(&self) -> Result<RuleSet, String> {
+    pub(crate) fn load_rules(&self) -> Result<RuleSet, String> {
         match self.store_dir() {
             Some(dir) => rule_sources::load_through_store(&self.lists(), dir),
             None => rule_sources::load(&self.lists(), None),
@@ -213,9 +232,11 @@ impl RunArgs {
 /// Logs what the firewall blocks at debug level (names are private),
 /// hands route changes to the route thread, and wakes the shell when the
 /// firewall fails on its own.
-struct LogEvents {
-    stopped: mpsc::Sender<i32>,
-    routes: Option<mpsc::Sender<Vec<Route>>>,
+pub(crate) struct LogEvents {
+    pub stopped: mpsc::Sender<i32>,
+    pub routes: Option<mpsc::Sender<Vec<Route>>>,
+    /// Serve mode's device names, for the journal.
+    pub devices: Option<Arc<std::sync::RwLock<crate::serve::DeviceNames>>>,
 }
 
 impl Observer for LogEvents {
@@ -236,6 +257,7 @@ impl Observer for LogEvents {
                             format!("{list}, line {}", rule.line)
                         }
                         BlockReason::Canary => "canary".to_owned(),
+                        BlockReason::NotForDevice => "not for this device".to_owned(),
                         BlockReason::Cname { via, .. } => format!("CNAME to {via}"),
                     };
                     log::debug!("blocked {name} type {qtype} ({why})");
@@ -258,6 +280,17 @@ impl Observer for LogEvents {
                 }
             }
             Event::Allowed { name, qtype, .. } => log::debug!("allowed {name} type {qtype}"),
+            // The hook for a gateway's nftables set of rejected addresses.
+            Event::AddressLearned {
+                addr,
+                name,
+                ttl,
+                client,
+                ..
+            } => log::debug!(
+                "{addr} ({name}) rejected for {}s, learned for {client:?}",
+                ttl.as_secs()
+            ),
             Event::AnswerRefused {
                 name,
                 qtype,
@@ -290,13 +323,17 @@ impl Observer for LogEvents {
             let _ = self.stopped.send(0);
         }
     }
+
+    fn app_of(&mut self, connection: &tacet_runtime::Connection) -> Option<String> {
+        let devices = self.devices.as_ref()?.read().ok()?;
+        devices.name_of(connection.local.ip()).map(str::to_owned)
+    }
 }
 
 /// `tacet run`.
 pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
-    let rules = Arc::new(args.load_rules()?);
-    let enforced_names = args.enforced_names()?;
-    let upstreams = upstreams(&args)?;
+    let ours = [IpAddr::V4(args.resolver_v4), IpAddr::V6(args.resolver_v6)];
+    let upstreams = upstreams(&args.firewall, &ours)?;
     let (tun, description) = match (&args.tun, args.fd) {
         (Some(name), _) => {
             crate::require_root("tacet run --tun")?;
@@ -310,66 +347,21 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
         ),
         (None, None) => return Err("give --tun NAME or --fd N".into()),
     };
-    let (wake, woken) = mpsc::channel();
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| format!("cannot handle signals: {e}"))?;
-    let signal_wake = wake.clone();
-    std::thread::spawn(move || {
-        for signal in signals.forever() {
-            let _ = signal_wake.send(signal);
-        }
-    });
-    let store = args.store_dir().map(|dir| StoreLocation {
-        dir: dir.to_owned(),
-        config: StoreConfig {
-            journal_max_bytes: args.journal_kib * 1024,
-            discovery: args.discovery,
-            ..StoreConfig::default()
-        },
-    });
-    let extra_ca = match &args.upstream_ca {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
-    let config = RuntimeConfig {
-        engine: args.engine_config(log_queries),
-        upstreams: upstreams.clone(),
-        upstream_options: UpstreamOptions {
-            mode: args.upstream_mode,
-            idle: Duration::from_secs(args.upstream_idle_secs.max(1)),
-            extra_ca,
-        },
-        enforced_names,
-        store,
-    };
-    let reload = wake.clone();
+    let session = Session::prepare(&args.firewall, args.engine_config(log_queries), &upstreams)?;
     // With --fd, routes are the caller's business (as on a phone).
     let routes = args.tun.clone().map(crate::routes::route_thread);
-    let mut firewall = Firewall::start(
+    let observer = Box::new(LogEvents {
+        stopped: session.wake.clone(),
+        routes,
+        devices: None,
+    });
+    let firewall = Firewall::start(
         tun,
-        config,
-        rules,
-        Box::new(LogEvents {
-            stopped: wake,
-            routes,
-        }),
+        session.config.clone(),
+        Arc::clone(&session.rules),
+        observer,
     )
     .map_err(|e| e.to_string())?;
-    let _pid_file = args.store_dir().map(PidFile::write);
-    let lists = match args.store_dir() {
-        Some(dir) if args.list_check_secs > 0 => {
-            let fetcher = crate::lists_cmd::fetcher(
-                args.list_ca.as_deref(),
-                subscriptions::FetchLimits::default(),
-            )?;
-            let every = Duration::from_secs(args.list_check_secs);
-            Some(list_updater(dir.to_owned(), every, fetcher, reload)?)
-        }
-        _ => None,
-    };
     let upstream_list: Vec<String> = upstreams.iter().map(ToString::to_string).collect();
     // Best effort: the firewall runs on if nobody reads its output.
     let _ = writeln!(
@@ -379,38 +371,142 @@ pub fn run(args: RunArgs, log_queries: bool) -> Result<ExitCode, String> {
         args.resolver_v6,
         upstream_list.join(", ")
     );
-    // A signal or the firewall failing on its own (0) wakes us; SIGHUP
-    // re-reads the lists, the custom one included.
-    while let Ok(SIGHUP) = woken.recv() {
-        match args
-            .load_rules()
-            .and_then(|r| Ok((r, args.enforced_names()?)))
-        {
-            Ok((rules, enforced)) => {
-                firewall.set_rules(Arc::new(rules));
-                firewall.set_enforced_names(enforced);
-                log::info!("rules reloaded");
+    session.until_stopped(&args.firewall, firewall, |_| {})
+}
+
+/// What `run` and `serve` set up alike around the firewall: the rules,
+/// the runtime settings, signals, and later the pid file and list updates.
+pub(crate) struct Session {
+    /// The rules to start with.
+    pub rules: Arc<RuleSet>,
+    /// The runtime's settings.
+    pub config: RuntimeConfig,
+    /// Signals (and the firewall failing on its own, as 0) arrive here.
+    pub wake: mpsc::Sender<i32>,
+    woken: mpsc::Receiver<i32>,
+}
+
+impl Session {
+    /// Loads the rules and settles the runtime's settings; signals are
+    /// caught from here on.
+    pub fn prepare(
+        args: &FirewallArgs,
+        engine: Config,
+        upstreams: &[UpstreamSpec],
+    ) -> Result<Self, String> {
+        let rules = Arc::new(args.load_rules()?);
+        let enforced_names = args.enforced_names()?;
+        let (wake, woken) = mpsc::channel();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
+        let signal_wake = wake.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                let _ = signal_wake.send(signal);
             }
-            Err(e) => eprintln!("tacet: kept the old rules: {e}"),
-        }
-        // A list may have been added or removed: the schedule looks again.
-        if let Some(poke) = &lists {
-            let _ = poke.send(());
-        }
+        });
+        let store = args.store_dir().map(|dir| StoreLocation {
+            dir: dir.to_owned(),
+            config: StoreConfig {
+                journal_max_bytes: args.journal_kib * 1024,
+                discovery: args.discovery,
+                ..StoreConfig::default()
+            },
+        });
+        let extra_ca = match &args.upstream_ca {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let config = RuntimeConfig {
+            engine,
+            upstreams: upstreams.to_vec(),
+            upstream_options: UpstreamOptions {
+                mode: args.upstream_mode,
+                idle: Duration::from_secs(args.upstream_idle_secs.max(1)),
+                extra_ca,
+            },
+            enforced_names,
+            store,
+        };
+        Ok(Self {
+            rules,
+            config,
+            wake,
+            woken,
+        })
     }
-    drop(lists);
-    // The encrypted transports' counters live on the I/O thread: read
-    // them just before it stops.
-    let encrypted = firewall.upstream_stats();
-    let stats = firewall
-        .stop()
-        .map_err(|e| format!("the firewall stopped: {e}"))?;
-    let _ = writeln!(
-        std::io::stdout().lock(),
-        "tacet: stats {}",
-        stats_json(&stats, encrypted.as_ref())
-    );
-    Ok(ExitCode::SUCCESS)
+
+    /// Runs until SIGINT, SIGTERM or the firewall failing; SIGHUP re-reads
+    /// the lists (the custom one included) and swaps them in whole, and
+    /// calls `reload` for the shell's own settings. Prints the final
+    /// counters.
+    pub fn until_stopped(
+        self,
+        args: &FirewallArgs,
+        mut firewall: Firewall,
+        mut reload: impl FnMut(&Firewall),
+    ) -> Result<ExitCode, String> {
+        let _pid_file = args.store_dir().map(PidFile::write);
+        let lists = match args.store_dir() {
+            Some(dir) if args.list_check_secs > 0 => {
+                let fetcher = crate::lists_cmd::fetcher(
+                    args.list_ca.as_deref(),
+                    subscriptions::FetchLimits::default(),
+                )?;
+                let every = Duration::from_secs(args.list_check_secs);
+                Some(list_updater(
+                    dir.to_owned(),
+                    every,
+                    fetcher,
+                    self.wake.clone(),
+                )?)
+            }
+            _ => None,
+        };
+        loop {
+            match self.woken.recv() {
+                Ok(SIGHUP) => {}
+                Ok(crate::serve::DEVICES_CHANGED) => {
+                    reload(&firewall);
+                    continue;
+                }
+                _ => break,
+            }
+            match args
+                .load_rules()
+                .and_then(|r| Ok((r, args.enforced_names()?)))
+            {
+                Ok((rules, enforced)) => {
+                    firewall.set_rules(Arc::new(rules));
+                    firewall.set_enforced_names(enforced);
+                    log::info!("rules reloaded");
+                }
+                Err(e) => eprintln!("tacet: kept the old rules: {e}"),
+            }
+            reload(&firewall);
+            // A list may have been added or removed: the schedule looks again.
+            if let Some(poke) = &lists {
+                let _ = poke.send(());
+            }
+        }
+        drop(lists);
+        // The encrypted transports' counters live on the I/O thread: read
+        // them just before it stops.
+        let encrypted = firewall.upstream_stats();
+        let serve = firewall.serve_stats();
+        let stats = firewall
+            .stop()
+            .map_err(|e| format!("the firewall stopped: {e}"))?;
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "tacet: stats {}",
+            stats_json(&stats, encrypted.as_ref(), serve.as_ref())
+        );
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// Starts the thread that checks the store's subscribed lists when they
@@ -503,14 +599,14 @@ impl Drop for PidFile {
     }
 }
 
-/// The upstreams given, or else the system's, never the firewall itself.
-fn upstreams(args: &RunArgs) -> Result<Vec<UpstreamSpec>, String> {
+/// The upstreams given, or else the system's, never the firewall itself
+/// (`ours`).
+pub(crate) fn upstreams(args: &FirewallArgs, ours: &[IpAddr]) -> Result<Vec<UpstreamSpec>, String> {
     if !args.upstreams.is_empty() {
         return Ok(args.upstreams.clone());
     }
     let text = std::fs::read_to_string("/etc/resolv.conf")
         .map_err(|e| format!("no --upstream given and /etc/resolv.conf is unreadable: {e}"))?;
-    let ours = [IpAddr::V4(args.resolver_v4), IpAddr::V6(args.resolver_v6)];
     let found: Vec<SocketAddr> = resolv_conf::nameservers(&text)
         .into_iter()
         .filter(|s| !ours.contains(&s.ip()))
@@ -523,11 +619,18 @@ fn upstreams(args: &RunArgs) -> Result<Vec<UpstreamSpec>, String> {
 
 /// The counters as one JSON object, for scripts and tests; those of the
 /// encrypted transports (connections opened, failed, closed idle...) under
-/// `encrypted`.
-pub fn stats_json(stats: &Stats, encrypted: Option<&UpstreamStats>) -> String {
+/// `encrypted`, and serve mode's sockets' under `serve`.
+pub fn stats_json(
+    stats: &Stats,
+    encrypted: Option<&UpstreamStats>,
+    serve: Option<&ServeStats>,
+) -> String {
     let json = serde_json::to_value(stats).and_then(|mut value| {
         if let (Some(map), Some(encrypted)) = (value.as_object_mut(), encrypted) {
             map.insert("encrypted".into(), serde_json::to_value(encrypted)?);
+        }
+        if let (Some(map), Some(serve)) = (value.as_object_mut(), serve) {
+            map.insert("serve".into(), serde_json::to_value(serve)?);
         }
         serde_json::to_string(&value)
     });
@@ -570,11 +673,12 @@ mod tests {
             ..UpstreamStats::default()
         };
         let json: serde_json::Value =
-            serde_json::from_str(&stats_json(&stats, Some(&encrypted))).unwrap();
+            serde_json::from_str(&stats_json(&stats, Some(&encrypted), None)).unwrap();
         assert_eq!(json["queries"], 7);
         assert_eq!(json["encrypted"]["connections"], 1);
         assert_eq!(json["encrypted"]["connect_failures"], 2);
-        let plain: serde_json::Value = serde_json::from_str(&stats_json(&stats, None)).unwrap();
+        let plain: serde_json::Value =
+            serde_json::from_str(&stats_json(&stats, None, None)).unwrap();
         assert!(plain.get("encrypted").is_none());
     }
 

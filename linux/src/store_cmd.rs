@@ -3,7 +3,9 @@
 //! list. Readers never lock the store, so they work while the firewall runs.
 
 use crate::out::outln;
+use std::collections::HashMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,6 +57,10 @@ pub struct FilterArgs {
     /// Only entries of this app.
     #[arg(long, value_name = "APP")]
     app: Option<String>,
+    /// Only entries of this device (`tacet serve`): its name (from
+    /// --device or the leases) or its address.
+    #[arg(long, value_name = "DEVICE", conflicts_with = "app")]
+    device: Option<String>,
 }
 
 impl FilterArgs {
@@ -70,9 +76,14 @@ impl FilterArgs {
                 .since_minutes
                 .map(|m| now_ms().saturating_sub(m * 60_000)),
             until_unix_ms: None,
-            app: self.app.clone(),
+            app: match &self.device {
+                Some(device) if device.parse::<IpAddr>().is_err() => {
+                    Some(device.to_ascii_lowercase())
+                }
+                _ => self.app.clone(),
+            },
             list_id: self.list.clone(),
-            client: None,
+            client: self.device.as_deref().and_then(|d| d.parse().ok()),
         }
     }
 }
@@ -187,7 +198,48 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, String> {
             outln!("  {n:>8}  {list}")?;
         }
     }
+    let by_device = blocked_by_device(&reader)?;
+    if !by_device.is_empty() {
+        outln!("\nBy device or app (blocked, in the journal):")?;
+        for (who, n) in by_device.iter().take(args.top) {
+            outln!("  {n:>8}  {who}")?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The most records read for the per-device counts (the journal is
+/// bounded by size; this bounds the time).
+const DEVICE_SCAN_MAX: usize = 200_000;
+
+/// Blocked attempts in the journal per device (`tacet serve`: its name, or
+/// its address when unnamed) or app, most first.
+fn blocked_by_device(reader: &StoreReader) -> Result<Vec<(String, u64)>, String> {
+    let filter = Filter {
+        action: Some(Action::Blocked),
+        ..Filter::default()
+    };
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut after = None;
+    let mut read = 0;
+    while read < DEVICE_SCAN_MAX {
+        let page = reader
+            .query(&filter, after.as_ref(), 1000)
+            .map_err(|e| e.to_string())?;
+        read += page.records.len();
+        for record in &page.records {
+            let e = &record.entry;
+            let who = e.app.clone().unwrap_or_else(|| e.client.to_string());
+            *counts.entry(who).or_insert(0) += u64::from(e.count);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(counts)
 }
 
 fn describe(record: &JournalRecord) -> String {

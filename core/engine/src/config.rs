@@ -82,6 +82,11 @@ pub struct Config {
     /// The most queries waiting for the upstream at once; one more is
     /// answered SERVFAIL at once. Bounds memory when the upstream is slow.
     pub max_pending: usize,
+    /// The most of those from one client of serve mode (a device on the
+    /// LAN), so that one device flooding names the upstream is slow to
+    /// answer cannot take the table from the others; past it, its queries
+    /// get SERVFAIL at once (counted in `Stats::client_pending_refused`).
+    pub max_pending_per_client: usize,
     /// Whether allowed queries are reported as events too (discovery mode).
     pub report_allowed: bool,
     /// Whether the canary names that make browsers and OSes switch off
@@ -128,6 +133,7 @@ impl Default for Config {
             block_ttl: 10,
             upstream_timeout: Duration::from_secs(3),
             max_pending: 4096,
+            max_pending_per_client: 512,
             report_allowed: false,
             answer_canaries: true,
             seed: 0,

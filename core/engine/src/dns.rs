@@ -24,6 +24,13 @@ const CLASS_IN: u16 = 1;
 /// (the DNS Flag Day 2020 value, safe from fragmentation).
 const EDNS_PAYLOAD: u16 = 1232;
 
+/// The largest UDP answer sent to a serve-mode client, whatever its EDNS
+/// size: DNS flag day 2020's, below any fragmentation.
+pub const MAX_UDP_ANSWER: u16 = 1232;
+
+/// What a client without EDNS takes over UDP (RFC 1035).
+pub const UDP_SIZE_WITHOUT_EDNS: u16 = 512;
+
 const FLAG_QR: u16 = 0x8000;
 const FLAG_TC: u16 = 0x0200;
 const FLAG_RD: u16 = 0x0100;
@@ -79,6 +86,9 @@ pub struct Query<'a> {
     pub qclass: u16,
     /// Whether the query carried an EDNS OPT record.
     pub edns: bool,
+    /// The most bytes the asker takes in a UDP answer: its EDNS payload
+    /// size, or 512 without EDNS (RFC 6891: never less than 512).
+    pub udp_size: u16,
     flags: u16,
     /// The header and question bytes, echoed in every answer.
     head: &'a [u8],
@@ -113,13 +123,16 @@ impl<'a> Query<'a> {
         let head = message.get(..reader.pos).ok_or(QueryError::Malformed)?;
         // EDNS is best effort: a query with broken records after its
         // question is still answered, just without an OPT record.
-        let edns = reader.has_opt(usize::from(ancount) + usize::from(nscount), arcount);
+        let opt = reader.opt_size(usize::from(ancount) + usize::from(nscount), arcount);
         Ok(Self {
             id,
             name,
             qtype,
             qclass,
-            edns,
+            edns: opt.is_some(),
+            udp_size: opt.map_or(UDP_SIZE_WITHOUT_EDNS, |size| {
+                size.max(UDP_SIZE_WITHOUT_EDNS)
+            }),
             flags,
             head,
         })
@@ -243,6 +256,31 @@ pub fn is_truncated(response: &[u8]) -> bool {
     response
         .get(2)
         .is_some_and(|b| u16::from(*b) << 8 & FLAG_TC != 0)
+}
+
+/// An answer cut to its header and question with the TC bit set, for a
+/// UDP client that takes fewer bytes than the whole answer: it asks again
+/// over TCP (RFC 7766). `None` if the answer has no single readable
+/// question.
+pub fn truncate(answer: &[u8]) -> Option<Vec<u8>> {
+    let mut reader = Reader {
+        bytes: answer,
+        pos: 4,
+    };
+    if reader.u16()? != 1 {
+        return None;
+    }
+    reader.pos = HEADER_LEN;
+    reader.skip_name()?;
+    reader.skip(4)?;
+    let mut out = answer.get(..reader.pos)?.to_vec();
+    if let Some(flags) = out.get_mut(2) {
+        *flags |= (FLAG_TC >> 8) as u8;
+    }
+    for offset in [6, 8, 10] {
+        write_u16(&mut out, offset, 0);
+    }
+    Some(out)
 }
 
 /// Rewrites the ID of a DNS message in place; false if it is too short.
@@ -381,21 +419,24 @@ impl Reader<'_> {
     }
 
     /// Walks `skip` records, then `arcount` additional ones, looking for OPT.
-    fn has_opt(&mut self, skip: usize, arcount: u16) -> bool {
-        let mut walk = || -> Option<bool> {
+    /// The payload size of the OPT record among the additional records,
+    /// if there is one (its class field carries the size).
+    fn opt_size(&mut self, skip: usize, arcount: u16) -> Option<u16> {
+        let mut walk = || -> Option<Option<u16>> {
             for index in 0..skip + usize::from(arcount) {
                 self.skip_name()?;
                 let rtype = self.u16()?;
-                self.skip(6)?;
+                let class = self.u16()?;
+                self.skip(4)?;
                 let rdlength = self.u16()?;
                 self.skip(usize::from(rdlength))?;
                 if index >= skip && rtype == TYPE_OPT {
-                    return Some(true);
+                    return Some(Some(class));
                 }
             }
-            Some(false)
+            Some(None)
         };
-        walk().unwrap_or(false)
+        walk().flatten()
     }
 }
 
@@ -416,6 +457,24 @@ mod tests {
         hex("0102 0110 0001 0000 0000 0001
              07 747261636b6572 07 6578616d706c65 00 001c 0001
              00 0029 04d0 00 00 0000 0000")
+    }
+
+    #[test]
+    fn truncation_keeps_header_and_question_and_sets_tc() {
+        let bytes = query_aaaa_edns();
+        let q = Query::parse(&bytes).unwrap();
+        assert_eq!(q.udp_size, 1232, "the OPT record's class");
+        assert_eq!(Query::parse(&query_a()).unwrap().udp_size, 512);
+        let answer = q.answer_address(TYPE_AAAA, &[0; 16], 60);
+        let cut = truncate(&answer).unwrap();
+        assert_eq!(
+            cut,
+            hex("0102 8390 0001 0000 0000 0000
+                 07 747261636b6572 07 6578616d706c65 00 001c 0001"),
+            "QR RD TC RA CD as asked, no records"
+        );
+        assert!(truncate(&cut[..20]).is_none(), "a question cut short");
+        assert!(truncate(&[0; 11]).is_none());
     }
 
     #[test]

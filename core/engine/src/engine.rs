@@ -13,11 +13,14 @@ use tacet_rules::{RuleRef, RuleSet, Verdict};
 
 use crate::answer::{self, AnswerFacts, AnswerProblem};
 use crate::config::{BlockMode, Config, CANARY_NAMES};
+use crate::device::DevicePolicies;
 use crate::dns::{self, Query, QueryError, Rcode};
 use crate::enforce::Enforcer;
 use crate::event::{BlockReason, Event, Protocol, RejectReason, Route};
 use crate::learned::{self, Learned, LearnedAddrs};
-use crate::pending::{Asker, Discovered, Pending, PendingQueries, QueryHandle, ReplyTo};
+use crate::pending::{
+    Asker, Discovered, MessageFrom, Pending, PendingQueries, QueryHandle, ReplyTo,
+};
 use crate::reject;
 use crate::stats::Stats;
 use crate::tcp::TcpDns;
@@ -73,6 +76,18 @@ pub enum UpstreamCommand {
     Abandon(QueryHandle),
 }
 
+/// What the engine sends back to a client of
+/// [`Engine::handle_message`] (serve mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageReply {
+    /// Where the query came from: the answer goes back there.
+    pub to: MessageFrom,
+    /// The answer; `None` when the query gets none (it could not be read
+    /// as a query), so a runtime that counts a TCP connection's queries in
+    /// flight can let that one go.
+    pub answer: Option<Vec<u8>>,
+}
+
 /// Why the engine wants to be woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerReason {
@@ -122,6 +137,10 @@ pub struct Engine {
     pending: PendingQueries,
     paused_until: Option<Instant>,
     tun_out: VecDeque<Vec<u8>>,
+    /// Answers to queries handed in as messages (serve mode).
+    messages_out: VecDeque<MessageReply>,
+    /// Per-device policies (serve mode).
+    devices: DevicePolicies,
     upstream_out: VecDeque<UpstreamCommand>,
     events: VecDeque<Event>,
     blocked_names: HashSet<u64>,
@@ -165,6 +184,8 @@ impl Engine {
             rules,
             paused_until: None,
             tun_out: VecDeque::new(),
+            messages_out: VecDeque::new(),
+            devices: DevicePolicies::default(),
             upstream_out: VecDeque::new(),
             events: VecDeque::new(),
             blocked_names: HashSet::new(),
@@ -312,6 +333,26 @@ impl Engine {
         &self.config
     }
 
+    /// Handles one DNS query that a client sent to a socket of the runtime
+    /// (serve mode: a LAN resolver), not through the TUN. It goes through
+    /// the same pipeline as a query read from the TUN (rules, per-device
+    /// policy, pending table, answers, events) with `from.client` as the
+    /// asker; its answer comes out of [`poll_message`](Self::poll_message),
+    /// tagged with `from`. Over UDP an answer longer than the client takes
+    /// goes out truncated (TC), so it asks again over TCP.
+    pub fn handle_message(&mut self, now: Instant, from: MessageFrom, message: &[u8]) {
+        // The client's own size is read with the query, in handle_query.
+        let max_udp = dns::UDP_SIZE_WITHOUT_EDNS;
+        self.handle_query(now, message, ReplyTo::Message { from, max_udp });
+        self.after_input(now);
+    }
+
+    /// Sets the per-device policies (serve mode); queries handled after
+    /// this call see them.
+    pub fn set_device_policies(&mut self, policies: DevicePolicies) {
+        self.devices = policies;
+    }
+
     /// Handles one IP packet read from the TUN.
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
         self.handle_packet(now, packet);
@@ -326,7 +367,7 @@ impl Engine {
                     client: datagram.source,
                     server: datagram.destination,
                 };
-                self.handle_message(now, datagram.payload, reply);
+                self.handle_query(now, datagram.payload, reply);
             }
             Ok(Packet::Tcp(segment)) if segment.destination.port() == 53 => {
                 let Some(messages) = self.tcp.handle_packet(now, packet, &segment) else {
@@ -345,7 +386,7 @@ impl Engine {
                         client: incoming.client,
                         server: incoming.server,
                     };
-                    self.handle_message(now, &incoming.message, reply);
+                    self.handle_query(now, &incoming.message, reply);
                 }
                 self.drain_tcp();
             }
@@ -391,7 +432,7 @@ impl Engine {
         let Some(pending) = self.pending.remove(handle) else {
             return; // answered SERVFAIL already
         };
-        if let Asker::Background(_) = pending.asker {
+        if let Asker::Background(..) = pending.asker {
             self.background_in_flight = self.background_in_flight.saturating_sub(1);
         }
         // The engine parsed every pending query before it sent it.
@@ -410,8 +451,8 @@ impl Engine {
             }
         };
         let reply = match pending.asker {
-            Asker::Background(rule) => {
-                self.learn_blocked(now, &query.name, rule, &facts, false);
+            Asker::Background(rule, client) => {
+                self.learn_blocked(now, &query.name, rule, &facts, false, Some(client));
                 return;
             }
             Asker::Enforced(rule) => {
@@ -425,7 +466,7 @@ impl Engine {
             self.stats.blocked += 1;
             self.stats.cname_blocked += 1;
             self.count_unique(&query.name);
-            self.learn_blocked(now, &via, rule, &facts, false);
+            self.learn_blocked(now, &via, rule, &facts, false, Some(reply.client()));
             let answer = self.block_answer(&query);
             self.reply(now, reply, &answer);
             let reason = BlockReason::Cname { via, rule };
@@ -455,7 +496,7 @@ impl Engine {
         self.stats.answers_refused += 1;
         let reply = match pending.asker {
             Asker::App(reply) => reply,
-            Asker::Background(_) => return,
+            Asker::Background(..) => return,
             Asker::Enforced(_) => {
                 self.enforcer.done(&query.name, query.qtype, now, None);
                 return;
@@ -533,6 +574,12 @@ impl Engine {
         self.after_input(now);
     }
 
+    /// The next answer to a query handed in through
+    /// [`handle_message`](Self::handle_message).
+    pub fn poll_message(&mut self) -> Option<MessageReply> {
+        self.messages_out.pop_front()
+    }
+
     /// The next packet to write to the TUN.
     pub fn poll_tun_packet(&mut self) -> Option<Vec<u8>> {
         self.tun_out.pop_front()
@@ -590,8 +637,9 @@ impl Engine {
         }
     }
 
-    /// One DNS message from an app, over UDP or TCP.
-    fn handle_message(&mut self, now: Instant, message: &[u8], reply: ReplyTo) {
+    /// One DNS message from an app, over UDP or TCP, or from a client of
+    /// serve mode.
+    fn handle_query(&mut self, now: Instant, message: &[u8], mut reply: ReplyTo) {
         let query = match Query::parse(message) {
             Ok(query) => query,
             Err(error) => {
@@ -610,7 +658,13 @@ impl Engine {
             }
         };
         self.stats.queries += 1;
-        if !self.is_resolver(reply.server().ip()) {
+        if let ReplyTo::Message { max_udp, .. } = &mut reply {
+            // No more than DNS flag day 2020's 1232 bytes, whatever the
+            // client says: a fragmented answer is lost, or spoofed, on the
+            // way.
+            *max_udp = query.udp_size.min(dns::MAX_UDP_ANSWER);
+        }
+        if !matches!(reply, ReplyTo::Message { .. }) && !self.is_resolver(reply.server().ip()) {
             self.stats.bypass_attempts += 1;
         }
         let paused = self.is_paused(now);
@@ -621,6 +675,12 @@ impl Engine {
         };
         let block = if paused {
             None
+        } else if self
+            .devices
+            .of(reply.client().ip())
+            .is_some_and(|policy| !policy.allows(&query.name))
+        {
+            Some(BlockReason::NotForDevice)
         } else if self.config.answer_canaries && CANARY_NAMES.contains(&query.name.as_str()) {
             Some(BlockReason::Canary)
         } else if let Verdict::Blocked(rule) = verdict {
@@ -630,6 +690,9 @@ impl Engine {
         };
         if let Some(reason) = block {
             self.stats.blocked += 1;
+            if reason == BlockReason::NotForDevice {
+                self.stats.device_blocked += 1;
+            }
             self.count_unique(&query.name);
             let answer = match reason {
                 BlockReason::Canary => {
@@ -639,7 +702,7 @@ impl Engine {
             };
             self.reply(now, reply, &answer);
             if let BlockReason::Rule(rule) = reason {
-                self.resolve_in_background(now, message, &query, rule);
+                self.resolve_in_background(now, message, &query, rule, reply.client());
             }
             self.push_event(blocked_event(now, reply, query.name, query.qtype, reason));
             return;
@@ -671,14 +734,31 @@ impl Engine {
             deadline: now + self.config.upstream_timeout,
             discovered,
         };
-        match self.pending.insert(pending) {
+        let client_full = match asker {
+            Asker::App(reply @ ReplyTo::Message { .. }) => {
+                self.pending.of_client(reply.client().ip()) >= self.config.max_pending_per_client
+            }
+            _ => false,
+        };
+        if client_full {
+            self.stats.client_pending_refused += 1;
+        }
+        let inserted = if client_full {
+            None
+        } else {
+            self.pending.insert(pending)
+        };
+        match inserted {
             Some(handle) => {
                 match asker {
                     Asker::App(_) => self.stats.forwarded += 1,
-                    Asker::Background(_) => self.background_in_flight += 1,
+                    Asker::Background(..) => self.background_in_flight += 1,
                     Asker::Enforced(_) => {}
                 }
-                let retry_truncated_over_tcp = matches!(asker, Asker::App(ReplyTo::Tcp { .. }));
+                let retry_truncated_over_tcp = match asker {
+                    Asker::App(reply) => reply.transport() == Protocol::Tcp,
+                    _ => false,
+                };
                 let message = message.to_vec();
                 self.upstream_out
                     .push_back(UpstreamCommand::Send(UpstreamQuery {
@@ -714,6 +794,7 @@ impl Engine {
         message: &[u8],
         query: &Query<'_>,
         rule: RuleRef,
+        client: SocketAddr,
     ) {
         if !self.config.learn_addresses
             || ![dns::TYPE_A, dns::TYPE_AAAA, TYPE_HTTPS].contains(&query.qtype)
@@ -745,7 +826,7 @@ impl Engine {
         self.background.insert(key.clone(), until);
         self.background_expiry.push_back((until, key));
         self.stats.background_queries += 1;
-        self.forward(now, message, Asker::Background(rule), None, query);
+        self.forward(now, message, Asker::Background(rule, client), None, query);
     }
 
     /// The first name an allowed answer (to a query of `qtype`) leads to
@@ -775,6 +856,7 @@ impl Engine {
         rule: RuleRef,
         facts: &AnswerFacts,
         pinned: bool,
+        client: Option<SocketAddr>,
     ) {
         for &(addr, ttl) in &facts.addresses {
             if !learned::is_global(addr)
@@ -789,8 +871,22 @@ impl Engine {
                 .learned
                 .learn_blocked(now, addr, name, rule, ttl, pinned)
             {
-                Learned::Blocked { new: true } => self.routes_changed(now),
-                Learned::Blocked { new: false } => {}
+                Learned::Blocked { new } => {
+                    if new {
+                        self.routes_changed(now);
+                    }
+                    let ttl = self
+                        .learned
+                        .expires_at(addr)
+                        .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+                    self.push_event(Event::AddressLearned {
+                        at: now,
+                        addr,
+                        name: name.to_owned(),
+                        ttl,
+                        client,
+                    });
+                }
                 Learned::Shared { allowed_name } => self.shared(now, addr, name, allowed_name),
                 Learned::OverNameLimit => self.stats.learned_refused += 1,
             }
@@ -904,7 +1000,7 @@ impl Engine {
         if self.learned.refresh_pinned(&query.name, v4, &keep) {
             self.routes_changed(now);
         }
-        self.learn_blocked(now, &query.name, rule, facts, true);
+        self.learn_blocked(now, &query.name, rule, facts, true, None);
         let limits = self.config.learned;
         let again = facts
             .addresses
@@ -1034,7 +1130,7 @@ impl Engine {
     fn fail(&mut self, now: Instant, pending: &Pending) {
         let reply = match pending.asker {
             Asker::App(reply) => reply,
-            Asker::Background(_) => {
+            Asker::Background(..) => {
                 self.background_in_flight = self.background_in_flight.saturating_sub(1);
                 return;
             }
@@ -1068,13 +1164,32 @@ impl Engine {
                 self.tcp.send(now, conn, message);
                 self.drain_tcp();
             }
+            ReplyTo::Message { from, max_udp } => {
+                let answer =
+                    if from.transport == Protocol::Udp && message.len() > usize::from(max_udp) {
+                        self.stats.truncated_for_client += 1;
+                        dns::truncate(message)
+                    } else {
+                        Some(message.to_vec())
+                    };
+                if answer.is_none() {
+                    self.stats.malformed += 1;
+                }
+                self.messages_out
+                    .push_back(MessageReply { to: from, answer });
+            }
         }
     }
 
     /// A TCP query that gets no answer still frees its place.
     fn tcp_done(&mut self, to: ReplyTo) {
-        if let ReplyTo::Tcp { conn, .. } = to {
-            self.tcp.forget_query(conn);
+        match to {
+            ReplyTo::Tcp { conn, .. } => self.tcp.forget_query(conn),
+            ReplyTo::Message { from, .. } => self.messages_out.push_back(MessageReply {
+                to: from,
+                answer: None,
+            }),
+            ReplyTo::Udp { .. } => {}
         }
     }
 

@@ -25,6 +25,9 @@ pub enum BlockReason {
         /// The rule that blocks it.
         rule: RuleRef,
     },
+    /// The device that asked may only reach the names its policy lists
+    /// ([`crate::device::DevicePolicy`]), and this is not one of them.
+    NotForDevice,
 }
 
 /// Why a packet to an address was rejected.
@@ -98,6 +101,29 @@ pub enum Event {
         blocked_name: String,
         /// The allowed name.
         allowed_name: String,
+    },
+    /// A blocked name resolved to `addr` (learned or refreshed): connections
+    /// there are rejected for `ttl`. Serve mode's hook for a gateway's
+    /// firewall: each event adds (or extends) one element of a set with a
+    /// timeout, as dnsmasq's `--nftset` does; `RoutesChanged` carries the
+    /// whole set, for a resync. An address later found shared with an
+    /// allowed name leaves the set (`SharedAddress`, and the next
+    /// `RoutesChanged`).
+    AddressLearned {
+        /// When.
+        at: Instant,
+        /// The address.
+        addr: IpAddr,
+        /// The blocked name it belongs to (for a CNAME, the blocked name
+        /// in the chain).
+        name: String,
+        /// How long it stays rejected from `at` (the answer's TTL within
+        /// the learned table's floor and ceiling).
+        ttl: std::time::Duration,
+        /// The client whose query led to the lookup (the first one while a
+        /// name's recent lookup is reused); `None` for an enforced name,
+        /// looked up before anyone asked.
+        client: Option<SocketAddr>,
     },
     /// The set of networks the tunnel must route in changed; it is given
     /// whole. Learned addresses are gathered over the debounce interval; a

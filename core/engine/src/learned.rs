@@ -156,6 +156,11 @@ impl LearnedAddrs {
         Learned::Blocked { new: true }
     }
 
+    /// When the blocked address `addr` is forgotten, if it is learned.
+    pub fn expires_at(&self, addr: IpAddr) -> Option<Instant> {
+        self.blocked.get(&addr).map(|e| e.expires)
+    }
+
     /// Records that allowed `name` resolves to `addr`. If a blocked name
     /// was learned at that address, it is shared: it is no longer rejected,
     /// and the blocked name is returned so the conflict can be reported.

@@ -19,12 +19,19 @@
 //! - [`pending`]: queries waiting for the upstream, bounded, with deadlines;
 //! - [`learned`]: the addresses blocked names resolve to, bounded, with TTLs;
 //! - [`enforce`]: small lists' names, resolved before any app asks;
+//! - [`device`]: per-device policies of serve mode (allowlist-only);
 //! - [`reject`]: TCP resets and ICMP errors built from offending packets;
-//! - [`engine`]: the [`Engine`] that ties them together;
+//! - [`engine`]: the [`Engine`] that ties them together. It takes queries
+//!   two ways: IP packets from the phone's TUN (`handle_tun_packet`,
+//!   answered through `poll_tun_packet`), and DNS messages from a socket
+//!   address (`handle_message`, answered through `poll_message`) for serve
+//!   mode, a LAN resolver whose clients are devices without an app; both
+//!   go through the same pipeline, rules and journal events;
 //! - [`config`], [`stats`], [`event`]: its settings, counters and reports.
 
 pub mod answer;
 pub mod config;
+pub mod device;
 pub mod dns;
 pub mod enforce;
 pub mod engine;
@@ -44,11 +51,13 @@ pub use config::{
     in_tunnel, BlockMode, Config, CANARY_NAMES, DEFAULT_RESOLVER_V4, DEFAULT_RESOLVER_V6,
     TUNNEL_V4, TUNNEL_V6,
 };
+pub use device::{DevicePolicies, DevicePolicy, PolicyError};
 pub use engine::{
-    Engine, Timeout, TimerReason, UpstreamCommand, UpstreamQuery, UNIQUE_NAMES_TRACKED,
+    Engine, MessageReply, Timeout, TimerReason, UpstreamCommand, UpstreamQuery,
+    UNIQUE_NAMES_TRACKED,
 };
 pub use event::{BlockReason, Event, Protocol, RejectReason, Route};
 pub use learned::LearnedLimits;
-pub use pending::QueryHandle;
+pub use pending::{MessageFrom, QueryHandle};
 pub use stats::Stats;
 pub use tacet_rules::{ListId, RuleRef, RuleSet, Verdict};

@@ -33,6 +33,31 @@ pub enum ReplyTo {
         /// The address it connected to.
         server: SocketAddr,
     },
+    /// A DNS message a client sent straight to the runtime's socket (serve
+    /// mode), answered through [`crate::Engine::poll_message`].
+    Message {
+        /// Where it came from, handed back with the answer.
+        from: MessageFrom,
+        /// The most bytes the client takes over UDP (its EDNS payload size,
+        /// 512 without EDNS); a longer answer goes out truncated (TC).
+        max_udp: u16,
+    },
+}
+
+/// Where a DNS message handed to [`crate::Engine::handle_message`] came
+/// from: the client, the runtime's socket it reached, and a tag the runtime
+/// chooses (its TCP connection), all handed back with the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageFrom {
+    /// The client's address and port: the device that asked.
+    pub client: SocketAddr,
+    /// The local address it sent the query to.
+    pub server: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Protocol,
+    /// The runtime's own tag for the way back (a socket or a connection);
+    /// the engine only hands it back.
+    pub stream: u64,
 }
 
 impl ReplyTo {
@@ -40,6 +65,7 @@ impl ReplyTo {
     pub fn client(&self) -> SocketAddr {
         match self {
             Self::Udp { client, .. } | Self::Tcp { client, .. } => *client,
+            Self::Message { from, .. } => from.client,
         }
     }
 
@@ -47,6 +73,7 @@ impl ReplyTo {
     pub fn server(&self) -> SocketAddr {
         match self {
             Self::Udp { server, .. } | Self::Tcp { server, .. } => *server,
+            Self::Message { from, .. } => from.server,
         }
     }
 
@@ -55,6 +82,7 @@ impl ReplyTo {
         match self {
             Self::Udp { .. } => Protocol::Udp,
             Self::Tcp { .. } => Protocol::Tcp,
+            Self::Message { from, .. } => from.transport,
         }
     }
 }
@@ -66,8 +94,9 @@ pub enum Asker {
     App(ReplyTo),
     /// Nobody: a blocked name resolved in the background to learn its
     /// addresses (the app already has its block answer), with the rule
-    /// that blocks it, which its addresses are then rejected under.
-    Background(RuleRef),
+    /// that blocks it, which its addresses are then rejected under, and
+    /// the client whose query led to it.
+    Background(RuleRef, SocketAddr),
     /// Nobody: an enforced name looked up before any app asked, with the
     /// rule that blocks it; its addresses are pinned until the next lookup.
     Enforced(RuleRef),
@@ -103,6 +132,9 @@ pub struct Pending {
 #[derive(Debug)]
 pub struct PendingQueries {
     by_handle: HashMap<QueryHandle, Pending>,
+    /// Serve mode's queries waiting, by client address: one device may
+    /// not take the whole table from the others.
+    per_client: HashMap<std::net::IpAddr, usize>,
     deadlines: VecDeque<(Instant, QueryHandle)>,
     capacity: usize,
     next: u64,
@@ -113,6 +145,7 @@ impl PendingQueries {
     pub fn new(capacity: usize) -> Self {
         Self {
             by_handle: HashMap::new(),
+            per_client: HashMap::new(),
             deadlines: VecDeque::new(),
             capacity,
             next: 0,
@@ -126,6 +159,9 @@ impl PendingQueries {
         }
         let handle = QueryHandle(self.next);
         self.next += 1;
+        if let Some(ip) = served_client(&pending) {
+            *self.per_client.entry(ip).or_insert(0) += 1;
+        }
         self.deadlines.push_back((pending.deadline, handle));
         self.by_handle.insert(handle, pending);
         if self.deadlines.len() > 2 * self.capacity.max(16) {
@@ -137,7 +173,25 @@ impl PendingQueries {
 
     /// Takes a query out when its answer (or failure) arrives.
     pub fn remove(&mut self, handle: QueryHandle) -> Option<Pending> {
-        self.by_handle.remove(&handle)
+        let pending = self.by_handle.remove(&handle)?;
+        self.forget_client(&pending);
+        Some(pending)
+    }
+
+    /// How many of serve mode's queries from `ip` wait.
+    pub fn of_client(&self, ip: std::net::IpAddr) -> usize {
+        self.per_client.get(&ip).copied().unwrap_or(0)
+    }
+
+    fn forget_client(&mut self, pending: &Pending) {
+        if let Some(ip) = served_client(pending) {
+            if let Some(n) = self.per_client.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_client.remove(&ip);
+                }
+            }
+        }
     }
 
     /// Takes out the next query whose deadline is at or before `now`.
@@ -151,7 +205,7 @@ impl PendingQueries {
                 return None;
             }
             self.deadlines.pop_front();
-            return self.by_handle.remove(&handle).map(|p| (handle, p));
+            return self.remove(handle).map(|p| (handle, p));
         }
         None
     }
@@ -175,6 +229,15 @@ impl PendingQueries {
     /// Whether no query is waiting.
     pub fn is_empty(&self) -> bool {
         self.by_handle.is_empty()
+    }
+}
+
+/// The client of a serve-mode query (a message from a socket), whose
+/// share of the table is bounded.
+fn served_client(pending: &Pending) -> Option<std::net::IpAddr> {
+    match pending.asker {
+        Asker::App(reply @ ReplyTo::Message { .. }) => Some(reply.client().ip()),
+        _ => None,
     }
 }
 

@@ -38,6 +38,15 @@ pub struct Stats {
     /// TCP connections to the resolvers refused with a reset because every
     /// connection slot was taken (a flood, or an app that never closes).
     pub tcp_refused: u64,
+    /// Answers to serve-mode UDP clients cut to their question with TC set,
+    /// being longer than the client takes (it asks again over TCP).
+    pub truncated_for_client: u64,
+    /// Queries blocked because the device's policy does not list the name
+    /// (counted in `blocked` too).
+    pub device_blocked: u64,
+    /// Serve-mode queries answered SERVFAIL at once because their client
+    /// already had `max_pending_per_client` waiting for the upstream.
+    pub client_pending_refused: u64,
     /// Blocked attempts that were packets to blocked addresses, rejected
     /// (counted in `blocked` too).
     pub rejected: u64,

@@ -1,5 +1,6 @@
-//! The I/O thread: one mio poll over the TUN, the upstream sockets and a
-//! waker for commands, sleeping until the engine's next deadline.
+//! The I/O thread: one mio poll over the front (the TUN, or serve mode's
+//! LAN sockets), the upstream sockets and a waker for commands, sleeping
+//! until the engine's next deadline.
 
 use std::io;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -16,6 +17,7 @@ use tacet_engine::{
 use tacet_store::{Action, JournalEntry, Reason, Store};
 
 use crate::attribution::{AppCache, Connection};
+use crate::serve::{Incoming, Listeners, ServeConfig};
 use crate::tun::{Tun, MAX_PACKET};
 use crate::upstream::{Outcome, Upstreams};
 use crate::{Command, Observer, RuntimeConfig, RuntimeError};
@@ -30,11 +32,25 @@ const WAKER: Token = Token(1);
 /// plain queries' sockets).
 const FIRST_UPSTREAM: usize = 2;
 
+/// Where queries come from: the phone's TUN (IP packets), or serve mode's
+/// sockets on the LAN (DNS messages from devices).
+pub(crate) enum Front {
+    /// IP packets of the tunnel.
+    Tun(Tun),
+    /// UDP and TCP sockets of a LAN resolver.
+    Serve(ServeConfig),
+}
+
+enum Bound {
+    Tun(Tun),
+    Serve(Box<Listeners>),
+}
+
 /// The state of the I/O thread.
 pub struct EventLoop {
     poll: Poll,
     waker: Arc<Waker>,
-    tun: Tun,
+    front: Bound,
     engine: Engine,
     upstreams: Upstreams,
     observer: Box<dyn Observer>,
@@ -51,7 +67,7 @@ pub struct EventLoop {
 impl EventLoop {
     /// Sets up the poll and registers the TUN.
     pub(crate) fn new(
-        tun: Tun,
+        front: Front,
         config: RuntimeConfig,
         rules: Arc<RuleSet>,
         observer: Box<dyn Observer>,
@@ -66,9 +82,17 @@ impl EventLoop {
             .extend(config.upstreams.iter().map(|u| u.addr.ip()));
         let poll = Poll::new().map_err(RuntimeError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(RuntimeError::Io)?);
-        poll.registry()
-            .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
-            .map_err(|e| RuntimeError::Tun(e.to_string()))?;
+        let front = match front {
+            Front::Tun(tun) => {
+                poll.registry()
+                    .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
+                    .map_err(|e| RuntimeError::Tun(e.to_string()))?;
+                Bound::Tun(tun)
+            }
+            Front::Serve(config) => {
+                Bound::Serve(Box::new(Listeners::bind(&config, poll.registry())?))
+            }
+        };
         let upstreams = Upstreams::new(config.upstreams, config.upstream_options, FIRST_UPSTREAM)?;
         let store = match config.store {
             // Discovery mode is the store's setting: the engine may report
@@ -83,7 +107,7 @@ impl EventLoop {
         Ok(Self {
             poll,
             waker,
-            tun,
+            front,
             engine,
             upstreams,
             observer,
@@ -140,6 +164,11 @@ impl EventLoop {
                 match event.token() {
                     TUN => tun_waiting = true,
                     WAKER => {}
+                    token if Listeners::owns(token) => {
+                        if let Bound::Serve(listeners) = &mut self.front {
+                            listeners.mark(token);
+                        }
+                    }
                     token => self
                         .upstreams
                         .ready(self.poll.registry(), token, now, &mut outcomes),
@@ -154,6 +183,13 @@ impl EventLoop {
             }
             if tun_waiting {
                 tun_waiting = self.read_tun(&mut buf)?;
+            }
+            self.read_listeners(now);
+            if let Bound::Serve(listeners) = &mut self.front {
+                if listeners.next_deadline().is_some_and(|at| at <= now) {
+                    listeners.handle_timeout(self.poll.registry(), now);
+                }
+                tun_waiting |= listeners.has_pending();
             }
             if self.engine.poll_timeout().is_some_and(|t| t.at <= now) {
                 self.engine.handle_timeout(now);
@@ -185,7 +221,10 @@ impl EventLoop {
     /// may be waiting.
     fn read_tun(&mut self, buf: &mut [u8]) -> Result<bool, RuntimeError> {
         for _ in 0..TUN_BATCH {
-            match self.tun.recv(buf) {
+            let Bound::Tun(tun) = &self.front else {
+                return Ok(false);
+            };
+            match tun.recv(buf) {
                 // A TUN never reads empty; an fd that does (a socket or pipe
                 // standing in for one) has been closed by its other end.
                 Ok(0) => return Err(RuntimeError::Tun("the tunnel was closed".into())),
@@ -201,6 +240,23 @@ impl EventLoop {
             }
         }
         Ok(true)
+    }
+
+    /// Hands the queries serve mode's sockets hold to the engine, a bounded
+    /// batch per socket (sockets with more wait for the next turn).
+    fn read_listeners(&mut self, now: Instant) {
+        let Bound::Serve(listeners) = &mut self.front else {
+            return;
+        };
+        if !listeners.has_pending() {
+            return;
+        }
+        let mut incoming: Incoming = Vec::new();
+        listeners.read(self.poll.registry(), now, &mut incoming);
+        for (from, message) in incoming {
+            self.engine.handle_message(now, from, &message);
+            self.flush(now);
+        }
     }
 
     fn deliver(&mut self, now: Instant, outcome: Outcome) {
@@ -224,10 +280,13 @@ impl EventLoop {
         };
         if let Some(connection) = connection_of(event) {
             let observer = &mut self.observer;
-            entry.app = self
-                .apps
-                .app_of(now, connection, |c| observer.app_of(c))
-                .filter(|app| !app.is_empty());
+            entry.app = match self.front {
+                // A device's name is a lookup in the shell's memory, by
+                // address: asked every time, so no entry goes unnamed.
+                Bound::Serve(_) => observer.app_of(&connection),
+                Bound::Tun(_) => self.apps.app_of(now, connection, |c| observer.app_of(c)),
+            }
+            .filter(|app| !app.is_empty());
         }
         store.record(entry.time_unix_ms, &entry);
     }
@@ -242,8 +301,17 @@ impl EventLoop {
                 self.observer.on_event(event, self.engine.rules());
             }
             while let Some(packet) = self.engine.poll_tun_packet() {
-                if self.tun.send(&packet).is_err() {
+                let sent = match &self.front {
+                    Bound::Tun(tun) => tun.send(&packet).is_ok(),
+                    Bound::Serve(_) => false,
+                };
+                if !sent {
                     self.tun_write_errors += 1;
+                }
+            }
+            while let Some(reply) = self.engine.poll_message() {
+                if let Bound::Serve(listeners) = &mut self.front {
+                    listeners.send(self.poll.registry(), now, reply);
                 }
             }
             let mut outcomes = Vec::new();
@@ -316,6 +384,17 @@ impl EventLoop {
                 Ok(Command::ReplaceTun(tun, reply)) => {
                     let _ = reply.try_send(self.replace_tun(tun));
                 }
+                Ok(Command::SetDevicePolicies(policies, applied)) => {
+                    self.engine.set_device_policies(policies);
+                    let _ = applied.try_send(());
+                }
+                Ok(Command::ServeStats(reply)) => {
+                    let stats = match &self.front {
+                        Bound::Serve(listeners) => Some(listeners.stats()),
+                        Bound::Tun(_) => None,
+                    };
+                    let _ = reply.try_send(stats);
+                }
                 Ok(Command::SetEnforcedNames(names, applied)) => {
                     self.engine.set_enforced_names(now, &names);
                     let _ = applied.try_send(());
@@ -348,13 +427,24 @@ impl EventLoop {
 impl EventLoop {
     /// Watches `tun` instead of the current tunnel, which is closed.
     fn replace_tun(&mut self, tun: Tun) -> Result<(), RuntimeError> {
+        let Bound::Tun(old) = &self.front else {
+            return Err(RuntimeError::Tun("serve mode has no tunnel".into()));
+        };
         let registry = self.poll.registry();
         registry
             .register(&mut SourceFd(&tun.raw_fd()), TUN, Interest::READABLE)
             .map_err(|e| RuntimeError::Tun(e.to_string()))?;
-        let _ = registry.deregister(&mut SourceFd(&self.tun.raw_fd()));
-        self.tun = tun;
+        let _ = registry.deregister(&mut SourceFd(&old.raw_fd()));
+        self.front = Bound::Tun(tun);
         Ok(())
+    }
+
+    /// The addresses serve mode listens on (empty on a TUN).
+    pub(crate) fn listening(&self) -> Vec<SocketAddr> {
+        match &self.front {
+            Bound::Serve(listeners) => listeners.local_addrs(),
+            Bound::Tun(_) => Vec::new(),
+        }
     }
 
     /// The earliest of the engine's and the store's deadlines; `None` when
@@ -366,6 +456,10 @@ impl EventLoop {
             .map(|t| t.at)
             .into_iter()
             .chain(self.upstreams.next_deadline())
+            .chain(match &self.front {
+                Bound::Serve(listeners) => listeners.next_deadline(),
+                Bound::Tun(_) => None,
+            })
             .min();
         let store = self.store.as_ref().and_then(Store::deadline).map(|d| {
             let wait = d.at_unix_ms.saturating_sub(unix_ms());
@@ -424,7 +518,9 @@ fn connection_of(event: &Event) -> Option<Connection> {
             local: client,
             remote: server,
         }),
-        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => None,
+        Event::SharedAddress { .. }
+        | Event::RoutesChanged { .. }
+        | Event::AddressLearned { .. } => None,
     }
 }
 
@@ -461,6 +557,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             let reason = match reason {
                 BlockReason::Rule(rule) => rule_reason(rule),
                 BlockReason::Canary => Reason::Canary,
+                BlockReason::NotForDevice => Reason::NotForDevice,
                 BlockReason::Cname { via, rule } => Reason::Cname {
                     via: via.clone(),
                     list_id: list_id(rule),
@@ -512,6 +609,8 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             },
             client,
         ),
-        Event::SharedAddress { .. } | Event::RoutesChanged { .. } => return None,
+        Event::SharedAddress { .. }
+        | Event::RoutesChanged { .. }
+        | Event::AddressLearned { .. } => return None,
     })
 }

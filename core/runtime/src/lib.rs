@@ -11,7 +11,13 @@
 //! thread besides the one I/O thread, and nothing here knows about a
 //! platform's UI: shells talk to it through [`Firewall`].
 //!
-//! Modules: [`tun`] (the device), [`upstream`] (sockets to the resolvers),
+//! The front is the phone's TUN ([`Firewall::start`]) or, in serve mode,
+//! UDP and TCP sockets on a LAN ([`Firewall::serve`]: a resolver for a
+//! home network's devices, [`serve`]); the engine, upstreams, store and
+//! commands are the same for both.
+//!
+//! Modules: [`tun`] (the device), [`serve`] (serve mode's sockets),
+//! [`upstream`] (sockets to the resolvers),
 //! [`event_loop`] (the thread), [`attribution`] (which app asked), [`resolv_conf`] (the system's resolvers),
 //! [`rule_sources`] (composing the rules from lists, for every shell),
 //! [`enforced`] (the names looked up before any app asks),
@@ -23,6 +29,7 @@ pub mod enforced;
 pub mod event_loop;
 pub mod resolv_conf;
 pub mod rule_sources;
+pub mod serve;
 pub mod subscriptions;
 pub mod tun;
 pub mod upstream;
@@ -35,10 +42,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tacet_engine::{Config, Event, RuleSet, Stats};
+use tacet_engine::{Config, DevicePolicies, Event, RuleSet, Stats};
 use tacet_store::{CustomRuleKind, StoreConfig, StoreError, StoreStatus};
 
 pub use crate::attribution::Connection;
+pub use crate::serve::{ServeConfig, ServeLimits, ServeStats};
 pub use crate::tun::Tun;
 pub use crate::upstream::{Mode, UpstreamEvent, UpstreamOptions, UpstreamSpec, UpstreamStats};
 
@@ -93,6 +101,11 @@ pub trait Observer: Send {
         let _ = error;
     }
     /// The app behind `connection` (a query, or a rejected connection), for
+    /// the journal. In serve mode, the device: `connection.local` is its
+    /// address, and this is asked for every journaled entry, so it must be
+    /// a lookup in memory.
+    ///
+    /// On a phone: the app behind `connection`, for
     /// the journal: a name the user recognises (Android: the package), or
     /// `None` when the platform cannot tell. Asked on the I/O thread, only
     /// for what is journaled, before the answer is sent (the OS only knows
@@ -191,6 +204,8 @@ pub(crate) enum Command {
     ),
     UpstreamStats(mpsc::SyncSender<UpstreamStats>),
     SetEnforcedNames(Vec<String>, mpsc::SyncSender<()>),
+    SetDevicePolicies(DevicePolicies, mpsc::SyncSender<()>),
+    ServeStats(mpsc::SyncSender<Option<ServeStats>>),
     StoreStatus(mpsc::SyncSender<Option<StoreStatus>>),
 }
 
@@ -203,6 +218,8 @@ pub struct Firewall {
     waker: Arc<mio::Waker>,
     thread: Option<JoinHandle<Result<Stats, RuntimeError>>>,
     final_stats: Option<Stats>,
+    /// Serve mode's addresses (with the ports given for port 0).
+    listening: Vec<SocketAddr>,
 }
 
 impl fmt::Debug for Firewall {
@@ -221,11 +238,42 @@ impl Firewall {
         rules: Arc<RuleSet>,
         observer: Box<dyn Observer>,
     ) -> Result<Self, RuntimeError> {
+        Self::spawn(event_loop::Front::Tun(tun), config, rules, observer)
+    }
+
+    /// Starts serve mode: a DNS resolver on the LAN addresses of `serve`
+    /// (UDP and TCP), for devices that cannot run an app, with the same
+    /// engine, rules, store and journal; the device that asked is the
+    /// "app" of each entry ([`Observer::app_of`]). Fails if an address
+    /// cannot be bound, or an upstream is one of them.
+    pub fn serve(
+        serve: ServeConfig,
+        config: RuntimeConfig,
+        rules: Arc<RuleSet>,
+        observer: Box<dyn Observer>,
+    ) -> Result<Self, RuntimeError> {
+        if let Some(upstream) = config
+            .upstreams
+            .iter()
+            .find(|u| serve::answers_itself(&serve.listen, u.addr))
+        {
+            return Err(RuntimeError::UpstreamIsFirewall(upstream.addr));
+        }
+        Self::spawn(event_loop::Front::Serve(serve), config, rules, observer)
+    }
+
+    fn spawn(
+        front: event_loop::Front,
+        config: RuntimeConfig,
+        rules: Arc<RuleSet>,
+        observer: Box<dyn Observer>,
+    ) -> Result<Self, RuntimeError> {
         let mut config = config;
         config.upstreams = upstream::Upstreams::check_routes(&config.upstreams, &config.engine)?;
         let (commands, receiver) = mpsc::channel();
         let engine_config = config.engine.clone();
-        let event_loop = event_loop::EventLoop::new(tun, config, rules, observer, receiver)?;
+        let event_loop = event_loop::EventLoop::new(front, config, rules, observer, receiver)?;
+        let listening = event_loop.listening();
         let waker = event_loop.waker();
         let thread = std::thread::Builder::new()
             .name("tacet-io".into())
@@ -237,7 +285,28 @@ impl Firewall {
             waker,
             thread: Some(thread),
             final_stats: None,
+            listening,
         })
+    }
+
+    /// The addresses serve mode answers on, with the ports the system gave
+    /// for port 0; empty on a TUN.
+    pub fn listening(&self) -> &[SocketAddr] {
+        &self.listening
+    }
+
+    /// Sets serve mode's per-device policies, and returns once the I/O
+    /// thread has them: every query it reads afterwards sees them.
+    pub fn set_device_policies(&self, policies: DevicePolicies) {
+        self.send_and_wait(|applied| Command::SetDevicePolicies(policies, applied));
+    }
+
+    /// Serve mode's socket counters (connections refused, closed idle...);
+    /// `None` on a TUN or once stopped.
+    pub fn serve_stats(&self) -> Option<ServeStats> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::ServeStats(reply));
+        answer.recv_timeout(Duration::from_secs(5)).ok().flatten()
     }
 
     /// Replaces the rules, and returns once the I/O thread has them: every

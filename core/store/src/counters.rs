@@ -429,7 +429,11 @@ impl Counters {
         self.blocked_total += n;
         let r = &mut self.by_reason;
         match &e.reason {
-            crate::entry::Reason::Rule { .. } | crate::entry::Reason::NoRule => r.rule += n,
+            // A device's policy is a rule of its own (the counters file
+            // keeps no separate field for it; the journal says which).
+            crate::entry::Reason::Rule { .. }
+            | crate::entry::Reason::NoRule
+            | crate::entry::Reason::NotForDevice => r.rule += n,
             crate::entry::Reason::Cname { .. } => r.cname += n,
             crate::entry::Reason::LearnedAddress { .. } => r.learned_address += n,
             crate::entry::Reason::Canary => r.canary += n,

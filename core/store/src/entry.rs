@@ -60,6 +60,9 @@ pub enum Reason {
     Bypass,
     /// No rule matched: the query was allowed (discovery mode).
     NoRule,
+    /// The device that asked may only reach the names its policy lists
+    /// (serve mode's allowlist-only devices), and this is not one of them.
+    NotForDevice,
     /// The upstream's answer could not be read whole, so it was not relayed
     /// (a hostile or broken resolver): `problem` says what was wrong.
     BadAnswer {
@@ -78,6 +81,7 @@ impl Reason {
             Reason::Canary => "canary",
             Reason::Bypass => "bypass",
             Reason::NoRule => "no_rule",
+            Reason::NotForDevice => "not_for_device",
             Reason::BadAnswer { .. } => "bad_answer",
         }
     }
@@ -118,9 +122,10 @@ pub struct JournalEntry {
     pub action: Action,
     /// Why.
     pub reason: Reason,
-    /// The client's address inside the tunnel.
+    /// The client's address inside the tunnel, or on the LAN (`tacet serve`).
     pub client: IpAddr,
-    /// The app that asked, where the platform can tell (package name or bundle id).
+    /// The app that asked, where the platform can tell (package name or
+    /// bundle id); in serve mode, the device's name.
     pub app: Option<String>,
     /// How many attempts this entry stands for; 1 for a single query.
     pub count: u32,

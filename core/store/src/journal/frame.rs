@@ -86,6 +86,7 @@ pub(crate) fn encode_entry(out: &mut Vec<u8>, seq: u64, e: &JournalEntry) {
             out.push(6);
             put_str(out, problem);
         }
+        Reason::NotForDevice => out.push(7),
     }
     put_ip(out, e.client);
     put_str(out, &e.name);
@@ -261,6 +262,7 @@ fn decode_payload(bytes: &[u8]) -> Option<Frame> {
                 4 => Reason::Canary,
                 5 => Reason::Bypass,
                 6 => Reason::BadAnswer { problem: p.str()? },
+                7 => Reason::NotForDevice,
                 _ => return None,
             };
             let client = p.ip()?;
@@ -444,6 +446,7 @@ mod tests {
             Reason::BadAnswer {
                 problem: "answer: record length past the end".to_owned(),
             },
+            Reason::NotForDevice,
         ];
         let mut out = Vec::new();
         let mut want = Vec::new();
