@@ -11,6 +11,7 @@ mod demo_upstream;
 mod interface;
 mod lists_cmd;
 mod netns;
+mod nftables;
 mod out;
 mod routes;
 mod rule_sources;
