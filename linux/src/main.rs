@@ -14,6 +14,7 @@ mod interface;
 mod leases;
 mod lists_cmd;
 mod netns;
+mod nftables;
 mod out;
 mod routes;
 mod rule_sources;
