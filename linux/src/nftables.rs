@@ -21,7 +21,7 @@
 //! limit; only the latest announcement is applied. The table is deleted
 //! when the [`Nftables`] is dropped.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -73,10 +73,21 @@ impl Nftables {
 
     /// Hands the thread a new announcement (the whole set of networks);
     /// never waits for `nft`.
+    #[cfg(test)]
     pub fn replace(&self, routes: Vec<Route>) {
         if let Some(sender) = &self.sender {
             // A closed channel means the thread is gone; its log said why.
             let _ = sender.send(routes);
+        }
+    }
+
+    /// Where the firewall's announcements go (its `RoutesChanged`, as the
+    /// routes of a TUN do in `tacet run`).
+    pub fn sender(&self) -> mpsc::Sender<Vec<Route>> {
+        match &self.sender {
+            Some(sender) => sender.clone(),
+            // Only taken in drop: a sender whose receiver is gone.
+            None => mpsc::channel().0,
         }
     }
 }

@@ -30,6 +30,14 @@ pub(crate) const DEVICES_CHANGED: i32 = -1;
 /// Arguments of `tacet serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// On the gateway the devices route through: reject their connections
+    /// to the addresses blocked names resolved to (and to address and CIDR
+    /// rules) in the nftables table `inet TABLE` (default `tacet`),
+    /// created at start and deleted at exit: TCP with a reset, the rest
+    /// with ICMP "administratively prohibited". Needs `nft` and
+    /// CAP_NET_ADMIN.
+    #[arg(long, value_name = "TABLE", num_args = 0..=1, default_missing_value = "tacet")]
+    pub nftables: Option<String>,
     /// An address to answer DNS on, UDP and TCP: IP or IP:PORT (port 53
     /// by default); repeatable, IPv4 and IPv6 (`--listen 192.168.1.2
     /// --listen [::]:53`). An IPv6 address takes IPv6 only.
@@ -346,9 +354,15 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
             ..ServeLimits::default()
         },
     };
+    // Before the firewall starts, so its first announcement has a table;
+    // dropped after it stops, which deletes the table.
+    let nftables = match &args.nftables {
+        Some(table) => Some(crate::nftables::Nftables::install(table)?),
+        None => None,
+    };
     let observer = Box::new(crate::run::LogEvents {
         stopped: session.wake.clone(),
-        routes: None,
+        routes: nftables.as_ref().map(crate::nftables::Nftables::sender),
         devices: Some(Arc::clone(&names)),
     });
     let firewall = Firewall::serve(

@@ -359,3 +359,140 @@ fn a_home_network_behind_tacet_serve() {
     );
     drop(lan);
 }
+
+/// Where a camera's TCP connection to `addr` ends up: refused (a reset),
+/// connected, or still waiting after `patience`.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Refused,
+    Connected,
+    TimedOut,
+    Other(String),
+}
+
+fn connect_from(ns: &Netns, addr: &str, patience: Duration) -> (Outcome, Duration) {
+    let to: SocketAddr = format!("{addr}:8080").parse().unwrap();
+    ns.enter(|| {
+        let start = Instant::now();
+        let outcome = match TcpStream::connect_timeout(&to, patience) {
+            Ok(_) => Outcome::Connected,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Outcome::Refused,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Outcome::TimedOut,
+            Err(e) => Outcome::Other(e.to_string()),
+        };
+        (outcome, start.elapsed())
+    })
+}
+
+/// The elements of the gateway's `blocked4` set, as `nft` lists them.
+fn blocked4(gateway: &Netns, table: &str) -> String {
+    let out = gateway
+        .command("nft")
+        .args(["-j", "list", "set", "inet", table, "blocked4"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_gateway_resets_a_cameras_connections_to_where_its_blocked_names_resolved() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new();
+    let lan = Lan::new(&lab, &[CAMERA]);
+    let camera = &lan.devices[0];
+    // The camera routes through the gateway, which forwards to the
+    // upstream namespace; there the P2P server's address and a control
+    // address are held, with a listener on both.
+    camera.ip(&["route", "add", "default", "via", GATEWAY_V4]);
+    run_ok(
+        lab.phone
+            .command("sysctl")
+            .args(["-qw", "net.ipv4.ip_forward=1"]),
+    );
+    const CONTROL: &str = "93.184.215.71";
+    for addr in [IOTC_A, CONTROL] {
+        lab.upstream
+            .ip(&["addr", "add", &format!("{addr}/32"), "dev", "lo"]);
+        lab.phone.ip(&["route", "add", addr, "via", "10.200.0.2"]);
+    }
+    lab.upstream
+        .ip(&["route", "add", "192.168.50.0/24", "via", "10.200.0.1"]);
+    let listener = lab
+        .upstream
+        .enter(|| std::net::TcpListener::bind("0.0.0.0:8080").unwrap());
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    // Before tacet: the camera reaches both.
+    assert_eq!(
+        connect_from(camera, IOTC_A, Duration::from_secs(3)).0,
+        Outcome::Connected
+    );
+
+    let _dnsmasq = Dnsmasq::start(&lab, &[&format!("--address=/iotcplatform.com/{IOTC_A}")]);
+    let scratch = ScratchDir::new("serve-nft");
+    let store = scratch.path().join("store");
+    let camera_arg = format!("camera={}", CAMERA.0);
+    let opts = FirewallOptions {
+        curated: true,
+        ..FirewallOptions::default()
+    }
+    .store(&store)
+    .args(&[
+        "--listen",
+        GATEWAY_V4,
+        "--device",
+        &camera_arg,
+        "--nftables",
+        "tacet_e2e",
+        "--list-check-secs",
+        "0",
+    ]);
+    let (args, fw_scratch) = opts.run_args();
+    let mut cmd = lab.phone.command(tacet_bin());
+    cmd.arg("serve").args(&args);
+    tacet_e2e::process::die_with_parent(&mut cmd);
+    let firewall = Firewall::spawn(cmd, fw_scratch);
+
+    // The camera asks for its P2P server: blocked by the curated list.
+    assert_eq!(
+        a_of(camera, GATEWAY_V4, "p2p.iotcplatform.com"),
+        ["0.0.0.0"]
+    );
+    // The firewall learns where the blocked name really is (it looks the
+    // curated names up itself) and the gateway's set gets the address.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !blocked4(&lab.phone, "tacet_e2e").contains(IOTC_A) {
+        assert!(
+            Instant::now() < deadline,
+            "{IOTC_A} never reached the set: {}; {}",
+            blocked4(&lab.phone, "tacet_e2e"),
+            firewall.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Its connection there is refused at once, not left to hang; the
+    // control address is still reached.
+    let (outcome, took) = connect_from(camera, IOTC_A, Duration::from_secs(3));
+    assert_eq!(outcome, Outcome::Refused);
+    assert!(took < Duration::from_secs(1), "refused after {took:?}");
+    assert_eq!(
+        connect_from(camera, CONTROL, Duration::from_secs(3)).0,
+        Outcome::Connected
+    );
+
+    // The table goes with the firewall: the camera reaches it again.
+    firewall.stop();
+    let gone = lab
+        .phone
+        .command("nft")
+        .args(["list", "table", "inet", "tacet_e2e"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the table outlived tacet");
+    assert_eq!(
+        connect_from(camera, IOTC_A, Duration::from_secs(3)).0,
+        Outcome::Connected
+    );
+    drop(lan);
+}
