@@ -5,6 +5,7 @@ import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.app.PendingIntent
 import android.content.Intent
+import android.content.pm.PackageManager
 import android.content.pm.ServiceInfo
 import android.net.ConnectivityManager
 import android.net.LinkProperties
@@ -16,9 +17,9 @@ import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.tacet.android.present.CounterText
-import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.Cancellable
 import dev.tacet.android.tunnel.AppAttribution
+import dev.tacet.android.tunnel.AppBypass
 import dev.tacet.android.tunnel.IpPrefix
 import dev.tacet.android.tunnel.LearnedRoutes
 import dev.tacet.android.tunnel.PrivateDnsMode
@@ -81,8 +82,8 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         notificationUpdates = Throttle(scheduler, ElapsedClock, NOTIFICATION_INTERVAL_MS) { showNotification() }
         getSystemService(NotificationManager::class.java).createNotificationChannel(
-            NotificationChannel(CHANNEL, "Firewall status", NotificationManager.IMPORTANCE_LOW).apply {
-                description = "Shows that tacet runs, and how many attempts it blocked today"
+            NotificationChannel(CHANNEL, getString(R.string.channel_name), NotificationManager.IMPORTANCE_LOW).apply {
+                description = getString(R.string.channel_description)
                 setShowBadge(false)
             },
         )
@@ -217,6 +218,14 @@ class TacetVpnService : VpnService(), TunnelControl {
             .setConfigureIntent(openAppIntent())
             // The core's upstream sockets must not loop back into the tunnel.
             .addDisallowedApplication(packageName)
+        // The apps the user excluded go straight to the network (AppsActivity).
+        AppBypass.disallowed(host.settings.load().bypassApps, packageName, ::isInstalled).forEach { pkg ->
+            try {
+                builder.addDisallowedApplication(pkg)
+            } catch (_: PackageManager.NameNotFoundException) {
+                // Uninstalled between the check and here: nothing to exclude.
+            }
+        }
         // The core makes the descriptor non-blocking itself (Tun::from_fd).
         spec.addresses.forEach { builder.addAddress(it.address, it.length) }
         spec.dnsServers.forEach { builder.addDnsServer(it) }
@@ -277,6 +286,18 @@ class TacetVpnService : VpnService(), TunnelControl {
             Log.w(FirewallHost.TAG, "kept the upstreams: ${FirewallHost.reasonOf(e)}")
             false
         }
+    }
+
+    private fun isInstalled(pkg: String): Boolean = try {
+        packageManager.getApplicationInfo(pkg, 0)
+        true
+    } catch (_: PackageManager.NameNotFoundException) {
+        false
+    }
+
+    /** A new tunnel with the excluded apps as saved; the rules stay compiled as they are. */
+    override fun appsChanged() {
+        handler.post { if (running) rebuild(routes.applied, upstreams.applied) }
     }
 
     override fun dnsChanged() {
@@ -431,7 +452,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             .setSmallIcon(applicationInfo.icon)
             .setContentTitle(host.state.describe(now, host.privateDns))
             .setContentText(
-                if (host.lockdown) LockdownText.SHORT else today?.let { CounterText.notification(it) } ?: "Starting",
+                if (host.lockdown) getString(R.string.lockdown_short) else today?.let { CounterText.notification(it) } ?: getString(R.string.notification_starting),
             )
             .setContentIntent(openAppIntent())
             .setOngoing(true)

@@ -2,6 +2,7 @@ package dev.tacet.android
 
 import android.content.Context
 import android.graphics.Typeface
+import android.os.Build
 import android.view.View
 import android.view.ViewGroup
 import android.widget.Button
@@ -38,6 +39,8 @@ fun Context.text(value: CharSequence = "", size: Float = 15f, bold: Boolean = fa
 /** A section title. */
 fun Context.heading(value: CharSequence): TextView = text(value, 18f, bold = true).apply {
     setPadding(0, dp(16), 0, dp(4))
+    // TalkBack's "headings" navigation jumps between sections.
+    if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.P) isAccessibilityHeading = true
 }
 
 /** A button running [onClick]. */
