@@ -128,9 +128,7 @@ class AppsActivity : Activity() {
                     setImageDrawable(iconOf(app.pkg) ?: packageManager.defaultActivityIcon)
                     contentDescription = app.label
                 }, LinearLayout.LayoutParams(dp(40), dp(40)).apply { marginEnd = dp(12) })
-                addWeighted(column(0).addWide(text(app.label, 16f)).addWide(text(app.pkg, 12f).apply {
-                    setTextColor(getColor(R.color.text_secondary))
-                }))
+                addWeighted(column(0).addWide(text(app.label, 16f)).addWide(text(app.pkg, 12f)))
                 addView(Switch(this@AppsActivity).apply {
                     isChecked = app.pkg in excluded
                     contentDescription = getString(R.string.apps_skip_description, app.label)

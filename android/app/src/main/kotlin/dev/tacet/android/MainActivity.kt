@@ -63,7 +63,7 @@ class MainActivity : Activity() {
         lockdown = text().apply { setTextColor(getColor(R.color.warning)) }
         lockdown.setOnClickListener { startActivity(Intent(Settings.ACTION_VPN_SETTINGS)) }
         pauseRow = row()
-        counters = text(size = 28f, bold = true).apply { setTextColor(getColor(R.color.text)) }
+        counters = text(size = 28f, bold = true)
         topNames = text()
         page.addWide(switch).addWide(status).addWide(lockdown).addWide(privateDns).addWide(upstreamNotice)
             .addWide(pauseRow)
