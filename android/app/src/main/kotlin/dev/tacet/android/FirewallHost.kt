@@ -141,8 +141,8 @@ class FirewallHost(private val app: Context) {
             when (event) {
                 is FirewallEvent.StatsChanged -> main.post { notifyObservers() }
                 is FirewallEvent.RoutesChanged, is FirewallEvent.Stopped -> serviceEvents?.invoke(event)
-                is FirewallEvent.UpstreamUnavailable -> setUpstreamNotice("Encrypted DNS unavailable: ${event.reason}")
-                is FirewallEvent.PlainFallback -> setUpstreamNotice("Using plain DNS: ${event.reason}")
+                is FirewallEvent.UpstreamUnavailable -> setUpstreamNotice(app.getString(R.string.notice_encrypted_unavailable, event.reason))
+                is FirewallEvent.PlainFallback -> setUpstreamNotice(app.getString(R.string.notice_plain_fallback, event.reason))
                 is FirewallEvent.UpstreamRecovered -> setUpstreamNotice(null)
             }
         }

@@ -143,7 +143,7 @@ class TacetVpnService : VpnService(), TunnelControl {
     private fun startTunnel() {
         if (running) return
         if (prepare(this) != null) {
-            fail("tacet needs the VPN permission: open tacet and switch it on")
+            fail(getString(R.string.service_needs_permission))
             return
         }
         val cm = getSystemService(ConnectivityManager::class.java)
@@ -158,7 +158,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         val now = cm.getLinkProperties(cm.activeNetwork)?.let { Upstreams.fromResolvers(it.dnsServers) }.orEmpty()
         if (now.isEmpty()) {
-            host.update(TunnelInput.Waiting("a network"))
+            host.update(TunnelInput.Waiting(getString(R.string.service_waiting_network)))
             return // the network callback starts it
         }
         if (rebuild(routes.applied, now)) upstreams.markApplied(now)
@@ -205,7 +205,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      */
     private fun rebuild(learned: Set<IpPrefix>, resolvers: List<String>): Boolean {
         if (resolvers.isEmpty()) return false
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
         val spec = TunnelSpec.build(learned)
         try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
@@ -240,7 +240,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             // IllegalStateException / SecurityException: not prepared any more.
             Log.w(FirewallHost.TAG, "establish failed", e)
             null
-        } ?: return fail("Android refused to build the VPN interface (is another VPN app on?)")
+        } ?: return fail(getString(R.string.service_establish_refused))
         // Always-on with "Block connections without VPN": only DNS and the
         // blocked addresses are routed into the tunnel, so Android cuts every
         // other connection. Say so (main screen, notification).
@@ -278,7 +278,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      * when none has one, the old ones stay until the next network.
      */
     private fun applyUpstreams(resolvers: List<String>): Boolean {
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
         return try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
             true
@@ -426,7 +426,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         handler.post {
             // Destroyed while running: Android stopped us, not the user.
             if (running) {
-                host.update(TunnelInput.Died("Android stopped the VPN service"))
+                host.update(TunnelInput.Died(getString(R.string.service_died)))
                 teardown()
             }
         }
@@ -476,9 +476,5 @@ class TacetVpnService : VpnService(), TunnelControl {
         private const val CHANNEL = "status"
         private const val NOTIFICATION_ID = 1
         private const val NOTIFICATION_INTERVAL_MS = 5_000L
-
-        /** The DNS choice names a resolver this build no longer offers. */
-        private const val UNAVAILABLE_CHOICE =
-            "the encrypted DNS you chose is not offered any more: choose another under DNS"
     }
 }

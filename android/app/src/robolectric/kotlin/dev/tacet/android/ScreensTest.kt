@@ -81,6 +81,22 @@ class ScreensTest {
     }
 
     @Test
+    fun `main screen, paused`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        app.host.update(TunnelInput.PausedUntil(System.currentTimeMillis() + 14 * 60_000 + 30_000))
+        shoot("main-paused", MainActivity::class.java)
+    }
+
+    @Test
+    fun `main screen, Block connections without VPN on`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        app.host.setLockdown(true)
+        shoot("main-lockdown", MainActivity::class.java)
+    }
+
+    @Test
     fun `DNS screen`() = shoot("dns", DnsActivity::class.java)
 
     @Test
