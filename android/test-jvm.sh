@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the Android app on the JVM, without the Android SDK or Gradle:
 # generates the tacet bindings (and builds libtacet_ffi for this machine),
-# compiles every Kotlin source of the app's main source set against
+# compiles the app's resources (aapt2: R.java, and the linked manifest and
+# resource table that Robolectric loads), compiles every Kotlin source of the app's main source set against
 # Robolectric's android-all jar (the Android 14 framework) + the bindings +
 # JNA, and runs the app's plain JUnit 5 tests (app/src/test/kotlin) and its
 # Robolectric tests (app/src/robolectric/kotlin, on Android 15 / API 35),
@@ -9,7 +10,8 @@
 #
 #   android/test-jvm.sh
 #
-# Needs: cargo, Java 17+, Maven 3.8+ (Maven Central reachable, or a warm
+# Needs: cargo, aapt2 (Debian's aapt package; .ci/install-deps has it),
+# Java 17+, Maven 3.8+ (Maven Central reachable, or a warm
 # ~/.m2: android-all ~140 MB and Robolectric's android-all-instrumented
 # ~200 MB on first run). Nothing Android-specific.
 # Exits non-zero if the bindings, the compile (warnings included) or a test fail.

@@ -45,14 +45,19 @@ class AppsActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         excluded = host.settings.load().bypassApps
-        val page = column(8)
-        page.addWide(text(getString(R.string.apps_intro), 14f).apply { setPadding(dp(8), 0, dp(8), dp(4)) })
-        summary = text(bold = true).apply { setPadding(dp(8), dp(4), dp(8), dp(4)) }
-        empty = text(getString(R.string.apps_loading)).apply { setPadding(dp(8), dp(24), dp(8), dp(8)) }
-        page.addWide(summary).addWide(empty)
+        // The explanation scrolls away with the apps: at a large font size
+        // it would otherwise leave the list a sliver of the screen.
+        val header = column(0).apply { setPadding(dp(16), 0, dp(16), 0) }
+        header.addWide(text(getString(R.string.apps_intro), 14f))
+        summary = text(bold = true).apply { setPadding(0, dp(8), 0, dp(4)) }
+        empty = text(getString(R.string.apps_loading)).apply { setPadding(0, dp(24), 0, dp(8)) }
+        header.addWide(summary).addWide(empty)
         adapter = AppAdapter()
-        page.addView(ListView(this).apply { adapter = this@AppsActivity.adapter }, LinearLayout.LayoutParams(ViewGroup.LayoutParams.MATCH_PARENT, 0, 1f))
-        setScreen(R.string.apps_title, page)
+        val list = ListView(this).apply {
+            addHeaderView(header, null, false)
+            adapter = this@AppsActivity.adapter
+        }
+        setScreen(R.string.apps_title, list)
         renderSummary()
         load()
     }
@@ -123,7 +128,7 @@ class AppsActivity : Activity() {
             val app = apps[position]
             return row().apply {
                 gravity = Gravity.CENTER_VERTICAL
-                setPadding(dp(8), dp(6), dp(8), dp(6))
+                setPadding(dp(16), dp(6), dp(16), dp(6))
                 addView(ImageView(this@AppsActivity).apply {
                     setImageDrawable(iconOf(app.pkg) ?: packageManager.defaultActivityIcon)
                     contentDescription = app.label

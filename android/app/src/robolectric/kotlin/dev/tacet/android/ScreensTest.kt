@@ -157,6 +157,21 @@ class ScreensTest {
     }
 
     @Test
+    @Config(fontScale = 2.0f)
+    fun `main screen, on, at the largest font size`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        shoot("main-on-largest-font", MainActivity::class.java)
+    }
+
+    @Test
+    @Config(fontScale = 2.0f)
+    fun `apps screen, at the largest font size`() {
+        someApps()
+        shoot("apps-largest-font", AppsActivity::class.java)
+    }
+
+    @Test
     @Config(qualifiers = "+night")
     fun `lists screen, dark`() = shoot("lists-dark", ListsActivity::class.java)
 }
