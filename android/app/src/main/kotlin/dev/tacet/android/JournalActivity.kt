@@ -182,10 +182,12 @@ class JournalActivity : Activity() {
                     }, android.widget.LinearLayout.LayoutParams(dp(32), dp(32)))
                 }
                 addWeighted(texts)
-                addView(button(shown.actionLabel) { flip(entry, block = !shown.blocked) }.apply {
-                    // "Allow" alone does not say what TalkBack's user would allow.
-                    contentDescription = getString(if (shown.blocked) R.string.journal_allow_name else R.string.journal_block_name, shown.name)
-                })
+                shown.actionLabel?.let { label ->
+                    addView(button(label) { flip(entry, block = !shown.blocked) }.apply {
+                        // "Allow" alone does not say what TalkBack's user would allow.
+                        contentDescription = getString(if (shown.blocked) R.string.journal_allow_name else R.string.journal_block_name, shown.name)
+                    })
+                }
             }
         }
     }
