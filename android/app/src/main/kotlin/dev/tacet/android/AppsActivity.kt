@@ -72,7 +72,12 @@ class AppsActivity : Activity() {
     }
 
     /** Reads the launchable apps and their labels off the main thread (hundreds of them). */
-    private fun load() = host.io.execute {
+    private fun load() {
+        val first = excluded
+        host.io.execute { loadOn(first) }
+    }
+
+    private fun loadOn(first: Set<String>) {
         val pm = packageManager
         val launcher = Intent(Intent.ACTION_MAIN).addCategory(Intent.CATEGORY_LAUNCHER)
         val found = pm.queryIntentActivities(launcher, 0).mapNotNull { it.activityInfo?.packageName }.distinct().mapNotNull { pkg ->
@@ -83,7 +88,7 @@ class AppsActivity : Activity() {
             }
             App(pkg, pm.getApplicationLabel(info).toString().ifBlank { pkg })
         }
-        val ordered = AppBypass.ordered(found, excluded, packageName, pkg = App::pkg, label = App::label)
+        val ordered = AppBypass.ordered(found, first, packageName, pkg = App::pkg, label = App::label)
         runOnUiThread {
             apps.clear()
             apps += ordered
