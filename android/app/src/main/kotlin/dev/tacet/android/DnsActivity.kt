@@ -37,27 +37,26 @@ class DnsActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        title = "DNS"
         val page = column()
         page.addWide(text(DnsText.INTRO, 14f))
         offer = column(0)
         page.addWide(offer)
         choices = RadioGroup(this)
         choices.addView(choice(NETWORK_ID, DnsText.NETWORK_TITLE, DnsText.NETWORK_DETAIL))
-        host.knownResolvers.forEachIndexed { i, r -> choices.addView(choice(KNOWN_ID + i, r.name, "Encrypted. ${r.description}")) }
+        host.knownResolvers.forEachIndexed { i, r -> choices.addView(choice(KNOWN_ID + i, r.name, getString(R.string.dns_encrypted, r.description))) }
         choices.addView(choice(CUSTOM_ID, DnsText.CUSTOM_TITLE, DnsText.CUSTOM_DETAIL))
         choices.setOnCheckedChangeListener { _, id -> if (!rendering) onChoice(id) }
-        page.addWide(heading("Ask")).addWide(choices)
+        page.addWide(heading(getString(R.string.dns_ask_heading))).addWide(choices)
         custom = EditText(this).apply {
             hint = "tls://9.9.9.9#dns.quad9.net"
             inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_MULTI_LINE or InputType.TYPE_TEXT_VARIATION_URI
             minLines = 2
-            contentDescription = "Your DNS servers, one a line"
+            contentDescription = getString(R.string.dns_custom_description)
         }
         customReport = text(size = 13f)
-        page.addWide(custom).addWide(button("Check and use these") { useCustom(custom.text.toString()) })
+        page.addWide(custom).addWide(button(getString(R.string.dns_check_custom)) { useCustom(custom.text.toString()) })
             .addWide(customReport)
-        setContentView(ScrollView(this).apply { addView(page) })
+        setScreen(R.string.dns_title, ScrollView(this).apply { addView(page) })
         render()
     }
 
@@ -95,10 +94,10 @@ class DnsActivity : Activity() {
         offer.removeAllViews()
         if (mode !is PrivateDnsMode.Strict) return
         val inUse = dns is DnsChoice.Custom && dns.entries.all { it.endsWith("#${mode.serverName}") }
-        offer.addWide(heading("Private DNS"))
+        offer.addWide(heading(getString(R.string.dns_private_heading)))
         offer.addWide(text(DnsText.privateDnsOffer(mode.serverName, inUse), 14f))
-        if (!inUse) offer.addWide(button("Use ${mode.serverName} over TLS") { usePrivateDns(mode.serverName) })
-        offer.addWide(button("Open Android's network settings") { startActivity(Intent(Settings.ACTION_WIRELESS_SETTINGS)) })
+        if (!inUse) offer.addWide(button(getString(R.string.dns_use_private, mode.serverName)) { usePrivateDns(mode.serverName) })
+        offer.addWide(button(getString(R.string.dns_open_settings)) { startActivity(Intent(Settings.ACTION_WIRELESS_SETTINGS)) })
     }
 
     private fun onChoice(id: Int) {
@@ -132,7 +131,7 @@ class DnsActivity : Activity() {
      * uses them over TLS with the provider's name checked.
      */
     private fun usePrivateDns(serverName: String) {
-        customReport.text = "Looking up $serverName…"
+        customReport.text = getString(R.string.dns_looking_up, serverName)
         host.io.execute {
             val addresses = try {
                 val cm = getSystemService(ConnectivityManager::class.java)

@@ -15,6 +15,8 @@ import dev.tacet.android.tunnel.next
 import dev.tacet.ffi.Firewall
 import dev.tacet.ffi.FirewallEvent
 import dev.tacet.ffi.FirewallException
+import dev.tacet.ffi.JournalFilter
+import dev.tacet.ffi.JournalPage
 import dev.tacet.ffi.FirewallListener
 import dev.tacet.ffi.CatalogList
 import dev.tacet.ffi.KnownResolver
@@ -139,8 +141,8 @@ class FirewallHost(private val app: Context) {
             when (event) {
                 is FirewallEvent.StatsChanged -> main.post { notifyObservers() }
                 is FirewallEvent.RoutesChanged, is FirewallEvent.Stopped -> serviceEvents?.invoke(event)
-                is FirewallEvent.UpstreamUnavailable -> setUpstreamNotice("Encrypted DNS unavailable: ${event.reason}")
-                is FirewallEvent.PlainFallback -> setUpstreamNotice("Using plain DNS: ${event.reason}")
+                is FirewallEvent.UpstreamUnavailable -> setUpstreamNotice(app.getString(R.string.notice_encrypted_unavailable, event.reason))
+                is FirewallEvent.PlainFallback -> setUpstreamNotice(app.getString(R.string.notice_plain_fallback, event.reason))
                 is FirewallEvent.UpstreamRecovered -> setUpstreamNotice(null)
             }
         }
@@ -223,6 +225,15 @@ class FirewallHost(private val app: Context) {
         if (control != null) control.stop() else update(TunnelInput.SwitchedOff)
     }
 
+    /**
+     * A page of the journal (io thread), or null before the first run wrote
+     * the store. Only a running firewall writes the journal, so the screen
+     * tests put their entries here.
+     */
+    var journalPage: (JournalFilter, String?, UInt) -> JournalPage? = { filter, cursor, size ->
+        openStore()?.use { it.journal(filter, cursor, size) }
+    }
+
     /** Opens the store for reading, or null before the first run wrote it. */
     fun openStore(): StoreReader? = try {
         StoreReader.open(storeDir.path)
@@ -260,4 +271,7 @@ interface TunnelControl {
 
     /** The user chose other DNS servers: use them now, in the same tunnel. */
     fun dnsChanged()
+
+    /** The user changed which apps skip the firewall: a new tunnel, the same rules. */
+    fun appsChanged()
 }

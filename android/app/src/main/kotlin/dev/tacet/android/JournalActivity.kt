@@ -46,10 +46,9 @@ class JournalActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        title = "Journal"
         val page = column(8)
         val searchBox = EditText(this).apply {
-            hint = "Search names"
+            setHint(R.string.journal_search_hint)
             isSingleLine = true
             addTextChangedListener(object : TextWatcher {
                 override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) {}
@@ -62,12 +61,12 @@ class JournalActivity : Activity() {
             })
         }
         val discovery = Switch(this).apply {
-            text = "Discovery: list everything apps look up, not only what is blocked"
+            setText(R.string.journal_discovery)
             isChecked = host.settings.load().discovery
             setOnCheckedChangeListener { _, on -> setDiscovery(on) }
         }
         adapter = RowAdapter()
-        more = button("Older entries") { load(reset = false) }
+        more = button(getString(R.string.journal_older)) { load(reset = false) }
         val list = ListView(this).apply {
             addFooterView(more)
             adapter = this@JournalActivity.adapter
@@ -76,10 +75,10 @@ class JournalActivity : Activity() {
             visibility = View.GONE
             setPadding(dp(8), dp(24), dp(8), dp(8))
         }
-        page.addWide(searchBox).addWide(discovery).addWide(button("Export and share (CSV)") { export() })
+        page.addWide(searchBox).addWide(discovery).addWide(button(getString(R.string.journal_export)) { export() })
             .addWide(empty)
         page.addView(list, android.widget.LinearLayout.LayoutParams(ViewGroup.LayoutParams.MATCH_PARENT, 0, 1f))
-        setContentView(page)
+        setScreen(R.string.journal_title, page)
     }
 
     override fun onStart() {
@@ -95,7 +94,7 @@ class JournalActivity : Activity() {
         val filter = filter()
         host.io.execute {
             val page = try {
-                host.openStore()?.use { it.journal(filter, cursor, PAGE.toUInt()) }
+                host.journalPage(filter, cursor, PAGE.toUInt())
             } catch (e: FirewallException) {
                 toast(FirewallHost.reasonOf(e))
                 null
@@ -106,12 +105,8 @@ class JournalActivity : Activity() {
                 next = page?.next
                 more.visibility = if (next == null) View.GONE else View.VISIBLE
                 // An empty list says why, not a blank screen.
-                empty.text = if (filter.nameContains != null) {
-                    "No entry has \"${filter.nameContains}\" in its name."
-                } else {
-                    "Nothing blocked yet. Each time an app tries to reach a blocked name, it shows here: " +
-                        "the name, which app, when, and why."
-                }
+                empty.text = filter.nameContains?.let { getString(R.string.journal_empty_search, it) }
+                    ?: getString(R.string.journal_empty)
                 empty.visibility = if (entries.isEmpty()) View.VISIBLE else View.GONE
                 adapter.notifyDataSetChanged()
             }
@@ -134,7 +129,7 @@ class JournalActivity : Activity() {
         host.io.execute {
             try {
                 host.configure { if (block) it.blockName(entry.name) else it.allowName(entry.name) }
-                toast(if (block) "Blocked ${entry.name}" else "Allowed ${entry.name}")
+                toast(getString(if (block) R.string.journal_blocked_toast else R.string.journal_allowed_toast, entry.name))
             } catch (e: FirewallException) {
                 toast(FirewallHost.reasonOf(e))
             }
@@ -151,16 +146,16 @@ class JournalActivity : Activity() {
             try {
                 val count = host.openStore()?.use { it.exportJournal(file.path, ExportFormat.CSV, filter()) } ?: 0uL
                 if (count == 0uL) {
-                    toast("Nothing to export yet")
+                    toast(getString(R.string.journal_nothing_to_export))
                     return@execute
                 }
                 val uri = Uri.parse("content://${ExportProvider.authority(this)}/${file.name}")
                 val send = Intent(Intent.ACTION_SEND)
                     .setType(ExportFiles.mimeType(file.name))
                     .putExtra(Intent.EXTRA_STREAM, uri)
-                    .putExtra(Intent.EXTRA_SUBJECT, "tacet journal")
+                    .putExtra(Intent.EXTRA_SUBJECT, getString(R.string.journal_export_subject))
                     .addFlags(Intent.FLAG_GRANT_READ_URI_PERMISSION)
-                runOnUiThread { startActivity(Intent.createChooser(send, "Share the journal ($count entries)")) }
+                runOnUiThread { startActivity(Intent.createChooser(send, resources.getQuantityString(R.plurals.journal_share, count.toInt(), count.toLong()))) }
             } catch (e: FirewallException) {
                 toast(FirewallHost.reasonOf(e))
             }
@@ -183,11 +178,16 @@ class JournalActivity : Activity() {
                 shown.app?.let(::iconOf)?.let { icon ->
                     addView(ImageView(this@JournalActivity).apply {
                         setImageDrawable(icon)
-                        contentDescription = shown.app
+                        contentDescription = shown.app?.let { labelOf(it) ?: it }
                     }, android.widget.LinearLayout.LayoutParams(dp(32), dp(32)))
                 }
                 addWeighted(texts)
-                addView(button(shown.actionLabel) { flip(entry, block = !shown.blocked) })
+                shown.actionLabel?.let { label ->
+                    addView(button(label) { flip(entry, block = !shown.blocked) }.apply {
+                        // "Allow" alone does not say what TalkBack's user would allow.
+                        contentDescription = getString(if (shown.blocked) R.string.journal_allow_name else R.string.journal_block_name, shown.name)
+                    })
+                }
             }
         }
     }
@@ -195,7 +195,7 @@ class JournalActivity : Activity() {
     /** An installed app's name as the launcher shows it (package visibility: QUERY_ALL_PACKAGES). */
     private fun labelOf(pkg: String): String? = apps.getOrPut(pkg) { appInfo(pkg)?.let { packageManager.getApplicationLabel(it).toString() } }
 
-    private fun iconOf(pkg: String): android.graphics.drawable.Drawable? = appInfo(pkg)?.let { packageManager.getApplicationIcon(it) }
+    private fun iconOf(pkg: String): android.graphics.drawable.Drawable? = appInfo(pkg)?.let { packageManager.getApplicationIcon(it) ?: packageManager.defaultActivityIcon }
 
     private fun appInfo(pkg: String): android.content.pm.ApplicationInfo? = try {
         packageManager.getApplicationInfo(pkg, 0)

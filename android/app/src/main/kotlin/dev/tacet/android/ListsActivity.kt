@@ -38,51 +38,52 @@ class ListsActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        title = "Lists"
         val page = column()
         val enabled = host.configure { it.config().enabledLists }.toSet()
         val (allow, block) = host.lists.partition { it.isAllowlist }
 
-        page.addWide(heading("Lists to follow"))
+        page.addWide(heading(getString(R.string.lists_follow_heading)))
         page.addWide(text(SubscriptionText.INTRO, 13f))
         followed = column(0)
         page.addWide(followed)
         val urlBox = EditText(this).apply {
-            hint = "https://… a list's web address"
+            setHint(R.string.lists_url_hint)
             isSingleLine = true
             inputType = InputType.TYPE_TEXT_VARIATION_URI
-            contentDescription = "The web address of a list to follow"
+            contentDescription = getString(R.string.lists_url_description)
         }
         page.addWide(urlBox)
         page.addWide(row().apply {
-            addWeighted(button("Follow this list") { follow(urlBox.text.toString().trim(), null) })
-            addWeighted(button("Check all now") { updateNow() })
+            addWeighted(button(getString(R.string.lists_follow)) { follow(urlBox.text.toString().trim(), null) })
+            addWeighted(button(getString(R.string.lists_check_all)) { updateNow() })
         })
 
-        page.addWide(heading("Built-in lists"))
+        page.addWide(heading(getString(R.string.lists_builtin_heading)))
         block.forEach { page.addWide(listSwitch(it, it.id in enabled)) }
 
-        page.addWide(heading("Keep working"))
-        page.addWide(text("Names that stay reachable whatever a block list says.", 13f))
+        page.addWide(heading(getString(R.string.lists_keep_heading)))
+        page.addWide(text(getString(R.string.lists_keep_intro), 13f))
         allow.forEach { page.addWide(listSwitch(it, it.id in enabled)) }
         val nameBox = EditText(this).apply {
-            hint = "a name, e.g. login.example.com"
+            setHint(R.string.lists_name_hint)
+            contentDescription = getString(R.string.lists_name_description)
             isSingleLine = true
             inputType = InputType.TYPE_TEXT_VARIATION_URI
         }
         page.addWide(nameBox)
         page.addWide(row().apply {
-            addWeighted(button("Keep working") { setName(nameBox.text.toString(), CustomRuleKind.ALLOW) })
-            addWeighted(button("Block") { setName(nameBox.text.toString(), CustomRuleKind.BLOCK) })
+            addWeighted(button(getString(R.string.lists_keep_name)) { setName(nameBox.text.toString(), CustomRuleKind.ALLOW) })
+            addWeighted(button(getString(R.string.lists_block_name)) { setName(nameBox.text.toString(), CustomRuleKind.BLOCK) })
         })
         userNames = column(0)
         page.addWide(userNames)
 
-        page.addWide(heading("Your list"))
-        page.addWide(text("Paste a hosts file, domains, or adblock rules. Lines that cannot be used are listed below, with why.", 13f))
+        page.addWide(heading(getString(R.string.lists_yours_heading)))
+        page.addWide(text(getString(R.string.lists_paste_intro), 13f))
         paste = EditText(this).apply {
             setText(host.settings.load().customList)
             minLines = 6
+            contentDescription = getString(R.string.lists_paste_description)
             gravity = Gravity.TOP
             inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_MULTI_LINE or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
             addTextChangedListener(object : TextWatcher {
@@ -98,10 +99,10 @@ class ListsActivity : Activity() {
         page.addWide(paste)
         pasteOffer = column(0)
         page.addWide(pasteOffer)
-        page.addWide(button("Use this list") { showReport(paste.text.toString(), use = true) })
+        page.addWide(button(getString(R.string.lists_use)) { showReport(paste.text.toString(), use = true) })
         report = column(0)
         page.addWide(report)
-        setContentView(ScrollView(this).apply { addView(page) })
+        setScreen(R.string.lists_title, ScrollView(this).apply { addView(page) })
         showReport(paste.text.toString(), use = false)
     }
 
@@ -115,8 +116,8 @@ class ListsActivity : Activity() {
     private fun offerToFollow(pasted: String) {
         pasteOffer.removeAllViews()
         val url = SubscriptionText.urlIn(pasted) ?: return
-        pasteOffer.addWide(text("This is a web address, not a list. Follow the list it serves instead? It then stays current by itself.", 13f))
-        pasteOffer.addWide(button("Follow $url") {
+        pasteOffer.addWide(text(getString(R.string.lists_paste_is_url), 13f))
+        pasteOffer.addWide(button(getString(R.string.lists_follow_url, url)) {
             paste.setText("")
             follow(url, null)
         })
@@ -152,7 +153,9 @@ class ListsActivity : Activity() {
                         addWide(text(sub.title, 16f))
                         addWide(text("${sub.url}\n${SubscriptionText.status(sub, now)}", 13f))
                     })
-                    addView(button("Remove") { unfollow(sub.id) })
+                    addView(button(getString(R.string.lists_remove)) { unfollow(sub.id) }.apply {
+                        contentDescription = getString(R.string.lists_remove_name, sub.title)
+                    })
                 })
             }
         }
@@ -161,7 +164,7 @@ class ListsActivity : Activity() {
     /** Follows [url], fetches it now, and the firewall takes it. */
     private fun follow(url: String, title: String?) {
         if (url.isEmpty()) return
-        toast("Fetching…")
+        toast(getString(R.string.lists_fetching))
         host.fetches.execute {
             try {
                 val sub = host.subscriptions.add(url, title)
@@ -188,7 +191,7 @@ class ListsActivity : Activity() {
     }
 
     private fun updateNow() {
-        toast("Checking…")
+        toast(getString(R.string.lists_checking))
         host.fetches.execute {
             try {
                 val updates = host.subscriptions.update(emptyList(), false)
@@ -253,12 +256,14 @@ class ListsActivity : Activity() {
         }
         runOnUiThread {
             userNames.removeAllViews()
-            if (rules.isEmpty()) userNames.addWide(text("No names of your own yet.", 13f))
+            if (rules.isEmpty()) userNames.addWide(text(getString(R.string.lists_no_names), 13f))
             rules.forEach { rule ->
-                val what = if (rule.kind == CustomRuleKind.ALLOW) "keeps working" else "blocked"
+                val what = if (rule.kind == CustomRuleKind.ALLOW) R.string.lists_name_kept else R.string.lists_name_blocked
                 userNames.addWide(row().apply {
-                    addWeighted(text("${rule.name} ($what)"))
-                    addView(button("Remove") { setName(rule.name, null) })
+                    addWeighted(text(getString(what, rule.name)))
+                    addView(button(getString(R.string.lists_remove)) { setName(rule.name, null) }.apply {
+                        contentDescription = getString(R.string.lists_remove_name, rule.name)
+                    })
                 })
             }
         }
@@ -280,14 +285,14 @@ class ListsActivity : Activity() {
         }
         val shown = ListReportText.of(result)
         runOnUiThread {
-            if (use) toast("Your list is in use")
+            if (use) toast(getString(R.string.lists_in_use))
             report.removeAllViews()
             report.addWide(text(shown.summary, bold = true))
-            shown.used.forEach { report.addWide(text("✓ $it", 13f)) }
+            shown.used.forEach { report.addWide(text(getString(R.string.lists_used, it), 13f)) }
             shown.unused.forEach { group ->
-                report.addWide(text("✗ ${group.count} not used: ${group.kind}", 14f, bold = true))
+                report.addWide(text(resources.getQuantityString(R.plurals.lists_unused, group.count.toInt(), group.count.toInt(), group.kind), 14f, bold = true))
                 group.examples.forEach { report.addWide(text("   $it", 13f)) }
-                if (group.more > 0) report.addWide(text("   and ${group.more} more", 13f))
+                if (group.more > 0) report.addWide(text("   " + resources.getQuantityString(R.plurals.lists_more, group.more.toInt(), group.more.toInt()), 13f))
             }
         }
     }

@@ -4,7 +4,6 @@ import android.Manifest
 import android.app.Activity
 import android.content.Intent
 import android.content.pm.PackageManager
-import android.graphics.Color
 import android.net.VpnService
 import android.os.Build
 import android.os.Bundle
@@ -17,7 +16,6 @@ import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
 import dev.tacet.android.present.DnsText
-import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.PauseTimer
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
@@ -48,34 +46,34 @@ class MainActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        title = "tacet"
         val page = column()
         status = text(size = 17f, bold = true)
         switch = Switch(this).apply {
-            text = "Firewall"
-            textSize = 20f
+            setText(R.string.main_switch)
+            textSize = 22f
             setOnCheckedChangeListener { _, on -> if (!rendering) onSwitch(on) }
         }
-        privateDns = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
+        privateDns = text().apply { setTextColor(getColor(R.color.warning)) }
         // The DNS screen offers to use the Private DNS resolver over TLS,
         // and opens Android's settings from there.
         privateDns.setOnClickListener { startActivity(Intent(this, DnsActivity::class.java)) }
-        upstreamNotice = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
+        upstreamNotice = text().apply { setTextColor(getColor(R.color.warning)) }
         upstreamNotice.setOnClickListener { startActivity(Intent(this, DnsActivity::class.java)) }
-        dnsButton = button("DNS") { startActivity(Intent(this, DnsActivity::class.java)) }
-        lockdown = text().apply { setTextColor(Color.rgb(0xB0, 0x30, 0x20)) }
+        dnsButton = button(getString(R.string.main_open_dns)) { startActivity(Intent(this, DnsActivity::class.java)) }
+        lockdown = text().apply { setTextColor(getColor(R.color.warning)) }
         lockdown.setOnClickListener { startActivity(Intent(Settings.ACTION_VPN_SETTINGS)) }
         pauseRow = row()
-        counters = text(size = 22f, bold = true)
+        counters = text(size = 28f, bold = true)
         topNames = text()
         page.addWide(switch).addWide(status).addWide(lockdown).addWide(privateDns).addWide(upstreamNotice)
             .addWide(pauseRow)
-            .addWide(heading("Blocked attempts")).addWide(counters)
-            .addWide(heading("Most blocked")).addWide(topNames)
-            .addWide(button("Journal: what was blocked, and which app tried") { startActivity(Intent(this, JournalActivity::class.java)) })
-            .addWide(button("Lists, keep-working names and your own list") { startActivity(Intent(this, ListsActivity::class.java)) })
+            .addWide(heading(getString(R.string.main_blocked_heading))).addWide(counters)
+            .addWide(heading(getString(R.string.main_top_heading))).addWide(topNames)
+            .addWide(button(getString(R.string.main_open_journal)) { startActivity(Intent(this, JournalActivity::class.java)) })
+            .addWide(button(getString(R.string.main_open_lists)) { startActivity(Intent(this, ListsActivity::class.java)) })
+            .addWide(button(getString(R.string.main_open_apps)) { startActivity(Intent(this, AppsActivity::class.java)) })
             .addWide(dnsButton)
-        setContentView(ScrollView(this).apply { addView(page) })
+        setScreen(R.string.app_name, ScrollView(this).apply { addView(page) })
         // Not again when the activity is recreated (rotation) with the same intent.
         if (savedInstanceState == null) switchOnIfAsked(intent)
     }
@@ -135,7 +133,7 @@ class MainActivity : Activity() {
             askForNotifications()
         } else {
             host.update(TunnelInput.SwitchedOn)
-            host.update(TunnelInput.StartFailed("the VPN permission was not given"))
+            host.update(TunnelInput.StartFailed(getString(R.string.main_vpn_refused)))
         }
     }
 
@@ -154,19 +152,20 @@ class MainActivity : Activity() {
         switch.isChecked = state.switchChecked
         rendering = false
         status.text = state.describe(System.currentTimeMillis(), host.privateDns)
+        status.setTextColor(getColor(stateColor(state)))
         val advice = host.privateDns.advice
         privateDns.text = advice ?: ""
         privateDns.visibility = if (advice == null) TextView.GONE else TextView.VISIBLE
-        lockdown.text = if (host.lockdown) LockdownText.ADVICE else ""
+        lockdown.text = if (host.lockdown) getString(R.string.lockdown_advice) else ""
         lockdown.visibility = if (host.lockdown) TextView.VISIBLE else TextView.GONE
         val notice = host.upstreamNotice.takeIf { state.running }
         upstreamNotice.text = notice ?: ""
         upstreamNotice.visibility = if (notice == null) TextView.GONE else TextView.VISIBLE
         pauseRow.removeAllViews()
         when {
-            state is TunnelState.Paused -> pauseRow.addWeighted(button("Resume now") { host.tunnel?.resume() })
+            state is TunnelState.Paused -> pauseRow.addWeighted(button(getString(R.string.main_resume)) { host.tunnel?.resume() })
             state.running -> PauseTimer.CHOICES_MINUTES.forEach { m ->
-                pauseRow.addWeighted(button("Pause $m min") { host.tunnel?.pause(m) })
+                pauseRow.addWeighted(button(resources.getQuantityString(R.plurals.main_pause, m, m)) { host.tunnel?.pause(m) })
             }
         }
         if (state is TunnelState.Paused) {
@@ -183,12 +182,13 @@ class MainActivity : Activity() {
                     val today = store.blockedToday(now.toULong(), CounterText.utcOffsetMinutes(now, ZoneId.systemDefault()))
                     val all = store.counters(TOP_NAMES.toUInt())
                     CounterText.blocked(today.toLong(), all.blockedTotal.toLong()) to
-                        all.topNames.joinToString("\n") { "${it.name}  ${it.count}" }.ifEmpty { "Nothing yet." }
+                        all.topNames.joinToString("\n") { getString(R.string.main_top_name, it.name, it.count.toLong()) }
+                            .ifEmpty { getString(R.string.main_nothing_yet) }
                 }
             } catch (e: FirewallException) {
-                "Counters unavailable: ${FirewallHost.reasonOf(e)}" to ""
+                getString(R.string.main_counters_unavailable, FirewallHost.reasonOf(e)) to ""
             }
-            val (line, top) = read ?: (CounterText.blocked(0, 0) to "Nothing yet.")
+            val (line, top) = read ?: (CounterText.blocked(0, 0) to getString(R.string.main_nothing_yet))
             // Off the main thread: the first call into the core loads it.
             val dns = DnsText.summary(host.settings.load().dns, host.knownResolvers.associate { it.id to it.name })
             runOnUiThread {
@@ -197,6 +197,15 @@ class MainActivity : Activity() {
                 topNames.text = top
             }
         }
+    }
+
+    /** The state line's colour: protected, paused, off, or needs attention. */
+    private fun stateColor(state: TunnelState): Int = when {
+        host.lockdown || host.privateDns.advice != null -> R.color.warning
+        state is TunnelState.Failed || state is TunnelState.Revoked -> R.color.warning
+        state is TunnelState.Paused -> R.color.state_paused
+        state.running -> R.color.state_on
+        else -> R.color.state_off
     }
 
     companion object {

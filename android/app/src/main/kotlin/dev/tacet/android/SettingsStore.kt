@@ -1,6 +1,7 @@
 package dev.tacet.android
 
 import android.content.Context
+import dev.tacet.android.tunnel.AppBypass
 import dev.tacet.android.tunnel.DnsChoice
 import dev.tacet.android.tunnel.UserSettings
 
@@ -20,6 +21,7 @@ class SettingsStore(context: Context) {
         discovery = prefs.getBoolean(DISCOVERY, false),
         pausedUntilMs = prefs.getLong(PAUSED_UNTIL, 0).takeIf { it > 0 },
         dns = DnsChoice.decode(prefs.getString(DNS, null)),
+        bypassApps = AppBypass.normalized(prefs.getStringSet(BYPASS, null).orEmpty()),
     )
 
     /** Saves [change] applied to the saved settings. */
@@ -33,6 +35,7 @@ class SettingsStore(context: Context) {
             .putBoolean(DISCOVERY, s.discovery)
             .putLong(PAUSED_UNTIL, s.pausedUntilMs ?: 0)
             .putString(DNS, s.dns.encode())
+            .putStringSet(BYPASS, AppBypass.normalized(s.bypassApps))
             .apply()
     }
 
@@ -43,5 +46,6 @@ class SettingsStore(context: Context) {
         const val DISCOVERY = "discovery"
         const val PAUSED_UNTIL = "paused_until_ms"
         const val DNS = "dns"
+        const val BYPASS = "bypass_apps"
     }
 }

@@ -5,6 +5,7 @@ import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.app.PendingIntent
 import android.content.Intent
+import android.content.pm.PackageManager
 import android.content.pm.ServiceInfo
 import android.net.ConnectivityManager
 import android.net.LinkProperties
@@ -16,9 +17,9 @@ import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.tacet.android.present.CounterText
-import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.Cancellable
 import dev.tacet.android.tunnel.AppAttribution
+import dev.tacet.android.tunnel.AppBypass
 import dev.tacet.android.tunnel.IpPrefix
 import dev.tacet.android.tunnel.LearnedRoutes
 import dev.tacet.android.tunnel.PrivateDnsMode
@@ -81,8 +82,8 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         notificationUpdates = Throttle(scheduler, ElapsedClock, NOTIFICATION_INTERVAL_MS) { showNotification() }
         getSystemService(NotificationManager::class.java).createNotificationChannel(
-            NotificationChannel(CHANNEL, "Firewall status", NotificationManager.IMPORTANCE_LOW).apply {
-                description = "Shows that tacet runs, and how many attempts it blocked today"
+            NotificationChannel(CHANNEL, getString(R.string.channel_name), NotificationManager.IMPORTANCE_LOW).apply {
+                description = getString(R.string.channel_description)
                 setShowBadge(false)
             },
         )
@@ -142,7 +143,7 @@ class TacetVpnService : VpnService(), TunnelControl {
     private fun startTunnel() {
         if (running) return
         if (prepare(this) != null) {
-            fail("tacet needs the VPN permission: open tacet and switch it on")
+            fail(getString(R.string.service_needs_permission))
             return
         }
         val cm = getSystemService(ConnectivityManager::class.java)
@@ -157,7 +158,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         val now = cm.getLinkProperties(cm.activeNetwork)?.let { Upstreams.fromResolvers(it.dnsServers) }.orEmpty()
         if (now.isEmpty()) {
-            host.update(TunnelInput.Waiting("a network"))
+            host.update(TunnelInput.Waiting(getString(R.string.service_waiting_network)))
             return // the network callback starts it
         }
         if (rebuild(routes.applied, now)) upstreams.markApplied(now)
@@ -204,7 +205,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      */
     private fun rebuild(learned: Set<IpPrefix>, resolvers: List<String>): Boolean {
         if (resolvers.isEmpty()) return false
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
         val spec = TunnelSpec.build(learned)
         try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
@@ -217,6 +218,14 @@ class TacetVpnService : VpnService(), TunnelControl {
             .setConfigureIntent(openAppIntent())
             // The core's upstream sockets must not loop back into the tunnel.
             .addDisallowedApplication(packageName)
+        // The apps the user excluded go straight to the network (AppsActivity).
+        AppBypass.disallowed(host.settings.load().bypassApps, packageName, ::isInstalled).forEach { pkg ->
+            try {
+                builder.addDisallowedApplication(pkg)
+            } catch (_: PackageManager.NameNotFoundException) {
+                // Uninstalled between the check and here: nothing to exclude.
+            }
+        }
         // The core makes the descriptor non-blocking itself (Tun::from_fd).
         spec.addresses.forEach { builder.addAddress(it.address, it.length) }
         spec.dnsServers.forEach { builder.addDnsServer(it) }
@@ -231,7 +240,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             // IllegalStateException / SecurityException: not prepared any more.
             Log.w(FirewallHost.TAG, "establish failed", e)
             null
-        } ?: return fail("Android refused to build the VPN interface (is another VPN app on?)")
+        } ?: return fail(getString(R.string.service_establish_refused))
         // Always-on with "Block connections without VPN": only DNS and the
         // blocked addresses are routed into the tunnel, so Android cuts every
         // other connection. Say so (main screen, notification).
@@ -269,7 +278,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      * when none has one, the old ones stay until the next network.
      */
     private fun applyUpstreams(resolvers: List<String>): Boolean {
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(UNAVAILABLE_CHOICE)
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
         return try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
             true
@@ -277,6 +286,18 @@ class TacetVpnService : VpnService(), TunnelControl {
             Log.w(FirewallHost.TAG, "kept the upstreams: ${FirewallHost.reasonOf(e)}")
             false
         }
+    }
+
+    private fun isInstalled(pkg: String): Boolean = try {
+        packageManager.getApplicationInfo(pkg, 0)
+        true
+    } catch (_: PackageManager.NameNotFoundException) {
+        false
+    }
+
+    /** A new tunnel with the excluded apps as saved; the rules stay compiled as they are. */
+    override fun appsChanged() {
+        handler.post { if (running) rebuild(routes.applied, upstreams.applied) }
     }
 
     override fun dnsChanged() {
@@ -405,7 +426,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         handler.post {
             // Destroyed while running: Android stopped us, not the user.
             if (running) {
-                host.update(TunnelInput.Died("Android stopped the VPN service"))
+                host.update(TunnelInput.Died(getString(R.string.service_died)))
                 teardown()
             }
         }
@@ -431,7 +452,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             .setSmallIcon(applicationInfo.icon)
             .setContentTitle(host.state.describe(now, host.privateDns))
             .setContentText(
-                if (host.lockdown) LockdownText.SHORT else today?.let { CounterText.notification(it) } ?: "Starting",
+                if (host.lockdown) getString(R.string.lockdown_short) else today?.let { CounterText.notification(it) } ?: getString(R.string.notification_starting),
             )
             .setContentIntent(openAppIntent())
             .setOngoing(true)
@@ -455,9 +476,5 @@ class TacetVpnService : VpnService(), TunnelControl {
         private const val CHANNEL = "status"
         private const val NOTIFICATION_ID = 1
         private const val NOTIFICATION_INTERVAL_MS = 5_000L
-
-        /** The DNS choice names a resolver this build no longer offers. */
-        private const val UNAVAILABLE_CHOICE =
-            "the encrypted DNS you chose is not offered any more: choose another under DNS"
     }
 }

@@ -2,6 +2,7 @@ package dev.tacet.android
 
 import android.content.Context
 import android.graphics.Typeface
+import android.os.Build
 import android.view.View
 import android.view.ViewGroup
 import android.widget.Button
@@ -31,13 +32,21 @@ fun Context.text(value: CharSequence = "", size: Float = 15f, bold: Boolean = fa
     TextView(this).apply {
         text = value
         textSize = size
+        // The theme's colours (light or dark), not the framework's grey
+        // default: body text in full contrast, the small detail lines softer.
+        setTextColor(getColor(if (size < BODY_SP) R.color.text_secondary else R.color.text))
         if (bold) setTypeface(typeface, Typeface.BOLD)
         setPadding(0, dp(4), 0, dp(4))
     }
 
+/** Text smaller than this (sp) is a detail line, in the secondary colour. */
+private const val BODY_SP = 15f
+
 /** A section title. */
 fun Context.heading(value: CharSequence): TextView = text(value, 18f, bold = true).apply {
     setPadding(0, dp(16), 0, dp(4))
+    // TalkBack's "headings" navigation jumps between sections.
+    if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.P) isAccessibilityHeading = true
 }
 
 /** A button running [onClick]. */

@@ -26,7 +26,7 @@ import org.robolectric.annotation.Config
  * list of known resolvers and its real check of typed entries.
  */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE, application = TacetApplication::class)
+@Config(sdk = [35], application = TacetApplication::class)
 class DnsActivityTest {
     private val app = RuntimeEnvironment.getApplication() as TacetApplication
 
@@ -36,6 +36,7 @@ class DnsActivityTest {
         override fun pause(minutes: Int) {}
         override fun resume() {}
         override fun dnsChanged() { dnsChanges++ }
+        override fun appsChanged() {}
     }
 
     private fun start(): Activity = Robolectric.buildActivity(DnsActivity::class.java).setup().get()

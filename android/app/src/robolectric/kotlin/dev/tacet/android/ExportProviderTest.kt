@@ -20,7 +20,7 @@ import java.io.FileNotFoundException
 
 /** [ExportProvider] behind the framework's `ContentResolver`, as a share target reads an export. */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE)
+@Config(sdk = [35])
 class ExportProviderTest {
     private val app: Application = RuntimeEnvironment.getApplication()
     private val resolver: ContentResolver = app.contentResolver

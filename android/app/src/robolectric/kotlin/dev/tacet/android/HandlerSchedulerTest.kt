@@ -21,7 +21,7 @@ import java.time.Duration
  * phone (the plain-Kotlin `DebouncerTest` runs it on a fake scheduler).
  */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE)
+@Config(sdk = [35])
 class HandlerSchedulerTest {
     private val looper = Looper.getMainLooper()
     private val scheduler = HandlerScheduler(Handler(looper))

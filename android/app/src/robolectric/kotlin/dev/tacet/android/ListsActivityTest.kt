@@ -24,7 +24,7 @@ import org.robolectric.annotation.Config
  * list is fetched here (that needs a server: the e2e tests have one).
  */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE, application = TacetApplication::class)
+@Config(sdk = [35], application = TacetApplication::class)
 class ListsActivityTest {
     private val app = RuntimeEnvironment.getApplication() as TacetApplication
 

@@ -10,7 +10,6 @@ import android.widget.Button
 import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
-import dev.tacet.android.present.LockdownText
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
 import org.junit.After
@@ -34,7 +33,7 @@ import org.robolectric.shadows.ShadowVpnService
  * The VPN service itself is not started (Robolectric records the intent).
  */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE, application = TacetApplication::class)
+@Config(sdk = [35], application = TacetApplication::class)
 class MainActivityTest {
     private val app = RuntimeEnvironment.getApplication() as TacetApplication
 
@@ -45,6 +44,7 @@ class MainActivityTest {
         override fun pause(minutes: Int) { calls += "pause $minutes" }
         override fun resume() { calls += "resume" }
         override fun dnsChanged() { calls += "dns" }
+        override fun appsChanged() { calls += "apps" }
     }
 
     private fun start(): Activity = Robolectric.buildActivity(MainActivity::class.java).setup().get()
@@ -80,6 +80,7 @@ class MainActivityTest {
             listOf(
                 "Journal: what was blocked, and which app tried",
                 "Lists, keep-working names and your own list",
+                "Apps that skip the firewall",
                 "DNS: your network's, not encrypted",
             ),
             activity.buttons().map { it.text.toString() },
@@ -140,10 +141,10 @@ class MainActivityTest {
         assertFalse(activity.texts().any { it.contains("Block connections without VPN") })
         app.host.setLockdown(true)
         idle()
-        assertTrue(activity.texts().contains(LockdownText.ADVICE))
+        assertTrue(activity.texts().contains(activity.getString(R.string.lockdown_advice)))
         app.host.setLockdown(false)
         idle()
-        assertFalse(activity.texts().contains(LockdownText.ADVICE))
+        assertFalse(activity.texts().contains(activity.getString(R.string.lockdown_advice)))
     }
 
     @Test
@@ -208,7 +209,7 @@ class MainActivityTest {
         idle()
         assertTrue(activity.switch().isChecked)
         assertTrue(activity.texts().toString(), activity.texts().any { it.startsWith("Paused: everything allowed for 10:0") })
-        val resume = activity.buttons().single { !it.text.startsWith("Journal") && !it.text.startsWith("Lists") && !it.text.startsWith("DNS") }
+        val resume = activity.buttons().single { !it.text.startsWith("Journal") && !it.text.startsWith("Lists") && !it.text.startsWith("DNS") && !it.text.startsWith("Apps") }
         assertEquals("Resume now", resume.text.toString())
         resume.performClick()
         assertEquals(listOf("pause 15", "resume"), tunnel.calls)

@@ -28,7 +28,7 @@ import java.io.File
  */
 @RunWith(RobolectricTestRunner::class)
 @GraphicsMode(GraphicsMode.Mode.NATIVE)
-@Config(sdk = [35], manifest = Config.NONE, application = TacetApplication::class, qualifiers = "w360dp-h800dp-xhdpi")
+@Config(sdk = [35], application = TacetApplication::class, qualifiers = "w360dp-h800dp-xhdpi")
 class ScreensTest {
     private val app = RuntimeEnvironment.getApplication() as TacetApplication
     private val dir = File(System.getProperty("tacet.screens.dir") ?: "build/screens").apply { mkdirs() }
@@ -81,6 +81,22 @@ class ScreensTest {
     }
 
     @Test
+    fun `main screen, paused`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        app.host.update(TunnelInput.PausedUntil(System.currentTimeMillis() + 14 * 60_000 + 30_000))
+        shoot("main-paused", MainActivity::class.java)
+    }
+
+    @Test
+    fun `main screen, Block connections without VPN on`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        app.host.setLockdown(true)
+        shoot("main-lockdown", MainActivity::class.java)
+    }
+
+    @Test
     fun `DNS screen`() = shoot("dns", DnsActivity::class.java)
 
     @Test
@@ -93,5 +109,69 @@ class ScreensTest {
     fun `lists screen`() = shoot("lists", ListsActivity::class.java)
 
     @Test
-    fun `journal screen`() = shoot("journal", JournalActivity::class.java)
+    fun `journal screen, empty`() = shoot("journal-empty", JournalActivity::class.java)
+
+    private fun journalWithRows() {
+        app.installLaunchable("com.xiaomi.hm.health", "Mi Fitness")
+        app.installLaunchable("com.instagram.android", "Instagram")
+        app.installLaunchable("com.king.candycrush", "Candy Crush Saga")
+        app.installLaunchable("com.zhiliaoapp.musically", "TikTok")
+        app.installLaunchable("com.example.weather", "Weather")
+        app.showJournal(sampleJournal(System.currentTimeMillis()))
+    }
+
+    @Test
+    fun `journal screen, with rows`() {
+        journalWithRows()
+        shoot("journal", JournalActivity::class.java)
+    }
+
+    @Test
+    @Config(qualifiers = "+night")
+    fun `journal screen, dark`() {
+        journalWithRows()
+        shoot("journal-dark", JournalActivity::class.java)
+    }
+
+    private fun someApps() {
+        listOf(
+            "com.example.bank" to "My Bank", "com.roborock.smart" to "Roborock", "com.spotify.music" to "Spotify",
+            "org.mozilla.firefox" to "Firefox", "com.whatsapp" to "WhatsApp", "com.xiaomi.hm.health" to "Mi Fitness",
+            "com.google.android.apps.maps" to "Maps",
+        ).forEach { (pkg, label) -> app.installLaunchable(pkg, label) }
+        app.host.settings.update { it.copy(bypassApps = setOf("com.example.bank", "com.roborock.smart")) }
+    }
+
+    @Test
+    fun `apps that skip the firewall`() {
+        someApps()
+        shoot("apps", AppsActivity::class.java)
+    }
+
+    @Test
+    @Config(qualifiers = "+night")
+    fun `main screen, on, dark`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        shoot("main-on-dark", MainActivity::class.java)
+    }
+
+    @Test
+    @Config(fontScale = 2.0f)
+    fun `main screen, on, at the largest font size`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        shoot("main-on-largest-font", MainActivity::class.java)
+    }
+
+    @Test
+    @Config(fontScale = 2.0f)
+    fun `apps screen, at the largest font size`() {
+        someApps()
+        shoot("apps-largest-font", AppsActivity::class.java)
+    }
+
+    @Test
+    @Config(qualifiers = "+night")
+    fun `lists screen, dark`() = shoot("lists-dark", ListsActivity::class.java)
 }

@@ -15,7 +15,7 @@ import java.io.File
 
 /** [SettingsStore] on the framework's real `SharedPreferences` (an XML file per app). */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE)
+@Config(sdk = [35])
 class SettingsStoreTest {
     private val app: Application = RuntimeEnvironment.getApplication()
     private val file = File(app.dataDir, "shared_prefs/tacet.xml")
@@ -27,6 +27,7 @@ class SettingsStoreTest {
         discovery = true,
         pausedUntilMs = 1_714_572_000_000,
         dns = dev.tacet.android.tunnel.DnsChoice.Custom(listOf("tls://192.0.2.9#dns.example", "tls://[2001:db8::9]#dns.example")),
+        bypassApps = setOf("com.example.bank", "com.roborock.smart"),
     )
 
     /** Waits for `apply()`'s write to the file, as the framework does when the app goes to the background. */
@@ -91,8 +92,8 @@ class SettingsStoreTest {
             </map>
             """.trimIndent(),
         )
-        // It had no DNS choice: the network's, as before.
-        assertEquals(chosen.copy(dns = dev.tacet.android.tunnel.DnsChoice.Network), SettingsStore(app).load())
+        // It had no DNS choice (the network's, as before) and no app bypassed.
+        assertEquals(chosen.copy(dns = dev.tacet.android.tunnel.DnsChoice.Network, bypassApps = emptySet()), SettingsStore(app).load())
     }
 
     @Test

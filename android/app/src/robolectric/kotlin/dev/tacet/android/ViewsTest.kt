@@ -16,7 +16,7 @@ import org.robolectric.annotation.Config
 
 /** The view builders of `Views.kt`, on a 3× (xxhdpi) screen so that dp and sp show. */
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35], manifest = Config.NONE, qualifiers = "xxhdpi")
+@Config(sdk = [35], qualifiers = "xxhdpi")
 class ViewsTest {
     private val app: Application = RuntimeEnvironment.getApplication()
 

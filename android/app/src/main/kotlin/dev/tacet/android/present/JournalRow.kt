@@ -22,8 +22,12 @@ data class JournalRow(
     val detail: String,
     /** Whether the firewall blocked it. */
     val blocked: Boolean,
-    /** The button's label: "Allow" or "Block". */
-    val actionLabel: String,
+    /**
+     * The button's label: "Allow" or "Block"; null where neither helps
+     * (a canary name, a stopped resolver bypass, an unreadable answer, a
+     * failed query): allowing those names changes nothing the user wants.
+     */
+    val actionLabel: String?,
     /** The package of the app that asked, when known (for its icon). */
     val app: String? = null,
 ) {
@@ -56,7 +60,14 @@ data class JournalRow(
                     JournalAction.ALLOWED -> "allowed"
                 },
             ).joinToString(" · ")
-            return JournalRow(entry.name, detail, blocked, if (blocked) "Allow" else "Block", entry.app)
+            val action = when {
+                entry.action == JournalAction.FAILED -> null
+                entry.reason is JournalReason.Canary || entry.reason is JournalReason.Bypass -> null
+                entry.reason is JournalReason.BadAnswer -> null
+                blocked -> "Allow"
+                else -> "Block"
+            }
+            return JournalRow(entry.name, detail, blocked, action, entry.app)
         }
 
         /** Why, in words: which list and line, or what else decided. */

@@ -19,6 +19,8 @@ data class UserSettings(
     val pausedUntilMs: Long? = null,
     /** Where the names let through are asked. */
     val dns: DnsChoice = DnsChoice.Network,
+    /** The apps that skip the firewall (package names; see [AppBypass]). */
+    val bypassApps: Set<String> = emptySet(),
 ) {
     /**
      * The firewall's configuration: [base] (from `defaultConfig()`, whose

@@ -67,6 +67,15 @@ class JournalRowTest {
                 "the answer is not marked as a response",
             row.detail,
         )
+        assertNull(row.actionLabel)
+    }
+
+    @Test
+    fun `a canary or a stopped resolver bypass offers no Allow, a blocked address does`() {
+        assertNull(JournalRow.of(entry(reason = JournalReason.Canary), titles, now, zone, Locale.US).actionLabel)
+        assertNull(JournalRow.of(entry(reason = JournalReason.Bypass), titles, now, zone, Locale.US).actionLabel)
+        val address = JournalRow.of(entry(reason = JournalReason.LearnedAddress("192.0.2.7")), titles, now, zone, Locale.US)
+        assertEquals("Allow", address.actionLabel)
     }
 
     @Test
