@@ -18,6 +18,8 @@
 #                        with no compiled file in the store: compiles
 #   tacet, from store    the same command again: the lists have not changed,
 #                        so it maps the store's compiled rules.bin
+#   tacet serve          the same twice as serve mode (`tacet serve --listen
+#                        127.0.0.1:5302 …`): from text, then from its store
 #   dnsmasq, unbound     their own config files holding the list
 #
 # tacet's time includes creating and configuring its TUN (`ip` commands).
@@ -82,6 +84,9 @@ first() {
 TACET_CMD=("$TACET" -v run --tun tacet0 --upstream "$UPSTREAM" --store "$WORK/store"
     --blocklist "$WORK/list.txt")
 
+SERVE_CMD=("$TACET" serve --listen 127.0.0.1:5302 --upstream "$UPSTREAM" --store "$WORK/serve-store"
+    --blocklist "$WORK/list.txt")
+
 declare -A RESULTS
 run() {
     local label=$1 line
@@ -100,6 +105,12 @@ for r in $(seq "$RUNS"); do
     # The second start must have mapped the compiled file, not compiled.
     grep -q "rules mapped from the store's compiled file" "$WORK/tacet-store-$r.log" ||
         die "the second start compiled the lists again: $(cat "$WORK/tacet-store-$r.log")"
+    # Serve mode (the home network's resolver): the same lists and store,
+    # answering on a socket instead of a TUN; its own store, so its first
+    # start compiles too.
+    rm -rf "$WORK/serve-store"
+    run "tacet serve, text" first 127.0.0.1 5302 "${SERVE_CMD[@]}"
+    run "tacet serve, store" first 127.0.0.1 5302 "${SERVE_CMD[@]}"
     run "dnsmasq" first 127.0.0.1 5300 dnsmasq --keep-in-foreground --no-resolv --no-hosts \
         --conf-file="$WORK/dnsmasq.conf" --bind-interfaces --listen-address=127.0.0.1 \
         --port=5300 --user=root --log-facility=/dev/null
@@ -118,7 +129,7 @@ echo
 echo "tacet: $TACET"
 echo "$NAMES names; $RUNS starts each; server on core $FW_CPU, prober on core $LOAD_CPU; the query: $LAST"
 printf "%-20s %12s %10s %10s %10s %10s  %s\n" "" "first answer" "fastest" "slowest" "RSS MiB" "anon MiB" "answer"
-for label in "tacet, from text" "tacet, from store" "dnsmasq" "unbound"; do
+for label in "tacet, from text" "tacet, from store" "tacet serve, text" "tacet serve, store" "dnsmasq" "unbound"; do
     read -r med lo hi rss anon ans < <(printf "%s" "${RESULTS[$label]}" | summary)
     printf "%-20s %9s ms %7s ms %7s ms %10s %10s  %s\n" "$label" "$med" "$lo" "$hi" "$rss" "$anon" "$ans"
 done
