@@ -50,8 +50,13 @@ class FirewallHost(private val app: Context) {
      */
     val storeDir: File = File(app.noBackupFilesDir, "tacet").apply { mkdirs() }
 
+    private val listsOnce = lazy { curatedLists() }
+
     /** The curated lists of the core in this build. */
-    val lists: List<ListInfo> by lazy { curatedLists() }
+    val lists: List<ListInfo> by listsOnce
+
+    /** Whether the native library is loaded and the curated lists read. */
+    val preloaded: Boolean get() = listsOnce.isInitialized()
 
     /**
      * The lists followed by URL, kept in the store beside the journal
