@@ -27,6 +27,9 @@ const LEASES_POLL: Duration = Duration::from_secs(2);
 /// the signals' numbers).
 pub(crate) const DEVICES_CHANGED: i32 = -1;
 
+/// The most TCP connections `--tcp-max-connections` may ask for.
+const MAX_TCP_CONNECTIONS: usize = 768;
+
 /// Arguments of `tacet serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -64,14 +67,14 @@ pub struct ServeArgs {
     /// still apply to the names given.
     #[arg(long = "only", value_name = "DEVICE=NAMES", value_parser = parse_only)]
     pub only: Vec<(String, Vec<String>)>,
-    /// The most TCP connections open at once.
+    /// The most TCP connections open at once (at most 768).
     #[arg(long, value_name = "N", default_value_t = ServeLimits::default().max_connections)]
     pub tcp_max_connections: usize,
     /// The most TCP connections open at once from one address.
     #[arg(long, value_name = "N", default_value_t = ServeLimits::default().max_connections_per_client)]
     pub tcp_max_per_client: usize,
     /// A TCP connection without a whole query or answer for this long is
-    /// closed.
+    /// closed (1 s to a day).
     #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().idle.as_secs())]
     pub tcp_idle_secs: u64,
     /// The most queries of one device waiting for the upstream at once
@@ -240,8 +243,10 @@ impl DeviceNames {
 }
 
 /// The policies of `--only`, for the addresses the devices have now.
-/// A device given by a name no address goes by holds no one yet.
-fn policies(only: &[(String, Vec<String>)], names: &DeviceNames) -> DevicePolicies {
+/// A device given by a name no address goes by holds no one yet. `None`
+/// (and a message) when they cannot be used, over the bound of addresses
+/// say: the caller keeps those in force, so no held device is let go.
+fn policies(only: &[(String, Vec<String>)], names: &DeviceNames) -> Option<DevicePolicies> {
     let mut by_addr = HashMap::new();
     for (device, allowed) in only {
         let Ok(policy) = DevicePolicy::only(allowed) else {
@@ -255,10 +260,9 @@ fn policies(only: &[(String, Vec<String>)], names: &DeviceNames) -> DevicePolici
             by_addr.insert(addr, policy.clone());
         }
     }
-    DevicePolicies::new(by_addr).unwrap_or_else(|e| {
-        eprintln!("tacet: device policies not applied: {e}");
-        DevicePolicies::default()
-    })
+    DevicePolicies::new(by_addr)
+        .map_err(|e| eprintln!("tacet: device policies not changed: {e}"))
+        .ok()
 }
 
 /// Starts the thread that re-reads the leases file when it changes and
@@ -348,9 +352,12 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
     let serve = ServeConfig {
         listen: args.listen.clone(),
         limits: ServeLimits {
-            max_connections: args.tcp_max_connections.max(1),
-            max_connections_per_client: args.tcp_max_per_client.max(1),
-            idle: Duration::from_secs(args.tcp_idle_secs.max(1)),
+            // Bounded whatever is asked: each connection is a descriptor
+            // (the service's soft limit is 1024) and a slot made at start;
+            // an idle time past a day would overflow the clock.
+            max_connections: args.tcp_max_connections.clamp(1, MAX_TCP_CONNECTIONS),
+            max_connections_per_client: args.tcp_max_per_client.clamp(1, MAX_TCP_CONNECTIONS),
+            idle: Duration::from_secs(args.tcp_idle_secs.clamp(1, 86_400)),
             ..ServeLimits::default()
         },
     };
@@ -374,7 +381,9 @@ pub fn serve(args: ServeArgs, log_queries: bool) -> Result<ExitCode, String> {
     .map_err(|e| e.to_string())?;
     let apply = |firewall: &Firewall| {
         if let (Ok(names), Ok(only)) = (names.read(), only.read()) {
-            firewall.set_device_policies(policies(&only, &names));
+            if let Some(policies) = policies(&only, &names) {
+                firewall.set_device_policies(policies);
+            }
         }
     };
     apply(&firewall);
@@ -438,7 +447,7 @@ mod tests {
             ("192.168.1.99".to_owned(), vec!["pool.ntp.org".to_owned()]),
             ("nobody".to_owned(), vec!["x.example".to_owned()]),
         ];
-        let policies = policies(&only, &names);
+        let policies = policies(&only, &names).unwrap();
         assert_eq!(policies.len(), 2);
         assert!(policies
             .of(ip("192.168.1.60"))

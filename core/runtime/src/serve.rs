@@ -296,7 +296,21 @@ impl Listeners {
             let (mut stream, client) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(_) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue
+                }
+                // Out of descriptors (EMFILE, ENFILE) or memory: the
+                // connection stays in the backlog. Trying again at once
+                // would spin; the next connection's arrival tries again.
+                Err(_) => {
+                    self.stats.tcp_refused += 1;
+                    return false;
+                }
             };
             let mine = self.per_client.get(&client.ip()).copied().unwrap_or(0);
             let slot = self.conns.iter().position(Option::is_none);

@@ -49,6 +49,22 @@ class SettingsStoreTest {
     }
 
     @Test
+    fun `the pasted list is a file of its own, written only when it changes`() {
+        val store = SettingsStore(app)
+        store.update { chosen }
+        flush()
+        assertEquals(chosen.customList, store.pastedFile.readText())
+        assertTrue(file.readText(), !file.readText().contains("tracker.example"))
+        // A switch or a pause leaves the file alone.
+        store.pastedFile.setLastModified(1_000_000)
+        store.update { it.copy(wantOn = false, pausedUntilMs = null) }
+        assertEquals(1_000_000L, store.pastedFile.lastModified())
+        store.update { it.copy(customList = "other.example\n") }
+        assertEquals("other.example\n", store.pastedFile.readText())
+        assertEquals("other.example\n", SettingsStore(app).load().customList)
+    }
+
+    @Test
     fun `update applies the change to what is saved`() {
         val store = SettingsStore(app)
         store.update { chosen }
@@ -93,7 +109,13 @@ class SettingsStoreTest {
             """.trimIndent(),
         )
         // It had no DNS choice (the network's, as before) and no app bypassed.
-        assertEquals(chosen.copy(dns = dev.tacet.android.tunnel.DnsChoice.Network, bypassApps = emptySet()), SettingsStore(app).load())
+        val store = SettingsStore(app)
+        assertEquals(chosen.copy(dns = dev.tacet.android.tunnel.DnsChoice.Network, bypassApps = emptySet()), store.load())
+        // Its pasted list moved into the list's own file, out of the preferences.
+        flush()
+        assertEquals(chosen.customList, store.pastedFile.readText())
+        assertTrue(file.readText(), !file.readText().contains("custom_list"))
+        assertEquals(chosen.customList, SettingsStore(app).load().customList)
     }
 
     @Test
