@@ -7,9 +7,7 @@
 //! does before any app asks (enforced names) and for probes at the
 //! resolver's other ports. Answers are written out byte by byte.
 
-use std::io::Cursor;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tacet_engine::dns::{self, Query};
@@ -17,22 +15,12 @@ use tacet_engine::{
     wire, AnswerProblem, Config, Defect, Engine, Event, RejectReason, Route, Section, TimerReason,
     UpstreamCommand, UpstreamQuery,
 };
-use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
+
+mod support;
+use support::rules;
 
 const APP: &str = "10.111.222.1:40000";
 const RESOLVER: &str = "10.111.222.53:53";
-
-fn rules(text: &str) -> Arc<RuleSet> {
-    let mut builder = RuleSetBuilder::new();
-    let info = ListInfo {
-        id: "test".into(),
-        title: "test".into(),
-    };
-    builder
-        .add_list(info, Cursor::new(text.as_bytes()))
-        .unwrap();
-    Arc::new(builder.build())
-}
 
 fn engine() -> Engine {
     Engine::new(

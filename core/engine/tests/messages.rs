@@ -5,9 +5,7 @@
 //! pending table, events).
 
 use std::collections::HashMap;
-use std::io::Cursor;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simple_dns::rdata::{RData, A};
@@ -18,23 +16,13 @@ use tacet_engine::{
     BlockMode, BlockReason, Config, DevicePolicies, DevicePolicy, Engine, Event, MessageFrom,
     MessageReply, Protocol, UpstreamCommand, UpstreamQuery,
 };
-use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
+
+mod support;
+use support::rules;
 
 const CAMERA: &str = "192.168.1.50:40000";
 const VACUUM: &str = "192.168.1.60:40001";
 const SERVER: &str = "192.168.1.2:53";
-
-fn rules(text: &str) -> Arc<RuleSet> {
-    let mut builder = RuleSetBuilder::new();
-    let info = ListInfo {
-        id: "test".into(),
-        title: "test".into(),
-    };
-    builder
-        .add_list(info, Cursor::new(text.as_bytes()))
-        .unwrap();
-    Arc::new(builder.build())
-}
 
 fn engine(config: Config) -> Engine {
     let config = Config {

@@ -4,9 +4,7 @@
 //! what an app on the phone would see for blocked, allowed and failed
 //! queries.
 
-use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simple_dns::rdata::RData;
@@ -17,24 +15,14 @@ use tacet_engine::{
     wire, BlockMode, BlockReason, Config, Engine, Event, Protocol, RejectReason, Route,
     TimerReason, UpstreamCommand, UpstreamQuery,
 };
-use tacet_rules::{ListInfo, RuleSet, RuleSetBuilder};
+
+mod support;
+use support::rules;
 
 const APP_V4: &str = "10.111.222.1:40000";
 const APP_V6: &str = "[fd74:6163:6574::1]:40001";
 const RESOLVER_V4: &str = "10.111.222.53:53";
 const RESOLVER_V6: &str = "[fd74:6163:6574::53]:53";
-
-fn rules(text: &str) -> Arc<RuleSet> {
-    let mut builder = RuleSetBuilder::new();
-    let info = ListInfo {
-        id: "test".into(),
-        title: "test".into(),
-    };
-    builder
-        .add_list(info, Cursor::new(text.as_bytes()))
-        .unwrap();
-    Arc::new(builder.build())
-}
 
 const RULES: &str = "huami.com
 iotcplatform.com
