@@ -166,6 +166,29 @@ bench_throughput() {
         END { printf "%.0f %s %.3f %s %s\n", qps, lost, avg, cpu, load }' "$WORK/dnsperf-$label.txt"
 }
 
+# bench_unbound_server INTERFACE ACCESS: the start of an unbound config's
+# server: clause for a benchmark (foreground, one thread, no chroot, user,
+# pid file or logs, answering on INTERFACE (ADDR@PORT) to ACCESS (a CIDR)).
+# The caller appends its own lines (local-zones, module-config).
+bench_unbound_server() {
+    cat <<EOF
+server:
+    chroot: ""
+    username: ""
+    directory: "$WORK"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    do-daemonize: no
+    num-threads: 1
+    so-reuseport: no
+    interface-automatic: no
+    interface: $1
+    access-control: $2 allow
+EOF
+}
+
 # percent_of TICKS SECONDS -> TICKS as a percentage of SECONDS of one core
 percent_of() {
     awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v s="$2" \

@@ -42,21 +42,8 @@ bench_dnsmasq
 awk '{ n = ($1 == "0.0.0.0") ? $2 : $1; print "address=/" n "/0.0.0.0" }' \
     "$WORK/blocklist.txt" >"$WORK/dnsmasq-list.conf"
 {
+    bench_unbound_server "$SERVED@5301" 10.200.0.0/24
     cat <<EOF
-server:
-    chroot: ""
-    username: ""
-    directory: "$WORK"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    do-daemonize: no
-    num-threads: 1
-    so-reuseport: no
-    interface-automatic: no
-    interface: $SERVED@5301
-    access-control: 10.200.0.0/24 allow
     do-not-query-localhost: no
     module-config: "iterator"
 EOF

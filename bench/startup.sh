@@ -50,21 +50,8 @@ awk -v n="$NAMES" 'BEGIN {
 LAST=$(tail -n 1 "$WORK/list.txt")
 awk '{ print "local=/" $0 "/" }' "$WORK/list.txt" >"$WORK/dnsmasq.conf"
 {
+    bench_unbound_server "127.0.0.1@5301" 127.0.0.0/8
     cat <<EOF
-server:
-    chroot: ""
-    username: ""
-    directory: "$WORK"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    do-daemonize: no
-    num-threads: 1
-    so-reuseport: no
-    interface-automatic: no
-    interface: 127.0.0.1@5301
-    access-control: 127.0.0.0/8 allow
     module-config: "iterator"
     local-zone: "." refuse
 EOF
