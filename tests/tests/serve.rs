@@ -93,6 +93,25 @@ impl Lan {
     }
 }
 
+/// `tacet serve` in the gateway (the lab's phone namespace) with the
+/// curated lists, its store at `store`, and `args` (`--list-check-secs 0`
+/// added: no list is fetched).
+fn start_serve(lab: &Lab, store: &std::path::Path, args: &[&str]) -> Firewall {
+    let mut all = args.to_vec();
+    all.extend(["--list-check-secs", "0"]);
+    let opts = FirewallOptions {
+        curated: true,
+        ..FirewallOptions::default()
+    }
+    .store(store)
+    .args(&all);
+    let (args, fw_scratch) = opts.run_args();
+    let mut cmd = lab.phone.command(tacet_bin());
+    cmd.arg("serve").args(&args);
+    tacet_e2e::process::die_with_parent(&mut cmd);
+    Firewall::spawn(cmd, fw_scratch)
+}
+
 /// `tacet journal` or `stats` on the store, after the firewall stopped.
 fn tacet(args: &[&str]) -> String {
     let out = Command::new(tacet_bin()).args(args).output().unwrap();
@@ -190,32 +209,24 @@ fn a_home_network_behind_tacet_serve() {
     let store_arg = store.display().to_string();
     let leases_arg = leases.display().to_string();
     let camera_arg = format!("camera={}", CAMERA.0);
-    let opts = FirewallOptions {
-        curated: true,
-        ..FirewallOptions::default()
-    }
-    .store(&store)
-    .args(&[
-        "--listen",
-        GATEWAY_V4,
-        "--listen",
-        &format!("[{GATEWAY_V6}]:53"),
-        "--device",
-        &camera_arg,
-        "--devices",
-        &devices_arg,
-        "--leases",
-        &leases_arg,
-        "--only",
-        "vacuum=ot.io.mi.com,pool.ntp.org",
-        "--list-check-secs",
-        "0",
-    ]);
-    let (args, fw_scratch) = opts.run_args();
-    let mut cmd = lab.phone.command(tacet_bin());
-    cmd.arg("serve").args(&args);
-    tacet_e2e::process::die_with_parent(&mut cmd);
-    let firewall = Firewall::spawn(cmd, fw_scratch);
+    let firewall = start_serve(
+        &lab,
+        &store,
+        &[
+            "--listen",
+            GATEWAY_V4,
+            "--listen",
+            &format!("[{GATEWAY_V6}]:53"),
+            "--device",
+            &camera_arg,
+            "--devices",
+            &devices_arg,
+            "--leases",
+            &leases_arg,
+            "--only",
+            "vacuum=ot.io.mi.com,pool.ntp.org",
+        ],
+    );
 
     // The camera's P2P servers: blocked by the curated ThroughTek list.
     assert_eq!(
@@ -433,26 +444,18 @@ fn the_gateway_resets_a_cameras_connections_to_where_its_blocked_names_resolved(
     let scratch = ScratchDir::new("serve-nft");
     let store = scratch.path().join("store");
     let camera_arg = format!("camera={}", CAMERA.0);
-    let opts = FirewallOptions {
-        curated: true,
-        ..FirewallOptions::default()
-    }
-    .store(&store)
-    .args(&[
-        "--listen",
-        GATEWAY_V4,
-        "--device",
-        &camera_arg,
-        "--nftables",
-        "tacet_e2e",
-        "--list-check-secs",
-        "0",
-    ]);
-    let (args, fw_scratch) = opts.run_args();
-    let mut cmd = lab.phone.command(tacet_bin());
-    cmd.arg("serve").args(&args);
-    tacet_e2e::process::die_with_parent(&mut cmd);
-    let firewall = Firewall::spawn(cmd, fw_scratch);
+    let firewall = start_serve(
+        &lab,
+        &store,
+        &[
+            "--listen",
+            GATEWAY_V4,
+            "--device",
+            &camera_arg,
+            "--nftables",
+            "tacet_e2e",
+        ],
+    );
 
     // The camera asks for its P2P server: blocked by the curated list.
     assert_eq!(
