@@ -2,7 +2,7 @@
 # bench/blocked.sh: how close tacet's blocked answers come to the least a
 # program on a TUN can do, measured in the same run.
 #
-#   sudo bench/blocked.sh            # DURATION=10 s per run
+#   sudo bench/blocked.sh            # DURATION=10 s per run, ROUNDS=2 (best kept)
 #
 # Both answer dnsperf in the phone namespace through the same TUN device
 # name, address and route, pinned to core 0 with dnsperf on the last core:
@@ -13,13 +13,15 @@
 #            lists, every blocked name new, each attempt journaled
 # For each: dnsperf unpaced (256 outstanding) for DURATION s: the queries
 # answered a second, and the CPU time the answering process spent per
-# query. Target (#14): tacet at least 85 % of the trivial responder's rate.
+# query. PERF_DATA=FILE records a profile of tacet's last run with perf.
+# Target (#14): tacet at least 85 % of the trivial responder's rate.
 # dnsperf on one core may be what sets the pace for both: the CPU per
 # query says more then, and the script prints both ratios.
 
 . "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
 BLOCKLIST_SIZE=${BLOCKLIST_SIZE:-100000}
 TRIVIAL=${TRIVIAL_BIN:-$BENCH_ROOT/target/release/tacet-e2e-trivial-responder}
 TRIVIAL_PID=
@@ -37,10 +39,19 @@ run_load() {
     local pid=$1 label=$2 before after
     taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$RESOLVER" \
         -d "$WORK/blocked.txt" -l 1 >/dev/null 2>&1 || true
+    local perf_pid=
+    if [ -n "${PERF_DATA:-}" ] && [ "$label" = "tacet-$ROUNDS" ]; then
+        # A profile of tacet's last run (its CPU figure is kept: perf's own
+        # cost lands on the load core).
+        taskset -c "$LOAD_CPU" perf record -q --call-graph dwarf,16384 -F 2000 -p "$pid" \
+            -o "$PERF_DATA" -- sleep "$DURATION" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     before=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$RESOLVER" \
         -d "$WORK/blocked.txt" -l "$DURATION" -c 8 -q 256 -T 1 >"$WORK/dnsperf-$label.txt" 2>&1
     after=$(cpu_ticks "$pid")
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
     awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '
         /Queries completed:/ { done = $3 }
         /Queries per second:/ { qps = $4 }
@@ -52,7 +63,7 @@ echo "tacet: $TACET"
 echo "cores: $CORES (responder on $FW_CPU, dnsperf on $LOAD_CPU); $DURATION s per run; blocklist $BLOCKLIST_SIZE rules"
 
 declare -A QPS CPU
-for round in 1 2; do
+for round in $(seq "$ROUNDS"); do
     # The trivial responder on a TUN with tacet's addresses.
     taskset -c "$FW_CPU" ip netns exec "$PHONE_NS" "$TRIVIAL" tacet0 >"$WORK/trivial-$round.out" 2>&1 &
     TRIVIAL_PID=$!
@@ -80,7 +91,7 @@ printf "%-30s %10s %14s\n" "" "qps" "µs CPU/query"
 printf "%-30s %10s %14s   (rounds:%s /%s)\n" "trivial responder" "$tq" "$tc" "${QPS[trivial]}" "${CPU[trivial]}"
 printf "%-30s %10s %14s   (rounds:%s /%s)\n" "tacet, blocked and journaled" "$fq" "$fc" "${QPS[tacet]}" "${CPU[tacet]}"
 echo
-journaled=$(grep -o '"blocked":[0-9]*' "$WORK/stats-2.txt" | head -1)
+journaled=$(grep -o '"blocked":[0-9]*' "$WORK/stats-$ROUNDS.txt" | head -1)
 echo "tacet's last run: $journaled"
 rate=$(ratio "$fq" "$tq")
 per_cpu=$(ratio "$tc" "$fc")

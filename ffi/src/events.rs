@@ -161,7 +161,7 @@ impl Forward {
 }
 
 impl Observer for Forward {
-    fn on_event(&mut self, event: Event, _rules: &RuleSet) {
+    fn on_event(&mut self, event: &Event, _rules: &RuleSet) {
         if let Event::RoutesChanged { routes } = event {
             let routes = routes.iter().map(ToString::to_string).collect();
             let _ = self.tx.send(Message::Routes(routes));

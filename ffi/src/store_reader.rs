@@ -193,8 +193,15 @@ impl From<tacet_store::Reason> for JournalReason {
     fn from(r: tacet_store::Reason) -> Self {
         use tacet_store::Reason as R;
         match r {
-            R::Rule { list_id, line } => Self::Rule { list_id, line },
-            R::Cname { via, list_id, line } => Self::Cname { via, list_id, line },
+            R::Rule { list_id, line } => Self::Rule {
+                list_id: list_id.to_string(),
+                line,
+            },
+            R::Cname { via, list_id, line } => Self::Cname {
+                via,
+                list_id: list_id.to_string(),
+                line,
+            },
             R::LearnedAddress { addr } => Self::LearnedAddress {
                 address: addr.to_string(),
             },

@@ -75,8 +75,8 @@ struct Forward {
 }
 
 impl Observer for Forward {
-    fn on_event(&mut self, event: Event, rules: &RuleSet) {
-        let rule = match &event {
+    fn on_event(&mut self, event: &Event, rules: &RuleSet) {
+        let rule = match event {
             Event::Blocked {
                 reason: BlockReason::Rule(rule),
                 ..
@@ -103,7 +103,7 @@ impl Observer for Forward {
                     .map(|l| format!("{}, line {}", l.title, r.line))
             })
             .unwrap_or_default();
-        let _ = self.events.send((event, source));
+        let _ = self.events.send((event.clone(), source));
     }
 }
 

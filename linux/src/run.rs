@@ -240,7 +240,7 @@ pub(crate) struct LogEvents {
 }
 
 impl Observer for LogEvents {
-    fn on_event(&mut self, event: Event, rules: &RuleSet) {
+    fn on_event(&mut self, event: &Event, rules: &RuleSet) {
         match event {
             Event::Blocked {
                 name,
@@ -276,7 +276,7 @@ impl Observer for LogEvents {
             }
             Event::RoutesChanged { routes } => {
                 if let Some(sender) = &self.routes {
-                    let _ = sender.send(routes);
+                    let _ = sender.send(routes.clone());
                 }
             }
             Event::Allowed { name, qtype, .. } => log::debug!("allowed {name} type {qtype}"),

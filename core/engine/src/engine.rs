@@ -2,13 +2,13 @@
 //! from the tunnel and answers from the upstream into packets for the
 //! tunnel, queries for the upstream and events.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use foldhash::fast::{FixedState, RandomState};
 use tacet_rules::{RuleRef, RuleSet, Verdict};
 
 use crate::answer::{self, AnswerFacts, AnswerProblem};
@@ -143,17 +143,22 @@ pub struct Engine {
     devices: DevicePolicies,
     upstream_out: VecDeque<UpstreamCommand>,
     events: VecDeque<Event>,
-    blocked_names: HashSet<u64>,
+    /// Hashes names into `blocked_names` and `background`, keyed at random
+    /// per engine (an app cannot aim collisions at it).
+    name_hasher: RandomState,
+    /// The distinct blocked names counted so far, by hash.
+    blocked_names: HashSet<u64, FixedState>,
     tcp: TcpDns,
     learned: LearnedAddrs,
-    /// Blocked (name, type) resolved in the background, until when.
-    background: HashMap<(String, u16), Instant>,
+    /// Blocked (name, type) resolved in the background, by the hash of
+    /// both, until when.
+    background: HashMap<u64, Instant, FixedState>,
     /// Background lookups waiting for the upstream.
     background_in_flight: usize,
     /// The same entries in the order they expire (all live for the TTL
     /// floor, so that is the order they came): expiry pops the front
     /// instead of scanning the map once it is full.
-    background_expiry: VecDeque<(Instant, (String, u16))>,
+    background_expiry: VecDeque<(Instant, u64)>,
     /// When the learned addresses first changed since the last announcement.
     routes_dirty_since: Option<Instant>,
     /// When learned addresses were last announced: the first change after
@@ -188,8 +193,9 @@ impl Engine {
             devices: DevicePolicies::default(),
             upstream_out: VecDeque::new(),
             events: VecDeque::new(),
-            blocked_names: HashSet::new(),
-            background: HashMap::new(),
+            name_hasher: RandomState::default(),
+            blocked_names: HashSet::default(),
+            background: HashMap::default(),
             background_in_flight: 0,
             background_expiry: VecDeque::new(),
             routes_dirty_since: None,
@@ -812,7 +818,7 @@ impl Engine {
                 }
             }
         }
-        let key = (query.name.clone(), query.qtype);
+        let key = self.name_hasher.hash_one((&query.name, query.qtype));
         if self.background.get(&key).is_some_and(|until| *until > now) {
             return;
         }
@@ -823,7 +829,7 @@ impl Engine {
             return;
         }
         let until = now + self.config.learned.ttl_floor;
-        self.background.insert(key.clone(), until);
+        self.background.insert(key, until);
         self.background_expiry.push_back((until, key));
         self.stats.background_queries += 1;
         self.forward(now, message, Asker::Background(rule, client), None, query);
@@ -1203,9 +1209,7 @@ impl Engine {
         if self.blocked_names.len() >= UNIQUE_NAMES_TRACKED {
             return;
         }
-        let mut hasher = DefaultHasher::new();
-        name.hash(&mut hasher);
-        if self.blocked_names.insert(hasher.finish()) {
+        if self.blocked_names.insert(self.name_hasher.hash_one(name)) {
             self.stats.unique_blocked += 1;
         }
     }

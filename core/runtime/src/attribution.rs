@@ -42,7 +42,9 @@ const ASKS_PER_SECOND: u32 = 50;
 /// asked this second.
 #[derive(Debug, Default)]
 pub(crate) struct AppCache {
-    entries: HashMap<Connection, (Option<String>, Instant)>,
+    /// Keyed by a fast hash seeded at random per process: an app picks its
+    /// ports, not where they land.
+    entries: HashMap<Connection, (Option<String>, Instant), foldhash::fast::RandomState>,
     asks_left: u32,
     window_start: Option<Instant>,
 }

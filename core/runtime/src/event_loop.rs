@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::unix::SourceFd;
@@ -62,6 +62,8 @@ pub struct EventLoop {
     tun_write_errors: u64,
     /// The shell's recent answers to "which app?".
     apps: AppCache,
+    /// The journal's names for the rules' lists.
+    list_ids: ListIds,
 }
 
 impl EventLoop {
@@ -116,6 +118,7 @@ impl EventLoop {
             last_stats: Stats::default(),
             tun_write_errors: 0,
             apps: AppCache::default(),
+            list_ids: ListIds::default(),
         })
     }
 
@@ -271,14 +274,16 @@ impl EventLoop {
 
     /// Writes what `event` tells the user into the journal, with the app
     /// behind it when the shell can tell.
-    fn journal(&mut self, now: Instant, event: &Event) {
+    fn journal(&mut self, now: Instant, event: Event) {
         let Some(store) = &mut self.store else {
             return;
         };
-        let Some(mut entry) = journal_entry(event, self.engine.rules(), unix_ms()) else {
+        let connection = connection_of(&event);
+        let ids = self.list_ids.of(self.engine.rules());
+        let Some(mut entry) = journal_entry(event, ids, unix_ms()) else {
             return;
         };
-        if let Some(connection) = connection_of(event) {
+        if let Some(connection) = connection {
             let observer = &mut self.observer;
             entry.app = match self.front {
                 // A device's name is a lookup in the shell's memory, by
@@ -288,17 +293,18 @@ impl EventLoop {
             }
             .filter(|app| !app.is_empty());
         }
-        store.record(entry.time_unix_ms, &entry);
+        store.record(entry.time_unix_ms, entry);
     }
 
     /// Carries out everything the engine asked for. Events go first: the
     /// shell is asked which app sent a query while the app's socket still
-    /// waits for the answer.
+    /// waits for the answer. The observer hears an event before the journal
+    /// takes it (its name moves into the entry, not copied).
     fn flush(&mut self, now: Instant) {
         loop {
             while let Some(event) = self.engine.poll_event() {
-                self.journal(now, &event);
-                self.observer.on_event(event, self.engine.rules());
+                self.observer.on_event(&event, self.engine.rules());
+                self.journal(now, event);
             }
             while let Some(packet) = self.engine.poll_tun_packet() {
                 let sent = match &self.front {
@@ -472,6 +478,32 @@ impl EventLoop {
     }
 }
 
+/// The rule set's list ids as shared strings: a journal entry names its
+/// list with a reference count, not a copy of the id (an allocation per
+/// blocked attempt otherwise).
+#[derive(Default)]
+struct ListIds {
+    /// The rule set they were taken from. Weak, so its allocation stays
+    /// and a new rule set can never be mistaken for it by address.
+    rules: Weak<RuleSet>,
+    ids: Vec<Arc<str>>,
+}
+
+impl ListIds {
+    /// The ids of `rules`' lists, by list number.
+    fn of(&mut self, rules: &Arc<RuleSet>) -> &[Arc<str>] {
+        if !std::ptr::eq(self.rules.as_ptr(), Arc::as_ptr(rules)) {
+            self.rules = Arc::downgrade(rules);
+            self.ids = rules
+                .lists()
+                .iter()
+                .map(|l| Arc::from(l.id.as_str()))
+                .collect();
+        }
+        &self.ids
+    }
+}
+
 /// Milliseconds since the Unix epoch: the store's clock, read only here.
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -526,19 +558,18 @@ fn connection_of(event: &Event) -> Option<Connection> {
 
 /// What the journal keeps of an engine event; routes and shared-address
 /// notices are for the shells, not the journal.
-fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<JournalEntry> {
+fn journal_entry(event: Event, ids: &[Arc<str>], time_unix_ms: u64) -> Option<JournalEntry> {
     let list_id = |rule: &RuleRef| {
-        rules
-            .list(rule.list)
-            .map_or_else(|| "?".to_owned(), |l| l.id.clone())
+        ids.get(usize::from(rule.list.0))
+            .map_or_else(|| Arc::from("?"), Arc::clone)
     };
     let rule_reason = |rule: &RuleRef| Reason::Rule {
         list_id: list_id(rule),
         line: rule.line,
     };
-    let entry = |name: &str, qtype, action, reason, client: &SocketAddr| JournalEntry {
+    let entry = |name: String, qtype, action, reason, client: SocketAddr| JournalEntry {
         time_unix_ms,
-        name: name.to_owned(),
+        name,
         qtype,
         action,
         reason,
@@ -555,16 +586,16 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             ..
         } => {
             let reason = match reason {
-                BlockReason::Rule(rule) => rule_reason(rule),
+                BlockReason::Rule(rule) => rule_reason(&rule),
                 BlockReason::Canary => Reason::Canary,
                 BlockReason::NotForDevice => Reason::NotForDevice,
                 BlockReason::Cname { via, rule } => Reason::Cname {
-                    via: via.clone(),
-                    list_id: list_id(rule),
+                    via,
+                    list_id: list_id(&rule),
                     line: rule.line,
                 },
             };
-            entry(name, *qtype, Action::Blocked, reason, client)
+            entry(name, qtype, Action::Blocked, reason, client)
         }
         Event::Rejected {
             name,
@@ -577,7 +608,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
                 RejectReason::LearnedAddress(_) => Reason::LearnedAddress {
                     addr: destination.ip(),
                 },
-                RejectReason::AddressRule(rule) => rule_reason(rule),
+                RejectReason::AddressRule(rule) => rule_reason(&rule),
             };
             entry(name, 0, Action::Blocked, reason, client)
         }
@@ -589,7 +620,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             ..
         } => entry(
             name,
-            *qtype,
+            qtype,
             Action::Allowed,
             rule.as_ref().map_or(Reason::NoRule, rule_reason),
             client,
@@ -602,7 +633,7 @@ fn journal_entry(event: &Event, rules: &RuleSet, time_unix_ms: u64) -> Option<Jo
             ..
         } => entry(
             name,
-            *qtype,
+            qtype,
             Action::Failed,
             Reason::BadAnswer {
                 problem: problem.to_string(),

@@ -83,7 +83,7 @@ pub struct StoreLocation {
 pub trait Observer: Send {
     /// An event, with the rule set that produced it (to name the list of a
     /// rule).
-    fn on_event(&mut self, event: Event, rules: &RuleSet);
+    fn on_event(&mut self, event: &Event, rules: &RuleSet);
     /// The counters changed: called at most once per wake of the I/O
     /// thread, after its packets were handled (never while idle).
     fn on_stats(&mut self, stats: &Stats) {
@@ -123,7 +123,7 @@ pub trait Observer: Send {
 pub struct IgnoreEvents;
 
 impl Observer for IgnoreEvents {
-    fn on_event(&mut self, _event: Event, _rules: &RuleSet) {}
+    fn on_event(&mut self, _event: &Event, _rules: &RuleSet) {}
 }
 
 /// What can go wrong starting or running the firewall.

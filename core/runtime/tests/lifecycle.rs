@@ -19,7 +19,7 @@ use tacet_store::{Filter, StoreConfig, StoreReader};
 struct Tell(mpsc::Sender<Option<String>>);
 
 impl Observer for Tell {
-    fn on_event(&mut self, _event: Event, _rules: &RuleSet) {}
+    fn on_event(&mut self, _event: &Event, _rules: &RuleSet) {}
     fn on_stopped(&mut self, error: Option<&RuntimeError>) {
         let _ = self.0.send(error.map(ToString::to_string));
     }
@@ -130,7 +130,7 @@ struct Attributes {
 }
 
 impl Observer for Attributes {
-    fn on_event(&mut self, _event: Event, _rules: &RuleSet) {}
+    fn on_event(&mut self, _event: &Event, _rules: &RuleSet) {}
     fn app_of(&mut self, connection: &Connection) -> Option<String> {
         let answered = waiting(&self.phone);
         let _ = self.asked.send((*connection, answered));

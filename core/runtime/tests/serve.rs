@@ -16,7 +16,7 @@ use tacet_runtime::{
 struct Devices;
 
 impl Observer for Devices {
-    fn on_event(&mut self, _event: Event, _rules: &RuleSet) {}
+    fn on_event(&mut self, _event: &Event, _rules: &RuleSet) {}
     fn app_of(&mut self, connection: &Connection) -> Option<String> {
         Some(format!("device-{}", connection.local.ip()))
     }

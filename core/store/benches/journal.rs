@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
                 now_us += 100;
                 let mut e = entry(i, distinct);
                 e.time_unix_ms = now_us / 1000;
-                store.record(now_us / 1000, &e);
+                store.record(now_us / 1000, e);
             })
         });
         let st = store.shutdown(now_us / 1000);

@@ -32,7 +32,7 @@ fn main() {
             app: None,
             count: 1,
         };
-        store.record(now_ms, &e);
+        store.record(now_ms, e);
     }
     store.shutdown(now_ms);
 }

@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             app: Some(apps[k % apps.len()].to_owned()),
             count: 1,
         };
-        store.record(now, &e);
+        store.record(now, e);
         if deadline.is_none_or(|d: u64| now >= d) {
             deadline = store.tick(now).map(|d| d.at_unix_ms);
         }

@@ -1,6 +1,7 @@
 //! What one journal entry says: when, which name, what was done and why, for whom.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What the firewall did with a query or connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,8 +33,9 @@ pub enum Reason {
     /// A rule matched the name: a block rule, or an allow rule when the
     /// action is [`Action::Allowed`].
     Rule {
-        /// The list the rule came from (e.g. `hagezi-light`, `custom`).
-        list_id: String,
+        /// The list the rule came from (e.g. `hagezi-light`, `custom`):
+        /// shared, as every entry from one list names the same one.
+        list_id: Arc<str>,
         /// The rule's line number in that list, from 1.
         line: u32,
     },
@@ -42,7 +44,7 @@ pub enum Reason {
         /// The chained name that matched.
         via: String,
         /// The list of the matching rule.
-        list_id: String,
+        list_id: Arc<str>,
         /// The line of the matching rule, from 1.
         line: u32,
     },

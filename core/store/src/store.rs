@@ -212,11 +212,11 @@ impl Store {
     /// Journals and counts one event. Never fails the caller: write errors
     /// are counted in [`Store::status`]. Allowed events are only taken in
     /// discovery mode.
-    pub fn record(&mut self, now_unix_ms: u64, entry: &JournalEntry) {
+    pub fn record(&mut self, now_unix_ms: u64, entry: JournalEntry) {
         if entry.action == Action::Allowed && !self.config.discovery {
             return;
         }
-        self.counters.count(entry, entry.count, entry.time_unix_ms);
+        self.counters.count(&entry, entry.count, entry.time_unix_ms);
         self.dirty_since_ms.get_or_insert(now_unix_ms);
         self.live_stale_since_ms.get_or_insert(now_unix_ms);
         self.journal.record(now_unix_ms, entry);

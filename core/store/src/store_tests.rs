@@ -51,7 +51,7 @@ fn records_come_back_newest_first_in_pages() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
     for i in 0..5000u64 {
-        s.record(T0 + i, &entry(&format!("n{i}.example.com"), T0 + i));
+        s.record(T0 + i, entry(&format!("n{i}.example.com"), T0 + i));
     }
     s.flush(T0 + 5000);
     let got = all_records(dir.path(), &Filter::default());
@@ -82,7 +82,7 @@ fn filters_select_by_name_action_time_app_and_list() {
         if i % 5 == 0 {
             e.app = None;
         }
-        s.record(T0 + i * 1000, &e);
+        s.record(T0 + i * 1000, e.clone());
     }
     s.flush(T0 + 100_000);
     let count = |f: Filter| all_records(dir.path(), &f).len();
@@ -133,10 +133,10 @@ fn allowed_queries_are_not_journaled_outside_discovery_mode() {
     let mut s = Store::open(dir.path(), small()).unwrap();
     let mut e = entry("ok.com", T0);
     e.action = Action::Allowed;
-    s.record(T0, &e);
+    s.record(T0, e.clone());
     assert_eq!(s.deadline(), None);
     s.set_discovery(true);
-    s.record(T0, &e);
+    s.record(T0, e.clone());
     s.flush(T0);
     assert_eq!(all_records(dir.path(), &Filter::default()).len(), 1);
 }
@@ -149,12 +149,12 @@ fn a_retry_storm_is_one_record_with_a_count() {
     for i in 0..1000u64 {
         let mut e = entry("telemetry.vendor.com", T0 + i * 50);
         e.qtype = if i % 2 == 0 { 1 } else { 28 };
-        s.record(T0 + i * 50, &e);
+        s.record(T0 + i * 50, e.clone());
     }
     // A different app is a different record.
     let mut other = entry("telemetry.vendor.com", T0);
     other.app = Some("com.other".into());
-    s.record(T0, &other);
+    s.record(T0, other.clone());
     // The window closes: the repeat counts are written without a flush call.
     let mut now = T0 + 50_000;
     while let Some(d) = s.tick(now) {
@@ -180,7 +180,7 @@ fn a_retry_storm_is_one_record_with_a_count() {
     assert_eq!(got[1].last_unix_ms, T0 + 999 * 50);
     assert_eq!(s.counters().blocked_total, 1001);
     // After the window a new record starts.
-    s.record(T0 + 120_000, &entry("telemetry.vendor.com", T0 + 120_000));
+    s.record(T0 + 120_000, entry("telemetry.vendor.com", T0 + 120_000));
     s.flush(T0 + 120_000);
     assert_eq!(all_records(dir.path(), &Filter::default()).len(), 4);
     let reader_counters = s.reader().counters().unwrap();
@@ -193,7 +193,7 @@ fn readers_see_coalesced_repeats_within_a_flush_interval_and_never_twice() {
     let mut s = Store::open(dir.path(), StoreConfig::default()).unwrap();
     let reader = StoreReader::open(dir.path()).unwrap();
     for i in 0..10 {
-        s.record(T0 + i, &entry("storm.example", T0 + i));
+        s.record(T0 + i, entry("storm.example", T0 + i));
     }
     // One entry and nine repeats in an open window: after one flush
     // interval the reader sees all ten, long before the window closes.
@@ -215,7 +215,7 @@ fn readers_see_coalesced_repeats_within_a_flush_interval_and_never_twice() {
     );
     // More repeats in a new window show up live again.
     for i in 0..5 {
-        s.record(T0 + 61_000 + i, &entry("storm.example", T0 + 61_000 + i));
+        s.record(T0 + 61_000 + i, entry("storm.example", T0 + 61_000 + i));
     }
     let mut now = T0 + 61_000;
     while let Some(d) = s.tick(now).filter(|d| d.at_unix_ms <= T0 + 62_000) {
@@ -231,7 +231,7 @@ fn deadlines_exist_only_while_something_is_pending() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), StoreConfig::default()).unwrap();
     assert_eq!(s.tick(T0), None);
-    s.record(T0, &entry("a.com", T0));
+    s.record(T0, entry("a.com", T0));
     assert_eq!(
         s.tick(T0),
         Some(Deadline {
@@ -239,7 +239,7 @@ fn deadlines_exist_only_while_something_is_pending() {
             why: Wake::FlushJournal
         })
     );
-    s.record(T0 + 10, &entry("a.com", T0 + 10));
+    s.record(T0 + 10, entry("a.com", T0 + 10));
     assert_eq!(s.status().durable_seq, 0);
     // The batch is written at its deadline; the open window is next.
     assert_eq!(
@@ -283,7 +283,7 @@ fn counters_survive_a_reopen_and_agree_with_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
     for i in 0..300u64 {
-        s.record(T0 + i, &entry(&format!("n{}.com", i % 7), T0 + i));
+        s.record(T0 + i, entry(&format!("n{}.com", i % 7), T0 + i));
     }
     let before = s.counters().clone();
     let status = s.shutdown(T0 + 300);
@@ -303,11 +303,11 @@ fn clearing_the_journal_keeps_the_counters() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
     for i in 0..50u64 {
-        s.record(T0, &entry(&format!("n{i}.com"), T0));
+        s.record(T0, entry(&format!("n{i}.com"), T0));
     }
     s.clear_journal(T0).unwrap();
     assert!(all_records(dir.path(), &Filter::default()).is_empty());
-    s.record(T0, &entry("after.com", T0));
+    s.record(T0, entry("after.com", T0));
     s.flush(T0);
     let got = all_records(dir.path(), &Filter::default());
     assert_eq!(got.len(), 1);
@@ -320,7 +320,7 @@ fn a_garbled_tail_is_cut_on_open_and_writing_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
     for i in 0..20u64 {
-        s.record(T0, &entry(&format!("n{i}.com"), T0));
+        s.record(T0, entry(&format!("n{i}.com"), T0));
     }
     drop(s);
     let seg = dir.path().join("journal.00000001");
@@ -335,7 +335,7 @@ fn a_garbled_tail_is_cut_on_open_and_writing_goes_on() {
         (bytes.len() - good) as u64
     );
     assert_eq!(fs::metadata(&seg).unwrap().len(), good as u64);
-    s.record(T0, &entry("later.com", T0));
+    s.record(T0, entry("later.com", T0));
     s.flush(T0);
     let got = all_records(dir.path(), &Filter::default());
     assert_eq!(got.len(), 21);
@@ -348,7 +348,7 @@ fn a_segment_that_cannot_be_read_is_skipped_by_readers_and_set_aside_by_the_writ
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
     for i in 0..4000u64 {
-        s.record(T0 + i, &entry(&format!("n{i}.example.com"), T0 + i));
+        s.record(T0 + i, entry(&format!("n{i}.example.com"), T0 + i));
     }
     s.shutdown(T0 + 4000);
     let segs = segment::list(dir.path()).unwrap();
@@ -402,7 +402,7 @@ fn a_segment_that_cannot_be_read_is_skipped_by_readers_and_set_aside_by_the_writ
         fs::metadata(aside(newest)).unwrap().len(),
         segment::MAX_READ + 1
     );
-    s.record(T0 + 5000, &entry("after.example.com", T0 + 5000));
+    s.record(T0 + 5000, entry("after.example.com", T0 + 5000));
     s.flush(T0 + 5000);
     let got = all_records(dir.path(), &Filter::default());
     assert_eq!(got.len(), total - lost + 1);
@@ -439,15 +439,15 @@ fn exports_stream_csv_and_json() {
         list_id: "light".into(),
         line: 3,
     };
-    s.record(T0, &e);
+    s.record(T0, e.clone());
     e.time_unix_ms = T0 + 5;
-    s.record(T0 + 5, &e);
+    s.record(T0 + 5, e.clone());
     let mut l = entry("evil,\"name\".com", T0 + 10);
     l.reason = Reason::LearnedAddress {
         addr: "192.0.2.1".parse::<IpAddr>().unwrap(),
     };
     l.app = None;
-    s.record(T0 + 10, &l);
+    s.record(T0 + 10, l.clone());
     s.flush(T0 + 10);
     let r = s.reader();
     let mut csv = Vec::new();
@@ -519,14 +519,14 @@ fn child_process_entry() {
     match mode.as_str() {
         "crash" => {
             for i in 0..500u64 {
-                s.record(T0 + i, &entry(&format!("c{i}.example.com"), T0 + i));
+                s.record(T0 + i, entry(&format!("c{i}.example.com"), T0 + i));
             }
             let durable = s.flush(T0 + 500);
             // More records, some batched and some in an open window: lost in the crash.
             for i in 0..100u64 {
                 s.record(
                     T0 + 600,
-                    &entry(&format!("late{}.example.com", i % 10), T0 + 600),
+                    entry(&format!("late{}.example.com", i % 10), T0 + 600),
                 );
             }
             println!("DURABLE={durable}");
@@ -535,7 +535,7 @@ fn child_process_entry() {
         "writer" => {
             let mut now = T0;
             for i in 0..CHILD_WRITES {
-                s.record(now, &entry(&format!("w{i}.example.com"), now));
+                s.record(now, entry(&format!("w{i}.example.com"), now));
                 if i % 50 == 49 {
                     now += 1000;
                     s.tick(now);
@@ -667,7 +667,7 @@ fn a_full_disk_is_counted_and_writing_recovers() {
     drop(f);
     let mut now = T0;
     for i in 0..300u64 {
-        s.record(now, &entry(&format!("full{i}.example.com"), now));
+        s.record(now, entry(&format!("full{i}.example.com"), now));
         if i % 20 == 19 {
             now += 1000;
             s.tick(now);
@@ -681,7 +681,7 @@ fn a_full_disk_is_counted_and_writing_recovers() {
     // Space comes back: the next batches land.
     fs::remove_file(&filler).unwrap();
     for i in 0..10u64 {
-        s.record(now, &entry(&format!("back{i}.example.com"), now));
+        s.record(now, entry(&format!("back{i}.example.com"), now));
     }
     let durable = s.flush(now);
     assert_eq!(durable, s.status().last_seq);
@@ -715,7 +715,7 @@ mod garbled {
             let dir = tempfile::tempdir().unwrap();
             let mut s = Store::open(dir.path(), small()).unwrap();
             for i in 0..n {
-                s.record(T0 + i, &entry(&format!("g{i}.example.com"), T0 + i));
+                s.record(T0 + i, entry(&format!("g{i}.example.com"), T0 + i));
             }
             drop(s);
             for (_, path) in crate::journal::segment::list(dir.path()).unwrap() {
@@ -735,7 +735,7 @@ mod garbled {
                 let i = r.seq - 1;
                 prop_assert_eq!(&r.entry, &entry(&format!("g{i}.example.com"), T0 + i));
             }
-            s.record(T0 + n, &entry("after.example.com", T0 + n));
+            s.record(T0 + n, entry("after.example.com", T0 + n));
             s.flush(T0 + n);
             let newest = s.reader().query(&Filter::default(), None, 1).unwrap();
             prop_assert_eq!(&newest.records[0].entry.name, "after.example.com");
@@ -748,7 +748,7 @@ fn a_burst_is_written_at_once_but_synced_at_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), StoreConfig::default()).unwrap();
     for i in 0..3000u64 {
-        s.record(T0, &entry(&format!("burst{i}.example.com"), T0));
+        s.record(T0, entry(&format!("burst{i}.example.com"), T0));
     }
     // Over the batch size: written (readers and a process crash see it), not yet synced.
     let st = s.status();

@@ -124,7 +124,7 @@ pub(crate) fn entry_frame_len_bound(e: &JournalEntry) -> usize {
         Some(e.name.as_str()),
         e.app.as_deref(),
         match &e.reason {
-            Reason::Rule { list_id, .. } | Reason::Cname { list_id, .. } => Some(list_id.as_str()),
+            Reason::Rule { list_id, .. } | Reason::Cname { list_id, .. } => Some(&**list_id),
             Reason::BadAnswer { problem } => Some(problem.as_str()),
             _ => None,
         },
@@ -250,12 +250,12 @@ fn decode_payload(bytes: &[u8]) -> Option<Frame> {
             let reason = match p.u8()? {
                 0 => Reason::NoRule,
                 1 => Reason::Rule {
-                    list_id: p.str()?,
+                    list_id: p.str()?.into(),
                     line: p.u32()?,
                 },
                 2 => Reason::Cname {
                     via: p.str()?,
-                    list_id: p.str()?,
+                    list_id: p.str()?.into(),
                     line: p.u32()?,
                 },
                 3 => Reason::LearnedAddress { addr: p.ip()? },

@@ -312,12 +312,12 @@ impl JournalWriter {
     }
 
     /// Journals one event (coalescing retries) and writes the batch if it is due.
-    pub(crate) fn record(&mut self, now: u64, e: &JournalEntry) {
-        let hash = hash_key(&self.hasher, e);
+    pub(crate) fn record(&mut self, now: u64, e: JournalEntry) {
+        let hash = hash_key(&self.hasher, &e);
         let mut coalesced = false;
         let mut needs_rotation = false;
         if let Some(g) = self.groups.get_mut(&hash) {
-            if now < g.closes_at_ms && g.matches(e) {
+            if now < g.closes_at_ms && g.matches(&e) {
                 if g.pending == 0 {
                     // The group's repeat frame will need room in this segment.
                     let used = self.current.bytes + self.batch.len() as u64;
@@ -345,8 +345,8 @@ impl JournalWriter {
         self.poll(now);
     }
 
-    fn append_entry(&mut self, now: u64, hash: u64, e: &JournalEntry, mut rotate: bool) {
-        let bound = frame::entry_frame_len_bound(e) + REPEAT_FRAME_LEN;
+    fn append_entry(&mut self, now: u64, hash: u64, e: JournalEntry, mut rotate: bool) {
+        let bound = frame::entry_frame_len_bound(&e) + REPEAT_FRAME_LEN;
         let used = self.current.bytes + self.batch.len() as u64;
         let reserved = (self.pending_groups * REPEAT_FRAME_LEN + bound) as u64;
         rotate |= used + reserved > self.limits.segment_bytes;
@@ -364,12 +364,12 @@ impl JournalWriter {
             self.close_all_groups(now);
         }
         let seq = self.take_seq();
-        frame::encode_entry(&mut self.batch, seq, e);
+        frame::encode_entry(&mut self.batch, seq, &e);
         self.note_batched(now, seq);
         self.groups.insert(
             hash,
             Group {
-                key: e.clone(),
+                key: e,
                 seq,
                 closes_at_ms: now.saturating_add(self.limits.coalesce_window_ms),
                 pending: 0,
@@ -398,11 +398,14 @@ impl JournalWriter {
 
     /// Writes repeat frames for every group with pending attempts and forgets all groups.
     fn close_all_groups(&mut self, now: u64) {
-        let groups = std::mem::take(&mut self.groups);
-        let mut due: Vec<(u64, u32, u64)> = groups
-            .values()
-            .filter(|g| g.pending > 0)
-            .map(|g| (g.seq, g.pending, g.pending_last_ms))
+        // Drained in place: the table keeps its room, so filling it again
+        // (every name new, as in a flood of random names) does not regrow
+        // it from nothing each time.
+        let mut due: Vec<(u64, u32, u64)> = self
+            .groups
+            .drain()
+            .filter(|(_, g)| g.pending > 0)
+            .map(|(_, g)| (g.seq, g.pending, g.pending_last_ms))
             .collect();
         due.sort_unstable();
         for (of_seq, delta, last) in due {
