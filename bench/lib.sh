@@ -145,14 +145,22 @@ bench_lists() {
 # qps * 100 / tacet_cpu% is what one core of tacet serves per second;
 # load_cpu% is dnsperf's own CPU time over its wall time (near 100:
 # dnsperf, not tacet, set the pace). dnsperf's output is kept in
-# $WORK/dnsperf-LABEL.txt.
+# $WORK/dnsperf-LABEL.txt. With PERF_DATA=FILE and PERF_LABEL=LABEL, perf
+# records a profile of tacet during that run.
 bench_throughput() {
     local label=$1 server=$2 file=$3 before after secs cpu load TIMEFORMAT='%R %U %S'
     shift 3
+    local perf_pid=
+    if [ -n "${PERF_DATA:-}" ] && [ "${PERF_LABEL:-}" = "$label" ]; then
+        taskset -c "$LOAD_CPU" perf record -q --call-graph dwarf,16384 -F 2000 -p "$TACET_PID" \
+            -o "$PERF_DATA" -- sleep "$DURATION" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     before=$(cpu_ticks "$TACET_PID")
     { time taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$server" \
         -d "$file" -l "$DURATION" "$@" >"$WORK/dnsperf-$label.txt" 2>&1; } 2>"$WORK/time-$label.txt"
     after=$(cpu_ticks "$TACET_PID")
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
     secs=$(awk '/Run time \(s\):/ { print $4 }' "$WORK/dnsperf-$label.txt")
     cpu=$(percent_of $((after - before)) "$secs")
     load=$(awk '{ if ($1 > 0) printf "%.0f", 100 * ($2 + $3) / $1; else print 0 }' \

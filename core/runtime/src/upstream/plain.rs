@@ -1,9 +1,19 @@
-//! Plain DNS upstreams: each forwarded query goes out on its own connected
-//! UDP socket, bound to a port the kernel picks at random, with a random
+//! Plain DNS upstreams: each forwarded query goes out from a port the
+//! kernel picks at random for it, on a connected UDP socket, with a random
 //! query ID. An answer is accepted only when it comes from the upstream's
 //! address and port (the connected socket filters that in the kernel) and
 //! carries the ID and question that were sent; anything else is dropped,
 //! which is what makes blind spoofing of answers hard.
+//!
+//! On Linux and Android a socket is not closed after its query but
+//! disconnected (`connect(AF_UNSPEC)`), which gives its port back: the
+//! kernel takes it out of the port table, and the next `connect` binds a
+//! new random port, exactly as a new socket's would. The socket stays in
+//! the poll set under its slot's token, so a query costs no `socket`,
+//! `close` or `epoll_ctl`: a quarter of a forwarded query's CPU. A parked
+//! socket has no port, so nothing reaches it, and a late answer to an old
+//! query has nowhere to land. Elsewhere (the BSDs keep the port on a
+//! disconnect) each query gets a new socket.
 //!
 //! When an upstream refuses (ICMP unreachable surfaces as a socket error),
 //! the query moves on to the next configured upstream; when all have
@@ -23,7 +33,11 @@ use tacet_engine::{dns, QueryHandle, UpstreamQuery};
 use super::Outcome;
 
 enum Transport {
-    Udp(UdpSocket),
+    Udp {
+        socket: UdpSocket,
+        /// Its family: a parked socket serves only servers of the same.
+        ipv6: bool,
+    },
     /// A DNS-over-TCP exchange: the framed query still to write, and the
     /// bytes of the framed answer read so far.
     Tcp {
@@ -51,12 +65,33 @@ struct InFlight {
     transport: Transport,
 }
 
+/// A slot: a token, the query in flight on it, and between queries
+/// perhaps a disconnected UDP socket kept for the next one (registered
+/// under the token still).
+#[derive(Default)]
+struct Slot {
+    in_flight: Option<InFlight>,
+    parked: Option<UdpSocket>,
+}
+
+/// Whether sockets are disconnected and kept rather than closed: where a
+/// disconnect gives the port back, so that the next query gets a new one.
+const REUSE_SOCKETS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Disconnected sockets kept at most: as many as a busy home network has
+/// queries in flight (a phone has a handful); past it, a burst's sockets
+/// are closed. One costs a descriptor and about 2 KiB of kernel memory.
+const MAX_PARKED: usize = 256;
+
 /// The queries in flight to the plain upstream resolvers.
 pub struct Plain {
     servers: Vec<SocketAddr>,
     preferred: usize,
-    slots: Vec<Option<InFlight>>,
+    slots: Vec<Slot>,
+    /// Free slots with nothing parked.
     free: Vec<usize>,
+    /// Free slots with a parked socket: IPv4 ones, then IPv6 ones.
+    parked: [Vec<usize>; 2],
     by_handle: HashMap<QueryHandle, usize>,
     first_token: usize,
     /// Where answers are read, allocated once: zeroing a 64 KiB buffer on
@@ -73,6 +108,7 @@ impl Plain {
             preferred: 0,
             slots: Vec::new(),
             free: Vec::new(),
+            parked: [Vec::new(), Vec::new()],
             by_handle: HashMap::new(),
             first_token,
             buf: vec![0; 65_535].into_boxed_slice(),
@@ -137,10 +173,10 @@ impl Plain {
     /// Does what the socket behind `token` is ready for.
     pub fn ready(&mut self, registry: &Registry, token: Token) -> Option<Outcome> {
         let slot = token.0.checked_sub(self.first_token)?;
-        let in_flight = self.slots.get_mut(slot)?.as_mut()?;
+        let in_flight = self.slots.get_mut(slot)?.in_flight.as_mut()?;
         let message = &in_flight.query.message;
         let step = match &mut in_flight.transport {
-            Transport::Udp(socket) => udp_step(socket, message, &mut self.buf),
+            Transport::Udp { socket, .. } => udp_step(socket, message, &mut self.buf),
             Transport::Tcp {
                 stream,
                 out,
@@ -151,18 +187,17 @@ impl Plain {
         match step {
             Step::Wait => None,
             Step::Answer(response) => {
-                let InFlight { query, transport } = self.release(registry, slot)?;
+                let (query, over_udp) = self.release(registry, slot)?;
                 self.preferred = query.upstream;
-                let over_udp = matches!(transport, Transport::Udp(_));
                 if over_udp && query.retry_truncated_over_tcp && dns::is_truncated(&response) {
                     return self.try_tcp(registry, query);
                 }
                 Some(Outcome::Answer(query.handle, response))
             }
             Step::Failed(e) => {
-                let InFlight { query, transport } = self.release(registry, slot)?;
+                let (query, over_udp) = self.release(registry, slot)?;
                 log::debug!("upstream {} failed: {e}", self.servers.get(query.upstream)?);
-                if matches!(transport, Transport::Tcp { .. }) || query.tries >= self.servers.len() {
+                if !over_udp || query.tries >= self.servers.len() {
                     return Some(Outcome::Failed(query.handle));
                 }
                 let next = (query.upstream + 1) % self.servers.len();
@@ -183,11 +218,29 @@ impl Plain {
     fn try_udp(&mut self, registry: &Registry, mut query: Query) -> Option<Outcome> {
         loop {
             let server = *self.servers.get(query.upstream)?;
-            match open_and_send(server, &query.message) {
+            let ipv6 = server.is_ipv6();
+            let sent = match self.unpark(ipv6) {
+                Some((slot, socket)) => match connect_and_send(&socket, server, &query.message) {
+                    Ok(()) => {
+                        let transport = Transport::Udp { socket, ipv6 };
+                        self.occupy(slot, InFlight { query, transport });
+                        return None;
+                    }
+                    Err(e) => {
+                        // Closed, in whatever state it was left; the slot
+                        // is free again.
+                        drop(socket);
+                        self.free.push(slot);
+                        Err(e)
+                    }
+                },
+                None => open_and_send(server, &query.message),
+            };
+            match sent {
                 Ok(socket) => {
                     let in_flight = InFlight {
                         query,
-                        transport: Transport::Udp(socket),
+                        transport: Transport::Udp { socket, ipv6 },
                     };
                     return self.watch(registry, in_flight, Interest::READABLE);
                 }
@@ -231,6 +284,13 @@ impl Plain {
         }
     }
 
+    /// A free slot with a parked socket of this family, and the socket.
+    fn unpark(&mut self, ipv6: bool) -> Option<(usize, UdpSocket)> {
+        let slot = self.parked[usize::from(ipv6)].pop()?;
+        let socket = self.slots.get_mut(slot)?.parked.take()?;
+        Some((slot, socket))
+    }
+
     fn watch(
         &mut self,
         registry: &Registry,
@@ -238,12 +298,12 @@ impl Plain {
         interest: Interest,
     ) -> Option<Outcome> {
         let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
+            self.slots.push(Slot::default());
             self.slots.len() - 1
         });
         let token = Token(self.first_token + slot);
         let registered = match &mut in_flight.transport {
-            Transport::Udp(socket) => registry.register(socket, token, interest),
+            Transport::Udp { socket, .. } => registry.register(socket, token, interest),
             Transport::Tcp { stream, .. } => registry.register(stream, token, interest),
         };
         if let Err(e) = registered {
@@ -251,27 +311,49 @@ impl Plain {
             self.free.push(slot);
             return Some(Outcome::Failed(in_flight.query.handle));
         }
-        self.by_handle.insert(in_flight.query.handle, slot);
-        if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = Some(in_flight);
-        }
+        self.occupy(slot, in_flight);
         None
     }
 
-    fn release(&mut self, registry: &Registry, slot: usize) -> Option<InFlight> {
-        let mut in_flight = self.slots.get_mut(slot)?.take()?;
-        // A UDP socket is closed right after (it is never shared): closing
-        // takes it out of epoll's and kqueue's sets, so the explicit
-        // deregistration would be one more syscall per query for nothing.
-        // An event already fetched for its token finds the slot empty or
-        // a new socket with nothing to read, as it would after a
-        // deregistration.
-        if let Transport::Tcp { stream, .. } = &mut in_flight.transport {
-            let _ = registry.deregister(stream);
+    fn occupy(&mut self, slot: usize, in_flight: InFlight) {
+        self.by_handle.insert(in_flight.query.handle, slot);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            entry.in_flight = Some(in_flight);
         }
-        self.by_handle.remove(&in_flight.query.handle);
-        self.free.push(slot);
-        Some(in_flight)
+    }
+
+    /// Takes the query off `slot`: the query, and whether it went over UDP.
+    ///
+    /// Its UDP socket is parked on the slot when it can be (see the
+    /// module's notes), or else closed: closing takes it out of epoll's and
+    /// kqueue's sets, so the explicit deregistration would be one more
+    /// syscall per query for nothing. An event already fetched for the
+    /// token finds the slot empty, or a socket with nothing to read, as it
+    /// would after a deregistration.
+    fn release(&mut self, registry: &Registry, slot: usize) -> Option<(Query, bool)> {
+        let entry = self.slots.get_mut(slot)?;
+        let InFlight { query, transport } = entry.in_flight.take()?;
+        let parked = self.parked.iter().map(Vec::len).sum::<usize>();
+        let (over_udp, parked_as) = match transport {
+            Transport::Tcp { mut stream, .. } => {
+                let _ = registry.deregister(&mut stream);
+                (false, None)
+            }
+            Transport::Udp { socket, ipv6 } => {
+                if REUSE_SOCKETS && parked < MAX_PARKED && disconnect(&socket).is_ok() {
+                    entry.parked = Some(socket);
+                    (true, Some(ipv6))
+                } else {
+                    (true, None)
+                }
+            }
+        };
+        match parked_as {
+            Some(ipv6) => self.parked[usize::from(ipv6)].push(slot),
+            None => self.free.push(slot),
+        }
+        self.by_handle.remove(&query.handle);
+        Some((query, over_udp))
     }
 }
 
@@ -355,6 +437,40 @@ pub(super) fn unspecified(server: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Connects a parked socket to `server`, which binds it to a new port the
+/// kernel picks at random, and sends `message` on it.
+fn connect_and_send(socket: &UdpSocket, server: SocketAddr, message: &[u8]) -> io::Result<()> {
+    socket.connect(server)?;
+    socket.send(message)?;
+    Ok(())
+}
+
+/// Dissolves a UDP socket's association (`connect(AF_UNSPEC)`). Linux
+/// then also frees a port the kernel chose (one never bound by hand, as
+/// here: `__udp_disconnect` unhashes it), so the next `connect` binds a
+/// new random one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn disconnect(socket: &UdpSocket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let unspec = libc::sockaddr {
+        sa_family: libc::AF_UNSPEC as libc::sa_family_t,
+        sa_data: [0; 14],
+    };
+    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: `unspec` is a valid sockaddr of `len` bytes for the call's
+    // duration, and the descriptor is the socket's own, open.
+    if unsafe { libc::connect(socket.as_raw_fd(), &unspec, len) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn disconnect(_socket: &UdpSocket) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// A new UDP socket connected to `server`, with `message` sent on it.
 ///
 /// No bind: connecting an unbound socket binds it to a port the kernel
@@ -383,4 +499,97 @@ fn open_and_send(server: SocketAddr, message: &[u8]) -> io::Result<UdpSocket> {
     socket.connect(&server.into())?;
     socket.send(message)?;
     Ok(UdpSocket::from_std(socket.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll};
+    use std::collections::HashSet;
+    use std::net::UdpSocket as StdUdp;
+    use std::time::Duration;
+
+    /// A query for `a.example` type A with ID 0 (the upstream side sets its own).
+    fn query() -> Vec<u8> {
+        let mut m = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+        m
+    }
+
+    /// Sends one query through `plain` to `server`, answers it there, and
+    /// returns the port it came from once `plain` has taken the answer.
+    fn one_exchange(poll: &mut Poll, plain: &mut Plain, server: &StdUdp, n: u64) -> u16 {
+        let handle = QueryHandle(n);
+        let sent = plain.send(
+            poll.registry(),
+            UpstreamQuery {
+                handle,
+                message: query(),
+                retry_truncated_over_tcp: false,
+            },
+        );
+        assert!(sent.is_none(), "query {n} failed at once");
+        let mut buf = [0u8; 512];
+        let (len, from) = server.recv_from(&mut buf).unwrap();
+        let mut answer = buf[..len].to_vec();
+        answer[2] |= 0x80;
+        server.send_to(&answer, from).unwrap();
+        let mut events = Events::with_capacity(8);
+        loop {
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(!events.is_empty(), "no answer to query {n}");
+            for event in &events {
+                if let Some(outcome) = plain.ready(poll.registry(), event.token()) {
+                    assert!(matches!(outcome, Outcome::Answer(h, _) if h == handle));
+                    return from.port();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_query_leaves_from_a_new_random_port_on_one_kept_socket() {
+        let server = StdUdp::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut plain = Plain::new(vec![server.local_addr().unwrap()], 2);
+        let ports: Vec<u16> = (0..40)
+            .map(|n| one_exchange(&mut poll, &mut plain, &server, n))
+            .collect();
+        let distinct: HashSet<_> = ports.iter().collect();
+        // 40 draws from the ~28,000 ephemeral ports: a repeat or two by
+        // chance at most, never a socket keeping its port.
+        assert!(distinct.len() >= 36, "ports repeat: {ports:?}");
+        assert!(ports.windows(2).all(|w| w[0] != w[1]), "{ports:?}");
+        if REUSE_SOCKETS {
+            assert_eq!(plain.slots.len(), 1, "one socket, kept");
+            assert_eq!(plain.parked[0].len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_late_answer_to_an_old_query_reaches_nothing() {
+        let server = StdUdp::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut plain = Plain::new(vec![server.local_addr().unwrap()], 2);
+        let old = one_exchange(&mut poll, &mut plain, &server, 1);
+        // The old port is free: something else can bind it, and the parked
+        // socket does not hold it.
+        if REUSE_SOCKETS {
+            assert!(
+                StdUdp::bind(("127.0.0.1", old)).is_ok(),
+                "port {old} still held"
+            );
+        }
+        // A stray datagram to it finds no socket; the next query is answered.
+        server.send_to(b"late", ("127.0.0.1", old)).unwrap();
+        let new = one_exchange(&mut poll, &mut plain, &server, 2);
+        assert_ne!(old, new);
+    }
 }
