@@ -13,7 +13,8 @@
 #            lists, every blocked name new, each attempt journaled
 # For each: dnsperf unpaced (256 outstanding) for DURATION s: the queries
 # answered a second, and the CPU time the answering process spent per
-# query. PERF_DATA=FILE records a profile of tacet's last run with perf.
+# query. PERF_DATA=FILE records a profile of tacet's last run with perf
+# (PERF_WHO=trivial: the trivial responder's).
 # Target (#14): tacet at least 85 % of the trivial responder's rate.
 # dnsperf on one core may be what sets the pace for both: the CPU per
 # query says more then, and the script prints both ratios.
@@ -40,8 +41,8 @@ run_load() {
     taskset -c "$LOAD_CPU" ip netns exec "$PHONE_NS" dnsperf -s "$RESOLVER" \
         -d "$WORK/blocked.txt" -l 1 >/dev/null 2>&1 || true
     local perf_pid=
-    if [ -n "${PERF_DATA:-}" ] && [ "$label" = "tacet-$ROUNDS" ]; then
-        # A profile of tacet's last run (its CPU figure is kept: perf's own
+    if [ -n "${PERF_DATA:-}" ] && [ "$label" = "${PERF_WHO:-tacet}-$ROUNDS" ]; then
+        # A profile of the last run (its CPU figure is kept: perf's own
         # cost lands on the load core).
         taskset -c "$LOAD_CPU" perf record -q --call-graph dwarf,16384 -F 2000 -p "$pid" \
             -o "$PERF_DATA" -- sleep "$DURATION" >/dev/null 2>&1 &

@@ -398,15 +398,17 @@ impl JournalWriter {
 
     /// Writes repeat frames for every group with pending attempts and forgets all groups.
     fn close_all_groups(&mut self, now: u64) {
-        // Drained in place: the table keeps its room, so filling it again
+        // Emptied in place: the table keeps its room, so filling it again
         // (every name new, as in a flood of random names) does not regrow
-        // it from nothing each time.
-        let mut due: Vec<(u64, u32, u64)> = self
-            .groups
-            .drain()
-            .filter(|(_, g)| g.pending > 0)
-            .map(|(_, g)| (g.seq, g.pending, g.pending_last_ms))
-            .collect();
+        // it from nothing each time, and no group is moved out to be
+        // dropped.
+        let mut due: Vec<(u64, u32, u64)> = Vec::new();
+        self.groups.retain(|_, g| {
+            if g.pending > 0 {
+                due.push((g.seq, g.pending, g.pending_last_ms));
+            }
+            false
+        });
         due.sort_unstable();
         for (of_seq, delta, last) in due {
             self.emit_repeat(now, of_seq, delta, last);
