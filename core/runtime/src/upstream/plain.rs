@@ -166,7 +166,7 @@ impl Plain {
     /// Forgets a query the engine gave up on.
     pub fn abandon(&mut self, registry: &Registry, handle: QueryHandle) {
         if let Some(slot) = self.by_handle.get(&handle).copied() {
-            self.release(registry, slot);
+            self.release(registry, slot, false);
         }
     }
 
@@ -187,7 +187,7 @@ impl Plain {
         match step {
             Step::Wait => None,
             Step::Answer(response) => {
-                let (query, over_udp) = self.release(registry, slot)?;
+                let (query, over_udp) = self.release(registry, slot, true)?;
                 self.preferred = query.upstream;
                 if over_udp && query.retry_truncated_over_tcp && dns::is_truncated(&response) {
                     return self.try_tcp(registry, query);
@@ -195,7 +195,7 @@ impl Plain {
                 Some(Outcome::Answer(query.handle, response))
             }
             Step::Failed(e) => {
-                let (query, over_udp) = self.release(registry, slot)?;
+                let (query, over_udp) = self.release(registry, slot, false)?;
                 log::debug!("upstream {} failed: {e}", self.servers.get(query.upstream)?);
                 if !over_udp || query.tries >= self.servers.len() {
                     return Some(Outcome::Failed(query.handle));
@@ -325,12 +325,20 @@ impl Plain {
     /// Takes the query off `slot`: the query, and whether it went over UDP.
     ///
     /// Its UDP socket is parked on the slot when it can be (see the
-    /// module's notes), or else closed: closing takes it out of epoll's and
+    /// module's notes) and `answered` says it ended cleanly, with its
+    /// answer read: a socket that failed or was given up on may still hold
+    /// an error (an ICMP unreachable not yet read) that would fail the next
+    /// query, so it is closed. Closing takes it out of epoll's and
     /// kqueue's sets, so the explicit deregistration would be one more
     /// syscall per query for nothing. An event already fetched for the
     /// token finds the slot empty, or a socket with nothing to read, as it
     /// would after a deregistration.
-    fn release(&mut self, registry: &Registry, slot: usize) -> Option<(Query, bool)> {
+    fn release(
+        &mut self,
+        registry: &Registry,
+        slot: usize,
+        answered: bool,
+    ) -> Option<(Query, bool)> {
         let entry = self.slots.get_mut(slot)?;
         let InFlight { query, transport } = entry.in_flight.take()?;
         let parked = self.parked.iter().map(Vec::len).sum::<usize>();
@@ -340,7 +348,7 @@ impl Plain {
                 (false, None)
             }
             Transport::Udp { socket, ipv6 } => {
-                if REUSE_SOCKETS && parked < MAX_PARKED && disconnect(&socket).is_ok() {
+                if REUSE_SOCKETS && answered && parked < MAX_PARKED && disconnect(&socket).is_ok() {
                     entry.parked = Some(socket);
                     (true, Some(ipv6))
                 } else {
@@ -568,6 +576,43 @@ mod tests {
             assert_eq!(plain.slots.len(), 1, "one socket, kept");
             assert_eq!(plain.parked[0].len(), 1);
         }
+    }
+
+    #[test]
+    fn a_refused_query_closes_its_socket_instead_of_keeping_it() {
+        // A port nobody listens on: the ICMP unreachable fails the query.
+        let gone = StdUdp::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut plain = Plain::new(vec![gone], 2);
+        let handle = QueryHandle(7);
+        let message = query();
+        let sent = plain.send(
+            poll.registry(),
+            UpstreamQuery {
+                handle,
+                message,
+                retry_truncated_over_tcp: false,
+            },
+        );
+        assert!(sent.is_none());
+        let mut events = Events::with_capacity(8);
+        let outcome = loop {
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(!events.is_empty(), "no ICMP error surfaced");
+            if let Some(o) = events
+                .iter()
+                .find_map(|e| plain.ready(poll.registry(), e.token()))
+            {
+                break o;
+            }
+        };
+        assert!(matches!(outcome, Outcome::Failed(h) if h == handle));
+        assert!(
+            plain.parked.iter().all(Vec::is_empty),
+            "a failed socket was kept"
+        );
+        assert!(plain.is_empty());
     }
 
     #[test]
