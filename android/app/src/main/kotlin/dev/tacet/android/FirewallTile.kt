@@ -44,7 +44,7 @@ class FirewallTile : TileService() {
         val tile = qsTile ?: return
         val state = host.state
         tile.state = if (state.switchChecked) Tile.STATE_ACTIVE else Tile.STATE_INACTIVE
-        tile.label = "tacet"
+        tile.label = getString(R.string.app_name)
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) tile.subtitle = words(state.headline(host.privateDns, host.lockdown))
         tile.updateTile()
     }
