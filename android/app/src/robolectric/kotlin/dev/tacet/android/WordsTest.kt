@@ -54,6 +54,10 @@ class WordsTest {
         )
         assertEquals("Paused: everything allowed for 4:59", res.words(TunnelState.Paused(300_000).describe(1_000)))
         assertEquals(
+            "Paused for 4:59, but apps are cut off: \"Block connections without VPN\" is on",
+            res.words(TunnelState.Paused(300_000).describe(1_000, lockdown = true)),
+        )
+        assertEquals(
             "Starting: waiting for a retry in 4 s (no upstream has a route)",
             res.words(TunnelState.Starting(StartRetry.waitingFor("no upstream has a route", 4_000)).describe(0)),
         )

@@ -105,12 +105,10 @@ fun TunnelState.describe(nowMs: Long, privateDns: PrivateDnsMode = PrivateDnsMod
             privateDns is PrivateDnsMode.Strict -> Text.of(R.string.state_on_private_dns, privateDns.serverName)
             else -> Text.of(R.string.state_on)
         }
-        is TunnelState.Paused ->
-            if (lockdown) {
-                Text.of(R.string.state_paused_lockdown)
-            } else {
-                Text.of(R.string.state_paused, PauseTimer.formatRemaining(untilMs - nowMs))
-            }
+        is TunnelState.Paused -> {
+            val left = PauseTimer.formatRemaining(untilMs - nowMs)
+            Text.of(if (lockdown) R.string.state_paused_lockdown else R.string.state_paused, left)
+        }
         is TunnelState.Failed -> Text.of(R.string.state_failed, reason)
         TunnelState.Revoked -> Text.of(R.string.state_revoked)
     }

@@ -98,7 +98,7 @@ class TunnelStateTest {
         assertEquals(Text.of(R.string.state_on_lockdown), TunnelState.On.describe(0, strict, lockdown = true))
         assertEquals(Text.of(R.string.state_on_lockdown), TunnelState.On.describe(0, lockdown = true))
         assertEquals(Text.of(R.string.state_short_lockdown), TunnelState.On.headline(lockdown = true))
-        assertEquals(Text.of(R.string.state_paused_lockdown), TunnelState.Paused(300_000).describe(1_000, lockdown = true))
+        assertEquals(Text.of(R.string.state_paused_lockdown, "4:59"), TunnelState.Paused(300_000).describe(1_000, lockdown = true))
         assertEquals(Text.of(R.string.state_short_lockdown), TunnelState.Paused(300_000).headline(lockdown = true))
         assertEquals(Text.of(R.string.state_off), TunnelState.Off.describe(0, lockdown = true))
     }
