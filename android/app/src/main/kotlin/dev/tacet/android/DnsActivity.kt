@@ -38,13 +38,13 @@ class DnsActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         val page = column()
-        page.addWide(text(DnsText.INTRO, 14f))
+        page.addWide(text(words(DnsText.INTRO), 14f))
         offer = column(0)
         page.addWide(offer)
         choices = RadioGroup(this)
-        choices.addView(choice(NETWORK_ID, DnsText.NETWORK_TITLE, DnsText.NETWORK_DETAIL))
+        choices.addView(choice(NETWORK_ID, words(DnsText.NETWORK_TITLE), words(DnsText.NETWORK_DETAIL)))
         host.knownResolvers.forEachIndexed { i, r -> choices.addView(choice(KNOWN_ID + i, r.name, getString(R.string.dns_encrypted, r.description))) }
-        choices.addView(choice(CUSTOM_ID, DnsText.CUSTOM_TITLE, DnsText.CUSTOM_DETAIL))
+        choices.addView(choice(CUSTOM_ID, words(DnsText.CUSTOM_TITLE), words(DnsText.CUSTOM_DETAIL)))
         choices.setOnCheckedChangeListener { _, id -> if (!rendering) onChoice(id) }
         page.addWide(heading(getString(R.string.dns_ask_heading))).addWide(choices)
         custom = EditText(this).apply {
@@ -95,7 +95,7 @@ class DnsActivity : Activity() {
         if (mode !is PrivateDnsMode.Strict) return
         val inUse = dns is DnsChoice.Custom && dns.entries.all { it.endsWith("#${mode.serverName}") }
         offer.addWide(heading(getString(R.string.dns_private_heading)))
-        offer.addWide(text(DnsText.privateDnsOffer(mode.serverName, inUse), 14f))
+        offer.addWide(text(words(DnsText.privateDnsOffer(mode.serverName, inUse)), 14f))
         if (!inUse) offer.addWide(button(getString(R.string.dns_use_private, mode.serverName)) { usePrivateDns(mode.serverName) })
         offer.addWide(button(getString(R.string.dns_open_settings)) { startActivity(Intent(Settings.ACTION_WIRELESS_SETTINGS)) })
     }
@@ -112,14 +112,14 @@ class DnsActivity : Activity() {
     private fun useCustom(text: String) {
         val typed = DnsChoice.typed(text)
         if (typed.isEmpty()) {
-            customReport.text = DnsText.CUSTOM_EMPTY
+            customReport.text = words(DnsText.CUSTOM_EMPTY)
             render()
             return
         }
         host.io.execute {
             val report = DnsText.customReport(parseUpstreams(typed), DnsChoice.MAX_ENTRIES)
             runOnUiThread {
-                customReport.text = report.message
+                customReport.text = words(report.message)
                 if (report.usable) save(DnsChoice.Custom(typed)) else render()
             }
         }
@@ -144,10 +144,10 @@ class DnsActivity : Activity() {
             val upstreams = privateDnsUpstreams(serverName, addresses)
             runOnUiThread {
                 if (upstreams.isEmpty()) {
-                    customReport.text = DnsText.privateDnsNotFound(serverName)
+                    customReport.text = words(DnsText.privateDnsNotFound(serverName))
                 } else {
                     custom.setText(upstreams.joinToString("\n"))
-                    customReport.text = DnsText.privateDnsInUse(serverName)
+                    customReport.text = words(DnsText.privateDnsInUse(serverName))
                     save(DnsChoice.Custom(upstreams.take(DnsChoice.MAX_ENTRIES)))
                 }
             }

@@ -6,7 +6,7 @@ import android.net.VpnService
 import android.os.Build
 import android.service.quicksettings.Tile
 import android.service.quicksettings.TileService
-import dev.tacet.android.tunnel.describe
+import dev.tacet.android.tunnel.headline
 
 /** The Quick Settings tile: shows the tunnel's real state, toggles it. */
 class FirewallTile : TileService() {
@@ -44,8 +44,8 @@ class FirewallTile : TileService() {
         val tile = qsTile ?: return
         val state = host.state
         tile.state = if (state.switchChecked) Tile.STATE_ACTIVE else Tile.STATE_INACTIVE
-        tile.label = "tacet"
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) tile.subtitle = state.describe(System.currentTimeMillis(), host.privateDns).substringBefore(':')
+        tile.label = getString(R.string.app_name)
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) tile.subtitle = words(state.headline(host.privateDns, host.lockdown))
         tile.updateTile()
     }
 }

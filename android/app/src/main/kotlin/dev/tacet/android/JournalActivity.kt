@@ -172,7 +172,7 @@ class JournalActivity : Activity() {
         override fun getView(position: Int, convertView: View?, parent: ViewGroup?): View {
             val entry = entries[position]
             val shown = JournalRow.of(entry, titles, System.currentTimeMillis(), ZoneId.systemDefault(), appLabel = ::labelOf)
-            val texts = column(4).addWide(text(shown.name, bold = true)).addWide(text(shown.detail, 13f))
+            val texts = column(4).addWide(text(shown.name, bold = true)).addWide(text(words(shown.detail), 13f))
             return row().apply {
                 gravity = android.view.Gravity.CENTER_VERTICAL
                 shown.app?.let(::iconOf)?.let { icon ->
@@ -183,7 +183,7 @@ class JournalActivity : Activity() {
                 }
                 addWeighted(texts)
                 shown.actionLabel?.let { label ->
-                    addView(button(label) { flip(entry, block = !shown.blocked) }.apply {
+                    addView(button(getString(label)) { flip(entry, block = !shown.blocked) }.apply {
                         // "Allow" alone does not say what TalkBack's user would allow.
                         contentDescription = getString(if (shown.blocked) R.string.journal_allow_name else R.string.journal_block_name, shown.name)
                     })

@@ -43,7 +43,7 @@ class ListsActivity : Activity() {
         val (allow, block) = host.lists.partition { it.isAllowlist }
 
         page.addWide(heading(getString(R.string.lists_follow_heading)))
-        page.addWide(text(SubscriptionText.INTRO, 13f))
+        page.addWide(text(words(SubscriptionText.INTRO), 13f))
         followed = column(0)
         page.addWide(followed)
         val urlBox = EditText(this).apply {
@@ -143,15 +143,15 @@ class ListsActivity : Activity() {
                         isChecked = sub != null
                         setOnCheckedChangeListener { _, on -> if (on) follow(list.url, list.title) else sub?.let { unfollow(it.id) } }
                     })
-                    addWide(text("${list.blocks}\n${SubscriptionText.catalogLine(list.approxRules, list.licence)}", 13f))
-                    if (sub != null) addWide(text(SubscriptionText.status(sub, now), 13f, bold = true))
+                    addWide(text("${list.blocks}\n${words(SubscriptionText.catalogLine(list.approxRules, list.licence))}", 13f))
+                    if (sub != null) addWide(text(words(SubscriptionText.status(sub, now)), 13f, bold = true))
                 })
             }
             subs.filter { s -> host.catalog.none { it.url == s.url } }.forEach { sub ->
                 followed.addWide(row().apply {
                     addWeighted(column(0).apply {
                         addWide(text(sub.title, 16f))
-                        addWide(text("${sub.url}\n${SubscriptionText.status(sub, now)}", 13f))
+                        addWide(text("${sub.url}\n${words(SubscriptionText.status(sub, now))}", 13f))
                     })
                     addView(button(getString(R.string.lists_remove)) { unfollow(sub.id) }.apply {
                         contentDescription = getString(R.string.lists_remove_name, sub.title)
@@ -170,7 +170,7 @@ class ListsActivity : Activity() {
                 val sub = host.subscriptions.add(url, title)
                 val updates = host.subscriptions.update(listOf(sub.id), false)
                 host.reloadLists()
-                toast(SubscriptionText.summary(updates))
+                toast(words(SubscriptionText.summary(updates)))
             } catch (e: FirewallException) {
                 toast(FirewallHost.reasonOf(e))
             }
@@ -196,7 +196,7 @@ class ListsActivity : Activity() {
             try {
                 val updates = host.subscriptions.update(emptyList(), false)
                 if (updates.any { it.outcome is UpdateOutcome.Changed }) host.reloadLists()
-                toast(SubscriptionText.summary(updates))
+                toast(words(SubscriptionText.summary(updates)))
             } catch (e: FirewallException) {
                 toast(FirewallHost.reasonOf(e))
             }
@@ -287,11 +287,11 @@ class ListsActivity : Activity() {
         runOnUiThread {
             if (use) toast(getString(R.string.lists_in_use))
             report.removeAllViews()
-            report.addWide(text(shown.summary, bold = true))
-            shown.used.forEach { report.addWide(text(getString(R.string.lists_used, it), 13f)) }
+            report.addWide(text(words(shown.summary), bold = true))
+            shown.used.forEach { report.addWide(text(getString(R.string.lists_used, words(it)), 13f)) }
             shown.unused.forEach { group ->
-                report.addWide(text(resources.getQuantityString(R.plurals.lists_unused, group.count.toInt(), group.count.toInt(), group.kind), 14f, bold = true))
-                group.examples.forEach { report.addWide(text("   $it", 13f)) }
+                report.addWide(text(resources.getQuantityString(R.plurals.lists_unused, group.count.toInt(), group.count.toInt(), words(group.kind)), 14f, bold = true))
+                group.examples.forEach { report.addWide(text("   " + words(it), 13f)) }
                 if (group.more > 0) report.addWide(text("   " + resources.getQuantityString(R.plurals.lists_more, group.more.toInt(), group.more.toInt()), 13f))
             }
         }

@@ -16,6 +16,7 @@ import android.widget.Switch
 import android.widget.TextView
 import dev.tacet.android.present.CounterText
 import dev.tacet.android.present.DnsText
+import dev.tacet.android.present.Text
 import dev.tacet.android.tunnel.PauseTimer
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
@@ -133,7 +134,7 @@ class MainActivity : Activity() {
             askForNotifications()
         } else {
             host.update(TunnelInput.SwitchedOn)
-            host.update(TunnelInput.StartFailed(getString(R.string.main_vpn_refused)))
+            host.update(TunnelInput.StartFailed(Text.of(R.string.main_vpn_refused)))
         }
     }
 
@@ -151,10 +152,10 @@ class MainActivity : Activity() {
         rendering = true
         switch.isChecked = state.switchChecked
         rendering = false
-        status.text = state.describe(System.currentTimeMillis(), host.privateDns)
+        status.text = words(state.describe(System.currentTimeMillis(), host.privateDns, host.lockdown))
         status.setTextColor(getColor(stateColor(state)))
         val advice = host.privateDns.advice
-        privateDns.text = advice ?: ""
+        privateDns.text = advice?.let { words(it) } ?: ""
         privateDns.visibility = if (advice == null) TextView.GONE else TextView.VISIBLE
         lockdown.text = if (host.lockdown) getString(R.string.lockdown_advice) else ""
         lockdown.visibility = if (host.lockdown) TextView.VISIBLE else TextView.GONE
@@ -181,16 +182,16 @@ class MainActivity : Activity() {
                 host.openStore()?.use { store ->
                     val today = store.blockedToday(now.toULong(), CounterText.utcOffsetMinutes(now, ZoneId.systemDefault()))
                     val all = store.counters(TOP_NAMES.toUInt())
-                    CounterText.blocked(today.toLong(), all.blockedTotal.toLong()) to
+                    words(CounterText.blocked(today.toLong(), all.blockedTotal.toLong())) to
                         all.topNames.joinToString("\n") { getString(R.string.main_top_name, it.name, it.count.toLong()) }
                             .ifEmpty { getString(R.string.main_nothing_yet) }
                 }
             } catch (e: FirewallException) {
                 getString(R.string.main_counters_unavailable, FirewallHost.reasonOf(e)) to ""
             }
-            val (line, top) = read ?: (CounterText.blocked(0, 0) to getString(R.string.main_nothing_yet))
+            val (line, top) = read ?: (words(CounterText.blocked(0, 0)) to getString(R.string.main_nothing_yet))
             // Off the main thread: the first call into the core loads it.
-            val dns = DnsText.summary(host.settings.load().dns, host.knownResolvers.associate { it.id to it.name })
+            val dns = words(DnsText.summary(host.settings.load().dns, host.knownResolvers.associate { it.id to it.name }))
             runOnUiThread {
                 dnsButton.text = dns
                 counters.text = line

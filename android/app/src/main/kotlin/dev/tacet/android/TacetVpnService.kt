@@ -17,6 +17,7 @@ import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.tacet.android.present.CounterText
+import dev.tacet.android.present.Text
 import dev.tacet.android.tunnel.Cancellable
 import dev.tacet.android.tunnel.AppAttribution
 import dev.tacet.android.tunnel.AppBypass
@@ -143,7 +144,7 @@ class TacetVpnService : VpnService(), TunnelControl {
     private fun startTunnel() {
         if (running) return
         if (prepare(this) != null) {
-            fail(getString(R.string.service_needs_permission))
+            fail(Text.of(R.string.service_needs_permission))
             return
         }
         val cm = getSystemService(ConnectivityManager::class.java)
@@ -158,7 +159,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         val now = cm.getLinkProperties(cm.activeNetwork)?.let { Upstreams.fromResolvers(it.dnsServers) }.orEmpty()
         if (now.isEmpty()) {
-            host.update(TunnelInput.Waiting(getString(R.string.service_waiting_network)))
+            host.update(TunnelInput.Waiting(Text.of(R.string.service_waiting_network)))
             return // the network callback starts it
         }
         if (rebuild(routes.applied, now)) upstreams.markApplied(now)
@@ -186,7 +187,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             is FirewallEvent.Stopped -> event.error?.let { error ->
                 if (running) {
                     Log.w(FirewallHost.TAG, "the firewall stopped on its own: $error")
-                    host.update(TunnelInput.Died(error))
+                    host.update(TunnelInput.Died(Text.Raw(error)))
                     teardown()
                     stopSelf()
                 }
@@ -205,7 +206,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      */
     private fun rebuild(learned: Set<IpPrefix>, resolvers: List<String>): Boolean {
         if (resolvers.isEmpty()) return false
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(Text.of(R.string.service_choice_unavailable))
         val spec = TunnelSpec.build(learned)
         try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
@@ -240,7 +241,7 @@ class TacetVpnService : VpnService(), TunnelControl {
             // IllegalStateException / SecurityException: not prepared any more.
             Log.w(FirewallHost.TAG, "establish failed", e)
             null
-        } ?: return fail(getString(R.string.service_establish_refused))
+        } ?: return fail(Text.of(R.string.service_establish_refused))
         // Always-on with "Block connections without VPN": only DNS and the
         // blocked addresses are routed into the tunnel, so Android cuts every
         // other connection. Say so (main screen, notification).
@@ -278,7 +279,7 @@ class TacetVpnService : VpnService(), TunnelControl {
      * when none has one, the old ones stay until the next network.
      */
     private fun applyUpstreams(resolvers: List<String>): Boolean {
-        val chosen = host.chosenUpstreams(resolvers) ?: return fail(getString(R.string.service_choice_unavailable))
+        val chosen = host.chosenUpstreams(resolvers) ?: return fail(Text.of(R.string.service_choice_unavailable))
         return try {
             host.configure { it.setConfig(it.config().copy(upstreams = chosen)) }
             true
@@ -318,7 +319,7 @@ class TacetVpnService : VpnService(), TunnelControl {
                 false
             }
             StartRetry.isTransient(e) -> retryLater(reason)
-            else -> fail(reason)
+            else -> fail(Text.Raw(reason))
         }
     }
 
@@ -344,8 +345,8 @@ class TacetVpnService : VpnService(), TunnelControl {
         return false
     }
 
-    private fun fail(reason: String): Boolean {
-        Log.w(FirewallHost.TAG, "cannot run: $reason")
+    private fun fail(reason: Text): Boolean {
+        Log.w(FirewallHost.TAG, "cannot run: ${words(reason)}")
         host.update(TunnelInput.StartFailed(reason))
         teardown()
         stopSelf()
@@ -426,7 +427,7 @@ class TacetVpnService : VpnService(), TunnelControl {
         handler.post {
             // Destroyed while running: Android stopped us, not the user.
             if (running) {
-                host.update(TunnelInput.Died(getString(R.string.service_died)))
+                host.update(TunnelInput.Died(Text.of(R.string.service_died)))
                 teardown()
             }
         }
@@ -450,9 +451,9 @@ class TacetVpnService : VpnService(), TunnelControl {
         }
         return Notification.Builder(this, CHANNEL)
             .setSmallIcon(applicationInfo.icon)
-            .setContentTitle(host.state.describe(now, host.privateDns))
+            .setContentTitle(words(host.state.describe(now, host.privateDns, host.lockdown)))
             .setContentText(
-                if (host.lockdown) getString(R.string.lockdown_short) else today?.let { CounterText.notification(it) } ?: getString(R.string.notification_starting),
+                if (host.lockdown) getString(R.string.lockdown_short) else today?.let { words(CounterText.notification(it)) } ?: getString(R.string.notification_starting),
             )
             .setContentIntent(openAppIntent())
             .setOngoing(true)

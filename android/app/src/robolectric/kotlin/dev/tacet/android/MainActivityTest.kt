@@ -9,7 +9,6 @@ import android.os.Looper
 import android.widget.Button
 import android.widget.Switch
 import android.widget.TextView
-import dev.tacet.android.present.CounterText
 import dev.tacet.android.tunnel.TunnelInput
 import dev.tacet.android.tunnel.TunnelState
 import org.junit.After
@@ -85,7 +84,7 @@ class MainActivityTest {
             ),
             activity.buttons().map { it.text.toString() },
         )
-        assertTrue(activity.texts().toString(), activity.texts().contains(CounterText.blocked(0, 0)))
+        assertTrue(activity.texts().toString(), activity.texts().contains("0 today · 0 in total"))
         assertTrue(activity.texts().contains("Nothing yet."))
     }
 
@@ -145,6 +144,21 @@ class MainActivityTest {
         app.host.setLockdown(false)
         idle()
         assertFalse(activity.texts().contains(activity.getString(R.string.lockdown_advice)))
+    }
+
+    @Test
+    fun `with Block connections without VPN on, the state line does not claim to block`() {
+        app.host.update(TunnelInput.SwitchedOn)
+        app.host.update(TunnelInput.Running)
+        val activity = start()
+        assertTrue(activity.texts().contains("On: blocking"))
+        app.host.setLockdown(true)
+        idle()
+        assertFalse(activity.texts().contains("On: blocking"))
+        assertTrue(activity.texts().toString(), activity.texts().contains("On, but apps are cut off: \"Block connections without VPN\" is on"))
+        app.host.setLockdown(false)
+        idle()
+        assertTrue(activity.texts().contains("On: blocking"))
     }
 
     @Test

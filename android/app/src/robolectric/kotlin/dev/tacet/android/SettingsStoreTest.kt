@@ -14,8 +14,12 @@ import org.robolectric.annotation.Config
 import java.io.File
 
 /** [SettingsStore] on the framework's real `SharedPreferences` (an XML file per app). */
+// A plain Application, not the manifest's TacetApplication: its preload
+// thread makes the FirewallHost, whose SettingsStore opens the preferences,
+// and when that wins the race with a test writing the file first, the
+// framework's cached copy is the empty one.
 @RunWith(RobolectricTestRunner::class)
-@Config(sdk = [35])
+@Config(sdk = [35], application = Application::class)
 class SettingsStoreTest {
     private val app: Application = RuntimeEnvironment.getApplication()
     private val file = File(app.dataDir, "shared_prefs/tacet.xml")

@@ -1,5 +1,6 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.ffi.JournalAction
 import dev.tacet.ffi.JournalEntry
 import dev.tacet.ffi.JournalReason
@@ -18,16 +19,16 @@ import java.util.Locale
 data class JournalRow(
     /** The name asked for. */
     val name: String,
-    /** "14:03 · 12× · com.example.app · Telemetry, line 42". */
-    val detail: String,
+    /** "14:03 · 12× · com.example.app · blocked: Telemetry, line 42". */
+    val detail: Text,
     /** Whether the firewall blocked it. */
     val blocked: Boolean,
     /**
-     * The button's label: "Allow" or "Block"; null where neither helps
+     * The button's label (`R.string`): "Allow" or "Block"; null where neither helps
      * (a canary name, a stopped resolver bypass, an unreadable answer, a
      * failed query): allowing those names changes nothing the user wants.
      */
-    val actionLabel: String?,
+    val actionLabel: Int?,
     /** The package of the app that asked, when known (for its icon). */
     val app: String? = null,
 ) {
@@ -49,57 +50,58 @@ data class JournalRow(
                 at.format(DateTimeFormatter.ofPattern("d MMM HH:mm", locale))
             }
             val blocked = entry.action == JournalAction.BLOCKED
-            val detail = listOfNotNull(
-                time,
-                entry.count.takeIf { it > 1u }?.let { "$it×" },
-                // The app's name as the launcher shows it; its package when it has none.
-                entry.app?.let { appLabel(it) ?: it },
-                when (entry.action) {
-                    JournalAction.BLOCKED -> "blocked: ${reason(entry.reason, listTitles)}"
-                    JournalAction.FAILED -> "failed: ${reason(entry.reason, listTitles)}"
-                    JournalAction.ALLOWED -> "allowed"
-                },
-            ).joinToString(" · ")
+            val detail = Text.Joined(
+                listOfNotNull(
+                    Text.Raw(time),
+                    entry.count.takeIf { it > 1u }?.let { Text.plural(R.plurals.journal_times, it.toLong()) },
+                    // The app's name as the launcher shows it; its package when it has none.
+                    entry.app?.let { Text.Raw(appLabel(it) ?: it) },
+                    when (entry.action) {
+                        JournalAction.BLOCKED -> Text.of(R.string.journal_blocked_because, reason(entry.reason, listTitles))
+                        JournalAction.FAILED -> Text.of(R.string.journal_failed_because, reason(entry.reason, listTitles))
+                        JournalAction.ALLOWED -> Text.of(R.string.journal_allowed)
+                    },
+                ),
+                R.string.separator_parts,
+            )
             val action = when {
                 entry.action == JournalAction.FAILED -> null
                 entry.reason is JournalReason.Canary || entry.reason is JournalReason.Bypass -> null
                 entry.reason is JournalReason.BadAnswer -> null
-                blocked -> "Allow"
-                else -> "Block"
+                blocked -> R.string.journal_allow
+                else -> R.string.journal_block
             }
             return JournalRow(entry.name, detail, blocked, action, entry.app)
         }
 
         /** Why, in words: which list and line, or what else decided. */
-        fun reason(reason: JournalReason, listTitles: Map<String, String>): String = when (reason) {
-            is JournalReason.Rule -> "${listName(reason.listId, listTitles)}, line ${reason.line}"
+        fun reason(reason: JournalReason, listTitles: Map<String, String>): Text = when (reason) {
+            is JournalReason.Rule -> Text.of(R.string.reason_rule, listName(reason.listId, listTitles), reason.line.toLong())
             is JournalReason.Cname ->
-                "its alias ${reason.via} is in ${listName(reason.listId, listTitles)}, line ${reason.line}"
-            is JournalReason.LearnedAddress -> "connection to ${reason.address}, an address of a blocked name"
-            JournalReason.Canary -> "canary name"
-            JournalReason.Bypass -> "it tried another resolver than tacet"
-            JournalReason.NoRule -> "no rule"
-            is JournalReason.BadAnswer -> "the network's resolver sent an answer that could not be read: ${reason.problem}"
+                Text.of(R.string.reason_cname, reason.via, listName(reason.listId, listTitles), reason.line.toLong())
+            is JournalReason.LearnedAddress -> Text.of(R.string.reason_learned_address, reason.address)
+            JournalReason.Canary -> Text.of(R.string.reason_canary)
+            JournalReason.Bypass -> Text.of(R.string.reason_bypass)
+            JournalReason.NoRule -> Text.of(R.string.reason_no_rule)
+            is JournalReason.BadAnswer -> Text.of(R.string.reason_bad_answer, reason.problem)
         }
 
         /** A list id as the user knows it. */
-        fun listName(listId: String, listTitles: Map<String, String>): String = when (listId) {
-            "custom" -> "your block and allow names"
-            "pasted" -> "your pasted list"
-            else -> listTitles[listId] ?: listId
+        fun listName(listId: String, listTitles: Map<String, String>): Text = when (listId) {
+            "custom" -> Text.of(R.string.list_custom)
+            "pasted" -> Text.of(R.string.list_pasted)
+            else -> Text.Raw(listTitles[listId] ?: listId)
         }
     }
 }
 
 /** The counters line: blocked attempts today and since install. */
 object CounterText {
-    /** "1,234 today · 56,789 in total", grouped as in [locale]. */
-    fun blocked(today: Long, total: Long, locale: Locale = Locale.getDefault()): String =
-        String.format(locale, "%,d today · %,d in total", today, total)
+    /** "1,234 today · 56,789 in total". */
+    fun blocked(today: Long, total: Long): Text = Text.of(R.string.counter_blocked, today, total)
 
     /** The notification's line. */
-    fun notification(today: Long, locale: Locale = Locale.getDefault()): String =
-        String.format(locale, "%,d blocked attempts today", today)
+    fun notification(today: Long): Text = Text.plural(R.plurals.counter_notification, today)
 
     /** The local offset from UTC in minutes at [nowMs], as `blockedToday` takes it. */
     fun utcOffsetMinutes(nowMs: Long, zone: ZoneId): Int =

@@ -1,7 +1,7 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.ffi.ParseReport
-import java.util.Locale
 
 /**
  * A pasted list's report (`parseList` / `setCustomList`), as the paste box
@@ -10,21 +10,21 @@ import java.util.Locale
  * 100 000-line paste with 3 000 regular expressions stays readable.
  */
 data class ListReportText(
-    /** "1 204 rules from 1 210 lines · 4 lines not used · 2 blank or comments". */
-    val summary: String,
-    /** What was used, by kind ("1 200 domains", "4 hosts lines"). */
-    val used: List<String>,
+    /** "1,204 rules from 1,210 lines · 4 lines not used · 2 blank or comments". */
+    val summary: Text,
+    /** What was used, by kind ("1,200 domains", "4 hosts lines"). */
+    val used: List<Text>,
     /** The unused lines, by why, biggest group first. */
     val unused: List<UnusedGroup>,
 ) {
     /** Unused lines of one kind. */
     data class UnusedGroup(
-        /** The kind, as the core labels it (`regular expression`). */
-        val kind: String,
+        /** The kind, as the core labels it (`regular expression`), or "4 other kinds". */
+        val kind: Text,
         /** How many lines (or names) of this kind were not used. */
         val count: Long,
         /** "line 3: /ads[0-9]/ (why)", at most the cap. */
-        val examples: List<String>,
+        val examples: List<Text>,
         /** How many more there are than the examples. */
         val more: Long,
     )
@@ -36,27 +36,30 @@ data class ListReportText(
         /** Groups shown; the rest are folded into the last line. */
         const val MAX_GROUPS = 6
 
-        /** The text for [report], with counts in [locale]. */
-        fun of(report: ParseReport, locale: Locale = Locale.getDefault()): ListReportText {
-            fun n(value: Long) = String.format(locale, "%,d", value)
-            if (report.lines == 0UL) return ListReportText("Nothing pasted yet.", emptyList(), emptyList())
+        /** The text for [report]. */
+        fun of(report: ParseReport): ListReportText {
+            if (report.lines == 0UL) return ListReportText(Text.of(R.string.report_nothing), emptyList(), emptyList())
 
             val unusedCount = report.unusedCount.toLong()
-            val summary = buildList {
-                add("${n(report.rules.toLong())} ${plural(report.rules.toLong(), "rule")} from ${n(report.lines.toLong())} ${plural(report.lines.toLong(), "line")}")
-                add(if (unusedCount == 0L) "every line used" else "${n(unusedCount)} ${plural(unusedCount, "line")} not used")
-                if (report.ignored > 0UL) add("${n(report.ignored.toLong())} blank or comments")
-            }.joinToString(" · ")
+            val rules = Text.plural(R.plurals.report_rules, report.rules.toLong())
+            val summary = Text.Joined(
+                listOfNotNull(
+                    Text.plural(R.plurals.report_rules_from_lines, report.lines.toLong(), rules),
+                    if (unusedCount == 0L) Text.of(R.string.report_all_used) else Text.plural(R.plurals.report_unused, unusedCount),
+                    report.ignored.takeIf { it > 0UL }?.let { Text.plural(R.plurals.report_ignored, it.toLong()) },
+                ),
+                R.string.separator_parts,
+            )
 
             val used = listOf(
-                report.domains to "domain",
-                report.hosts to "hosts line",
-                report.adblock to "adblock rule",
-                report.adblockAllow to "adblock allow rule",
-                report.wildcards to "wildcard",
-                report.addresses to "address or range",
-                report.badfilters to "\$badfilter rule",
-            ).filter { it.first > 0UL }.map { (count, what) -> "${n(count.toLong())} ${plural(count.toLong(), what)}" }
+                report.domains to R.plurals.report_domains,
+                report.hosts to R.plurals.report_hosts,
+                report.adblock to R.plurals.report_adblock,
+                report.adblockAllow to R.plurals.report_adblock_allow,
+                report.wildcards to R.plurals.report_wildcards,
+                report.addresses to R.plurals.report_addresses,
+                report.badfilters to R.plurals.report_badfilters,
+            ).filter { it.first > 0UL }.map { (count, what) -> Text.plural(what, count.toLong()) }
 
             // The examples the core kept (at most 1 000 lines), by kind; the
             // counts come from `problems`, which goes on past that cap.
@@ -65,26 +68,22 @@ data class ListReportText(
             val groups = kinds.map { kind ->
                 val examples = byKind[kind].orEmpty()
                 val count = maxOf(report.problems[kind]?.toLong() ?: 0L, examples.size.toLong())
-                val shown = examples.take(EXAMPLES_PER_GROUP).map { "line ${it.line}: ${it.excerpt} (${it.reason})" }
-                UnusedGroup(kind, count, shown, count - shown.size)
-            }.sortedWith(compareByDescending<UnusedGroup> { it.count }.thenBy { it.kind })
+                val shown = examples.take(EXAMPLES_PER_GROUP).map {
+                    Text.of(R.string.report_example, it.line.toLong(), it.excerpt, it.reason)
+                }
+                kind to UnusedGroup(Text.Raw(kind), count, shown, count - shown.size)
+            }.sortedWith(compareByDescending<Pair<String, UnusedGroup>> { it.second.count }.thenBy { it.first }).map { it.second }
 
             val unused = if (groups.size <= MAX_GROUPS) groups else {
                 val rest = groups.drop(MAX_GROUPS - 1)
                 groups.take(MAX_GROUPS - 1) + UnusedGroup(
-                    kind = "${rest.size} other kinds",
+                    kind = Text.plural(R.plurals.report_other_kinds, rest.size.toLong()),
                     count = rest.sumOf { it.count },
                     examples = emptyList(),
                     more = rest.sumOf { it.count },
                 )
             }
             return ListReportText(summary, used, unused)
-        }
-
-        private fun plural(count: Long, word: String) = when {
-            count == 1L -> word
-            word.endsWith("s") -> "${word}es"
-            else -> "${word}s"
         }
     }
 }

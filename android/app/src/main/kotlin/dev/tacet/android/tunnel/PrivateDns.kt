@@ -1,5 +1,8 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
+
 /**
  * Android's Private DNS setting (Android 9 and later), read from the
  * network's `LinkProperties`, and what it means for tacet.
@@ -36,13 +39,9 @@ sealed interface PrivateDnsMode {
     }
 
     /** What to tell the user, or null when nothing needs fixing. */
-    val advice: String?
+    val advice: Text?
         get() = when (this) {
-            is Strict ->
-                "Private DNS is set to \"$serverName\", so your phone sends its DNS questions " +
-                    "straight there, encrypted, past tacet: nothing can be blocked. Tap here to let " +
-                    "tacet ask $serverName itself over TLS, then set Private DNS to Off or Automatic " +
-                    "(Settings → Network & internet → Private DNS)."
+            is Strict -> Text.of(R.string.private_dns_advice, serverName)
             else -> null
         }
 }

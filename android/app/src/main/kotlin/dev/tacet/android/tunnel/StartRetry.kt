@@ -1,5 +1,7 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
 import dev.tacet.ffi.FirewallException
 
 /**
@@ -32,5 +34,5 @@ object StartRetry {
     }
 
     /** What the status line says while waiting. */
-    fun waitingFor(reason: String, delayMs: Long): String = "a retry in ${delayMs / 1000} s ($reason)"
+    fun waitingFor(reason: String, delayMs: Long): Text = Text.of(R.string.state_retry, delayMs / 1000, reason)
 }

@@ -1,5 +1,8 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
+
 /**
  * What the tunnel really is doing, as the switch, the tile and the
  * notification show it. Only the VPN service moves it (from what the OS and
@@ -10,7 +13,7 @@ sealed interface TunnelState {
     data object Off : TunnelState
 
     /** Asked to run: waiting for the VPN permission, a network, or the firewall. */
-    data class Starting(val waitingFor: String? = null) : TunnelState
+    data class Starting(val waitingFor: Text? = null) : TunnelState
 
     /** Filtering. */
     data object On : TunnelState
@@ -19,7 +22,7 @@ sealed interface TunnelState {
     data class Paused(val untilMs: Long) : TunnelState
 
     /** Stopped on its own, or could not start; [reason] is shown. */
-    data class Failed(val reason: String) : TunnelState
+    data class Failed(val reason: Text) : TunnelState
 
     /** The OS took the VPN away (another VPN app started, or the user revoked it). */
     data object Revoked : TunnelState
@@ -42,16 +45,16 @@ sealed interface TunnelInput {
     data object SwitchedOff : TunnelInput
 
     /** Waiting for something before the tunnel can be built (a network). */
-    data class Waiting(val what: String) : TunnelInput
+    data class Waiting(val what: Text) : TunnelInput
 
     /** The firewall runs on a freshly built tunnel. */
     data object Running : TunnelInput
 
     /** Building the tunnel or starting the firewall failed. */
-    data class StartFailed(val reason: String) : TunnelInput
+    data class StartFailed(val reason: Text) : TunnelInput
 
     /** Starting failed for a passing reason; it is tried again ([what]: when, and why). */
-    data class Retrying(val what: String) : TunnelInput
+    data class Retrying(val what: Text) : TunnelInput
 
     /** The user paused filtering until [untilMs]. */
     data class PausedUntil(val untilMs: Long) : TunnelInput
@@ -60,7 +63,7 @@ sealed interface TunnelInput {
     data object Resumed : TunnelInput
 
     /** The firewall or the service stopped without being asked to. */
-    data class Died(val reason: String) : TunnelInput
+    data class Died(val reason: Text) : TunnelInput
 
     /** `VpnService.onRevoke`: the OS took the VPN away. */
     data object Revoked : TunnelInput
@@ -88,18 +91,37 @@ fun TunnelState.next(input: TunnelInput): TunnelState = when (input) {
 }
 
 /**
- * One line for the status text, the tile's subtitle and the notification.
- * With strict Private DNS the phone's DNS goes past the tunnel, so "On"
- * must not claim to block ([privateDns]).
+ * One line for the status text and the notification. With strict Private
+ * DNS the phone's DNS goes past the tunnel ([privateDns]), and with
+ * Android's "Block connections without VPN" ([lockdown]) every connection
+ * but DNS is cut off: then "On" must not claim to block.
  */
-fun TunnelState.describe(nowMs: Long, privateDns: PrivateDnsMode = PrivateDnsMode.Off): String = when (this) {
-    TunnelState.Off -> "Off: nothing is blocked"
-    is TunnelState.Starting -> waitingFor?.let { "Starting: waiting for $it" } ?: "Starting…"
-    TunnelState.On -> when (privateDns) {
-        is PrivateDnsMode.Strict -> "On, but bypassed: Private DNS sends DNS to ${privateDns.serverName}"
-        else -> "On: blocking"
+fun TunnelState.describe(nowMs: Long, privateDns: PrivateDnsMode = PrivateDnsMode.Off, lockdown: Boolean = false): Text =
+    when (this) {
+        TunnelState.Off -> Text.of(R.string.state_off)
+        is TunnelState.Starting -> waitingFor?.let { Text.of(R.string.state_starting_for, it) } ?: Text.of(R.string.state_starting)
+        TunnelState.On -> when {
+            lockdown -> Text.of(R.string.state_on_lockdown)
+            privateDns is PrivateDnsMode.Strict -> Text.of(R.string.state_on_private_dns, privateDns.serverName)
+            else -> Text.of(R.string.state_on)
+        }
+        is TunnelState.Paused -> {
+            val left = PauseTimer.formatRemaining(untilMs - nowMs)
+            Text.of(if (lockdown) R.string.state_paused_lockdown else R.string.state_paused, left)
+        }
+        is TunnelState.Failed -> Text.of(R.string.state_failed, reason)
+        TunnelState.Revoked -> Text.of(R.string.state_revoked)
     }
-    is TunnelState.Paused -> "Paused: everything allowed for ${PauseTimer.formatRemaining(untilMs - nowMs)}"
-    is TunnelState.Failed -> "Stopped: $reason"
-    TunnelState.Revoked -> "Off: another VPN took over, or the VPN permission was withdrawn"
+
+/** The same state in a word or two, for the Quick Settings tile's subtitle. */
+fun TunnelState.headline(privateDns: PrivateDnsMode = PrivateDnsMode.Off, lockdown: Boolean = false): Text = when (this) {
+    TunnelState.Off, TunnelState.Revoked -> Text.of(R.string.state_short_off)
+    is TunnelState.Starting -> Text.of(R.string.state_short_starting)
+    TunnelState.On -> when {
+        lockdown -> Text.of(R.string.state_short_lockdown)
+        privateDns is PrivateDnsMode.Strict -> Text.of(R.string.state_short_private_dns)
+        else -> Text.of(R.string.state_short_on)
+    }
+    is TunnelState.Paused -> Text.of(if (lockdown) R.string.state_short_lockdown else R.string.state_short_paused)
+    is TunnelState.Failed -> Text.of(R.string.state_short_failed)
 }

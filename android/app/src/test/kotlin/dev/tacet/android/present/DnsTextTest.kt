@@ -1,5 +1,6 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.android.tunnel.DnsChoice
 import dev.tacet.ffi.UpstreamEntry
 import dev.tacet.ffi.UpstreamKind
@@ -17,7 +18,7 @@ class DnsTextTest {
     fun `encrypted entries are used, and say how many`() {
         val r = DnsText.customReport(listOf(ok("tls://192.0.2.9#dns.example", UpstreamKind.TLS)), 16)
         assertTrue(r.usable)
-        assertEquals("In use: 1 encrypted server.", r.message)
+        assertEquals(Text.plural(R.plurals.dns_custom_encrypted, 1), r.message)
     }
 
     @Test
@@ -27,36 +28,44 @@ class DnsTextTest {
             16,
         )
         assertFalse(r.usable)
-        assertEquals("Line 2, tls://dns.example: give the address, not the name", r.message)
+        assertEquals(
+            Text.Joined(
+                listOf(Text.of(R.string.dns_custom_bad_line, 2, "tls://dns.example", Text.Raw("give the address, not the name"))),
+                R.string.separator_lines,
+            ),
+            r.message,
+        )
     }
 
     @Test
     fun `plain beside encrypted is refused, plain alone is used with a warning`() {
         val mixed = DnsText.customReport(listOf(ok("tls://192.0.2.9#d", UpstreamKind.TLS), ok("192.0.2.1", UpstreamKind.PLAIN)), 16)
         assertFalse(mixed.usable)
+        assertEquals(Text.of(R.string.dns_custom_mixed), mixed.message)
         val plain = DnsText.customReport(listOf(ok("192.0.2.1", UpstreamKind.PLAIN)), 16)
         assertTrue(plain.usable)
-        assertTrue("the network can read them" in plain.message, plain.message)
-        assertFalse(DnsText.customReport(List(17) { ok("192.0.2.$it", UpstreamKind.PLAIN) }, 16).usable)
+        assertEquals(Text.of(R.string.dns_custom_plain), plain.message)
+        val many = DnsText.customReport(List(17) { ok("192.0.2.$it", UpstreamKind.PLAIN) }, 16)
+        assertFalse(many.usable)
+        assertEquals(Text.of(R.string.dns_custom_too_many, 16, 17), many.message)
         assertFalse(DnsText.customReport(emptyList(), 16).usable)
     }
 
     @Test
     fun `the main screen says where names go`() {
         val names = mapOf("quad9" to "Quad9")
-        assertEquals("DNS: your network's, not encrypted", DnsText.summary(DnsChoice.Network, names))
-        assertEquals("DNS: Quad9, encrypted", DnsText.summary(DnsChoice.Known("quad9"), names))
+        assertEquals(Text.of(R.string.dns_summary_network), DnsText.summary(DnsChoice.Network, names))
+        assertEquals(Text.of(R.string.dns_summary_encrypted, "Quad9"), DnsText.summary(DnsChoice.Known("quad9"), names))
         assertEquals(
-            "DNS: dns.example, encrypted",
+            Text.of(R.string.dns_summary_encrypted, "dns.example"),
             DnsText.summary(DnsChoice.Custom(listOf("tls://192.0.2.9#dns.example;pin-sha256=AAAA")), names),
         )
-        assertEquals("DNS: your servers, not encrypted", DnsText.summary(DnsChoice.Custom(listOf("192.0.2.1")), names))
+        assertEquals(Text.of(R.string.dns_summary_custom_plain), DnsText.summary(DnsChoice.Custom(listOf("192.0.2.1")), names))
     }
 
     @Test
     fun `the Private DNS offer names the resolver and what to do next`() {
-        val offer = DnsText.privateDnsOffer("dns.example", inUse = false)
-        assertTrue("dns.example" in offer && "over TLS" in offer && "turn Private DNS off" in offer, offer)
-        assertTrue("Off or Automatic" in DnsText.privateDnsOffer("dns.example", inUse = true))
+        assertEquals(Text.of(R.string.dns_private_offer, "dns.example"), DnsText.privateDnsOffer("dns.example", inUse = false))
+        assertEquals(Text.of(R.string.dns_private_offer_in_use, "dns.example"), DnsText.privateDnsOffer("dns.example", inUse = true))
     }
 }

@@ -1,5 +1,6 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.ffi.ExportFormat
 import dev.tacet.ffi.JournalAction
 import dev.tacet.ffi.JournalEntry
@@ -13,6 +14,8 @@ import java.time.ZonedDateTime
 import java.util.Locale
 
 class JournalRowTest {
+    private fun parts(vararg parts: Text) = Text.Joined(parts.toList(), R.string.separator_parts)
+    private val googleLine42 = Text.of(R.string.journal_blocked_because, Text.of(R.string.reason_rule, Text.Raw("Google telemetry"), 42L))
     private val zone = ZoneId.of("Europe/Paris")
     private val now = ZonedDateTime.of(2024, 5, 1, 14, 30, 0, 0, zone).toInstant().toEpochMilli()
     private val titles = mapOf("telemetry-google" to "Google telemetry")
@@ -32,18 +35,18 @@ class JournalRowTest {
     fun `a blocked entry today shows time, count, app, list and line, and an Allow button`() {
         val row = JournalRow.of(entry(count = 12u, app = "com.example.fitness"), titles, now, zone, Locale.US)
         assertEquals("app-measurement.com", row.name)
-        assertEquals("14:29 · 12× · com.example.fitness · blocked: Google telemetry, line 42", row.detail)
-        assertEquals("Allow", row.actionLabel)
+        assertEquals(parts(Text.Raw("14:29"), Text.plural(R.plurals.journal_times, 12), Text.Raw("com.example.fitness"), googleLine42), row.detail)
+        assertEquals(R.string.journal_allow, row.actionLabel)
     }
 
     @Test
     fun `the app is named as the launcher names it, by its package when it has no label`() {
         val labels = mapOf("com.example.fitness" to "Zepp Life")
         val row = JournalRow.of(entry(app = "com.example.fitness"), titles, now, zone, Locale.US, labels::get)
-        assertEquals("14:29 · Zepp Life · blocked: Google telemetry, line 42", row.detail)
+        assertEquals(parts(Text.Raw("14:29"), Text.Raw("Zepp Life"), googleLine42), row.detail)
         assertEquals("com.example.fitness", row.app)
         val unknown = JournalRow.of(entry(app = "uid 10234"), titles, now, zone, Locale.US, labels::get)
-        assertEquals("14:29 · uid 10234 · blocked: Google telemetry, line 42", unknown.detail)
+        assertEquals(parts(Text.Raw("14:29"), Text.Raw("uid 10234"), googleLine42), unknown.detail)
     }
 
     @Test
@@ -52,8 +55,8 @@ class JournalRowTest {
             entry(action = JournalAction.ALLOWED, reason = JournalReason.NoRule, lastMs = now - 2 * 86_400_000L),
             titles, now, zone, Locale.US,
         )
-        assertEquals("29 Apr 14:30 · allowed", row.detail)
-        assertEquals("Block", row.actionLabel)
+        assertEquals(parts(Text.Raw("29 Apr 14:30"), Text.of(R.string.journal_allowed)), row.detail)
+        assertEquals(R.string.journal_block, row.actionLabel)
     }
 
     @Test
@@ -63,8 +66,10 @@ class JournalRowTest {
             titles, now, zone, Locale.US,
         )
         assertEquals(
-            "14:29 · failed: the network's resolver sent an answer that could not be read: " +
-                "the answer is not marked as a response",
+            parts(
+                Text.Raw("14:29"),
+                Text.of(R.string.journal_failed_because, Text.of(R.string.reason_bad_answer, "the answer is not marked as a response")),
+            ),
             row.detail,
         )
         assertNull(row.actionLabel)
@@ -75,30 +80,30 @@ class JournalRowTest {
         assertNull(JournalRow.of(entry(reason = JournalReason.Canary), titles, now, zone, Locale.US).actionLabel)
         assertNull(JournalRow.of(entry(reason = JournalReason.Bypass), titles, now, zone, Locale.US).actionLabel)
         val address = JournalRow.of(entry(reason = JournalReason.LearnedAddress("192.0.2.7")), titles, now, zone, Locale.US)
-        assertEquals("Allow", address.actionLabel)
+        assertEquals(R.string.journal_allow, address.actionLabel)
     }
 
     @Test
     fun `every reason reads as words`() {
-        assertEquals("your pasted list, line 3", JournalRow.reason(JournalReason.Rule("pasted", 3u), titles))
-        assertEquals("your block and allow names, line 1", JournalRow.reason(JournalReason.Rule("custom", 1u), titles))
-        assertEquals("some-new-list, line 2", JournalRow.reason(JournalReason.Rule("some-new-list", 2u), titles))
+        assertEquals(Text.of(R.string.reason_rule, Text.of(R.string.list_pasted), 3L), JournalRow.reason(JournalReason.Rule("pasted", 3u), titles))
+        assertEquals(Text.of(R.string.reason_rule, Text.of(R.string.list_custom), 1L), JournalRow.reason(JournalReason.Rule("custom", 1u), titles))
+        assertEquals(Text.of(R.string.reason_rule, Text.Raw("some-new-list"), 2L), JournalRow.reason(JournalReason.Rule("some-new-list", 2u), titles))
         assertEquals(
-            "its alias t.example is in Google telemetry, line 7",
+            Text.of(R.string.reason_cname, "t.example", Text.Raw("Google telemetry"), 7L),
             JournalRow.reason(JournalReason.Cname("t.example", "telemetry-google", 7u), titles),
         )
         assertEquals(
-            "connection to 203.0.113.9, an address of a blocked name",
+            Text.of(R.string.reason_learned_address, "203.0.113.9"),
             JournalRow.reason(JournalReason.LearnedAddress("203.0.113.9"), titles),
         )
-        assertEquals("it tried another resolver than tacet", JournalRow.reason(JournalReason.Bypass, titles))
-        assertEquals("canary name", JournalRow.reason(JournalReason.Canary, titles))
+        assertEquals(Text.of(R.string.reason_bypass), JournalRow.reason(JournalReason.Bypass, titles))
+        assertEquals(Text.of(R.string.reason_canary), JournalRow.reason(JournalReason.Canary, titles))
     }
 
     @Test
-    fun `counters read with the locale's grouping`() {
-        assertEquals("1,234 today · 56,789 in total", CounterText.blocked(1_234, 56_789, Locale.US))
-        assertEquals("7 blocked attempts today", CounterText.notification(7, Locale.US))
+    fun `counters say today's and all blocked attempts`() {
+        assertEquals(Text.of(R.string.counter_blocked, 1_234L, 56_789L), CounterText.blocked(1_234, 56_789))
+        assertEquals(Text.plural(R.plurals.counter_notification, 7), CounterText.notification(7))
         assertEquals(120, CounterText.utcOffsetMinutes(now, zone)) // CEST
     }
 

@@ -1,12 +1,16 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.ffi.ParseReport
 import dev.tacet.ffi.UnusedLine
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Test
-import java.util.Locale
 
 class ListReportTextTest {
+    private fun summary(lines: Long, rules: Long, vararg rest: Text) = Text.Joined(
+        listOf(Text.plural(R.plurals.report_rules_from_lines, lines, Text.plural(R.plurals.report_rules, rules))) + rest,
+        R.string.separator_parts,
+    )
     private fun report(
         lines: Long = 0, rules: Long = 0, ignored: Long = 0, domains: Long = 0, hosts: Long = 0,
         unused: List<UnusedLine> = emptyList(), problems: Map<String, Long> = emptyMap(),
@@ -22,14 +26,14 @@ class ListReportTextTest {
 
     @Test
     fun `an empty paste says so`() {
-        assertEquals("Nothing pasted yet.", ListReportText.of(report(), Locale.US).summary)
+        assertEquals(Text.of(R.string.report_nothing), ListReportText.of(report()).summary)
     }
 
     @Test
     fun `a clean list gives counts by kind`() {
-        val text = ListReportText.of(report(lines = 1_210, rules = 1_212, ignored = 10, domains = 1_198, hosts = 1), Locale.US)
-        assertEquals("1,212 rules from 1,210 lines · every line used · 10 blank or comments", text.summary)
-        assertEquals(listOf("1,198 domains", "1 hosts line"), text.used)
+        val text = ListReportText.of(report(lines = 1_210, rules = 1_212, ignored = 10, domains = 1_198, hosts = 1))
+        assertEquals(summary(1_210, 1_212, Text.of(R.string.report_all_used), Text.plural(R.plurals.report_ignored, 10)), text.summary)
+        assertEquals(listOf(Text.plural(R.plurals.report_domains, 1_198), Text.plural(R.plurals.report_hosts, 1)), text.used)
         assertEquals(emptyList<ListReportText.UnusedGroup>(), text.unused)
     }
 
@@ -39,18 +43,13 @@ class ListReportTextTest {
         val text = ListReportText.of(
             report(lines = 20, rules = 14, domains = 14, unused = unused,
                 problems = mapOf("regular expression" to 5, "invalid name" to 1)),
-            Locale.US,
         )
-        assertEquals("14 rules from 20 lines · 6 lines not used", text.summary)
-        assertEquals(listOf("regular expression", "invalid name"), text.unused.map { it.kind })
+        assertEquals(summary(20, 14, Text.plural(R.plurals.report_unused, 6)), text.summary)
+        assertEquals(listOf(Text.Raw("regular expression"), Text.Raw("invalid name")), text.unused.map { it.kind })
         val regex = text.unused[0]
         assertEquals(5, regex.count)
         assertEquals(
-            listOf(
-                "line 1: /ads1/ (regular expression is not supported)",
-                "line 2: /ads2/ (regular expression is not supported)",
-                "line 3: /ads3/ (regular expression is not supported)",
-            ),
+            (1..3).map { Text.of(R.string.report_example, it.toLong(), "/ads$it/", "regular expression is not supported") },
             regex.examples,
         )
         assertEquals(2, regex.more)
@@ -62,21 +61,20 @@ class ListReportTextTest {
         val unused = (1..1000).map { line(it, "regular expression") }
         val text = ListReportText.of(
             report(lines = 5000, unused = unused, unusedCount = 4000, problems = mapOf("regular expression" to 4000)),
-            Locale.US,
         )
         assertEquals(4000, text.unused.single().count)
         assertEquals(3997, text.unused.single().more)
-        assertEquals("0 rules from 5,000 lines · 4,000 lines not used", text.summary)
+        assertEquals(summary(5_000, 0, Text.plural(R.plurals.report_unused, 4_000)), text.summary)
     }
 
     @Test
     fun `many kinds are folded into one last group`() {
         val kinds = (1..9).map { "kind $it" }
         val problems = kinds.withIndex().associate { (i, k) -> k to (20L - i) }
-        val text = ListReportText.of(report(lines = 200, unusedCount = problems.values.sum(), problems = problems), Locale.US)
+        val text = ListReportText.of(report(lines = 200, unusedCount = problems.values.sum(), problems = problems))
         assertEquals(ListReportText.MAX_GROUPS, text.unused.size)
         val last = text.unused.last()
-        assertEquals("4 other kinds", last.kind)
+        assertEquals(Text.plural(R.plurals.report_other_kinds, 4), last.kind)
         assertEquals(15L + 14 + 13 + 12, last.count)
     }
 }

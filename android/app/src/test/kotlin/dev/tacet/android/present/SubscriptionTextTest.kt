@@ -1,5 +1,6 @@
 package dev.tacet.android.present
 
+import dev.tacet.android.R
 import dev.tacet.ffi.ListUpdate
 import dev.tacet.ffi.Subscription
 import dev.tacet.ffi.UpdateOutcome
@@ -23,35 +24,50 @@ class SubscriptionTextTest {
         bytes = 1_000_000u, lastError = error, failures = 0u, nextCheckUnixMs = null, damaged = null,
     )
 
+    private fun rules(n: Long) = Text.plural(R.plurals.subs_rules, n)
+    private val twoHoursAgo = Text.of(R.string.subs_checked, Text.plural(R.plurals.ago_hours, 2))
+    private fun status(vararg line: Text, error: Text? = null) =
+        Text.Joined(listOfNotNull(Text.Joined(line.toList(), R.string.separator_parts), error), R.string.separator_lines)
+
     @Test
     fun `the status says the copy's size, when it was checked, and what went wrong`() {
-        assertEquals("70,123 rules · checked 2 h ago", SubscriptionText.status(sub(), now))
-        assertEquals("70,123 rules, 3 lines not used · checked 2 h ago", SubscriptionText.status(sub(unused = 3u), now))
-        assertEquals("Not fetched yet · checked 2 h ago", SubscriptionText.status(sub(changed = null), now))
+        assertEquals(status(rules(70_123), twoHoursAgo), SubscriptionText.status(sub(), now))
         assertEquals(
-            "70,123 rules · checked 2 h ago\nKept the last copy: HTTP 404",
+            status(Text.plural(R.plurals.subs_rules_unused, 3, rules(70_123)), twoHoursAgo),
+            SubscriptionText.status(sub(unused = 3u), now),
+        )
+        assertEquals(status(Text.of(R.string.subs_not_fetched), twoHoursAgo), SubscriptionText.status(sub(changed = null), now))
+        assertEquals(
+            status(rules(70_123), twoHoursAgo, error = Text.of(R.string.subs_kept_copy, "HTTP 404")),
             SubscriptionText.status(sub(error = "HTTP 404"), now),
         )
         val damaged = sub().copy(damaged = "its status file is not JSON")
-        assertEquals("Cannot be read (its status file is not JSON): remove it and subscribe again.", SubscriptionText.status(damaged, now))
+        assertEquals(Text.of(R.string.subs_damaged, "its status file is not JSON"), SubscriptionText.status(damaged, now))
     }
 
     @Test
     fun `times are said the way people say them`() {
-        assertEquals("just now", SubscriptionText.ago(10_000))
-        assertEquals("5 min ago", SubscriptionText.ago(5 * 60_000))
-        assertEquals("3 h ago", SubscriptionText.ago(3 * 3_600_000))
-        assertEquals("3 days ago", SubscriptionText.ago(3 * 86_400_000L))
-        assertEquals("just now", SubscriptionText.ago(-5))
+        assertEquals(Text.of(R.string.ago_now), SubscriptionText.ago(10_000))
+        assertEquals(Text.plural(R.plurals.ago_minutes, 5), SubscriptionText.ago(5 * 60_000))
+        assertEquals(Text.plural(R.plurals.ago_hours, 3), SubscriptionText.ago(3 * 3_600_000))
+        assertEquals(Text.plural(R.plurals.ago_days, 3), SubscriptionText.ago(3 * 86_400_000L))
+        assertEquals(Text.of(R.string.ago_now), SubscriptionText.ago(-5))
     }
 
     @Test
     fun `an update's summary leads with what went wrong`() {
-        assertEquals("No list to check.", SubscriptionText.summary(emptyList()))
-        assertEquals("All lists are current", SubscriptionText.summary(listOf(ListUpdate("a", "A", UpdateOutcome.Unchanged))))
-        assertEquals("1 list updated", SubscriptionText.summary(listOf(ListUpdate("a", "A", UpdateOutcome.Changed(0u, 5u)))))
+        assertEquals(Text.of(R.string.subs_none_to_check), SubscriptionText.summary(emptyList()))
+        assertEquals(Text.of(R.string.subs_all_current), SubscriptionText.summary(listOf(ListUpdate("a", "A", UpdateOutcome.Unchanged))))
         assertEquals(
-            "B: a web page, not a list (and 1 more kept their last copy)",
+            Text.plural(R.plurals.subs_updated, 1),
+            SubscriptionText.summary(listOf(ListUpdate("a", "A", UpdateOutcome.Changed(0u, 5u)))),
+        )
+        assertEquals(
+            Text.of(R.string.subs_kept, "B", "HTTP 500"),
+            SubscriptionText.summary(listOf(ListUpdate("b", "B", UpdateOutcome.Kept("HTTP 500")))),
+        )
+        assertEquals(
+            Text.plural(R.plurals.subs_kept_and_more, 1, "B", "a web page, not a list"),
             SubscriptionText.summary(
                 listOf(
                     ListUpdate("a", "A", UpdateOutcome.Changed(0u, 5u)),

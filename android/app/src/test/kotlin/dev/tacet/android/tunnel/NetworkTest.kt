@@ -1,5 +1,7 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -35,9 +37,7 @@ class NetworkTest {
 
         val strict = PrivateDnsMode.of(active = true, serverName = "dns.example")
         assertEquals(PrivateDnsMode.Strict("dns.example"), strict)
-        val advice = strict.advice!!
-        assertTrue("\"dns.example\"" in advice, advice)
-        assertTrue("Private DNS" in advice && "Off or Automatic" in advice, advice)
+        assertEquals(Text.of(R.string.private_dns_advice, "dns.example"), strict.advice)
         // Not validated yet: still strict, the phone waits for that provider.
         assertEquals(PrivateDnsMode.Strict("dns.example"), PrivateDnsMode.of(active = false, serverName = "dns.example"))
         assertEquals(PrivateDnsMode.Off, PrivateDnsMode.of(active = false, serverName = " "))

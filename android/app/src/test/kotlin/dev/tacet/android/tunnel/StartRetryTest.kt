@@ -1,5 +1,7 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
 import dev.tacet.ffi.FirewallException
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -29,7 +31,8 @@ class StartRetryTest {
         val state = TunnelState.On.next(TunnelInput.Retrying(what))
         assertEquals(TunnelState.Starting(what), state)
         assertTrue(state.switchChecked)
-        assertEquals("Starting: waiting for a retry in 4 s (no upstream has a route)", state.describe(0))
+        assertEquals(Text.of(R.string.state_retry, 4L, "no upstream has a route"), what)
+        assertEquals(Text.of(R.string.state_starting_for, what), state.describe(0))
         // The next successful start is On again; the user switching off wins.
         assertEquals(TunnelState.On, state.next(TunnelInput.Running))
         assertEquals(TunnelState.Off, TunnelState.Off.next(TunnelInput.Retrying(what)))

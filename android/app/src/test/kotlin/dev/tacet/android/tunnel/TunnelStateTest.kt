@@ -1,5 +1,7 @@
 package dev.tacet.android.tunnel
 
+import dev.tacet.android.R
+import dev.tacet.android.present.Text
 import dev.tacet.android.tunnel.TunnelInput.Died
 import dev.tacet.android.tunnel.TunnelInput.PausedUntil
 import dev.tacet.android.tunnel.TunnelInput.Resumed
@@ -21,8 +23,8 @@ class TunnelStateTest {
     @Test
     fun `switching on goes through starting to on`() {
         assertEquals(TunnelState.Starting(), run(SwitchedOn))
-        assertEquals(TunnelState.Starting("a network"), run(SwitchedOn, Waiting("a network")))
-        assertEquals(TunnelState.On, run(SwitchedOn, Waiting("a network"), Running))
+        assertEquals(TunnelState.Starting(Text.Raw("a network")), run(SwitchedOn, Waiting(Text.Raw("a network"))))
+        assertEquals(TunnelState.On, run(SwitchedOn, Waiting(Text.Raw("a network")), Running))
         assertTrue(run(SwitchedOn).switchChecked)
         assertFalse(run(SwitchedOn).running)
     }
@@ -44,18 +46,18 @@ class TunnelStateTest {
 
     @Test
     fun `a dead firewall shows as stopped, with why, and unchecks the switch`() {
-        val failed = run(SwitchedOn, Running, Died("the tunnel was closed"))
-        assertEquals(TunnelState.Failed("the tunnel was closed"), failed)
+        val failed = run(SwitchedOn, Running, Died(Text.Raw("the tunnel was closed")))
+        assertEquals(TunnelState.Failed(Text.Raw("the tunnel was closed")), failed)
         assertFalse(failed.switchChecked)
-        assertEquals("Stopped: the tunnel was closed", failed.describe(0))
-        assertEquals(TunnelState.Failed("no upstream"), run(SwitchedOn, StartFailed("no upstream")))
+        assertEquals(Text.of(R.string.state_failed, Text.Raw("the tunnel was closed")), failed.describe(0))
+        assertEquals(TunnelState.Failed(Text.Raw("no upstream")), run(SwitchedOn, StartFailed(Text.Raw("no upstream"))))
     }
 
     @Test
     fun `late events after switching off do not turn it back on`() {
         assertEquals(TunnelState.Off, run(SwitchedOn, Running, SwitchedOff, Running))
-        assertEquals(TunnelState.Off, run(SwitchedOn, SwitchedOff, Died("stopped")))
-        assertEquals(TunnelState.Off, run(SwitchedOn, SwitchedOff, StartFailed("late")))
+        assertEquals(TunnelState.Off, run(SwitchedOn, SwitchedOff, Died(Text.Raw("stopped"))))
+        assertEquals(TunnelState.Off, run(SwitchedOn, SwitchedOff, StartFailed(Text.Raw("late"))))
         assertEquals(TunnelState.Off, run(Revoked))
     }
 
@@ -65,7 +67,7 @@ class TunnelStateTest {
         assertEquals(TunnelState.Revoked, revoked)
         assertFalse(revoked.switchChecked)
         assertEquals(TunnelState.Starting(), revoked.next(SwitchedOn))
-        assertEquals(TunnelState.Starting(), run(SwitchedOn, Died("x"), SwitchedOn))
+        assertEquals(TunnelState.Starting(), run(SwitchedOn, Died(Text.Raw("x")), SwitchedOn))
     }
 
     @Test
@@ -75,16 +77,29 @@ class TunnelStateTest {
 
     @Test
     fun `the paused status shows the time left`() {
-        assertEquals("Paused: everything allowed for 4:59", TunnelState.Paused(300_000).describe(1_000))
+        assertEquals(Text.of(R.string.state_paused, "4:59"), TunnelState.Paused(300_000).describe(1_000))
+        assertEquals(Text.of(R.string.state_short_paused), TunnelState.Paused(300_000).headline())
     }
 
     @Test
     fun `with strict Private DNS on does not claim to block`() {
-        assertEquals("On: blocking", TunnelState.On.describe(0, PrivateDnsMode.Automatic))
-        val strict = TunnelState.On.describe(0, PrivateDnsMode.Strict("dns.example"))
-        assertEquals("On, but bypassed: Private DNS sends DNS to dns.example", strict)
-        // The tile shows what comes before the colon.
-        assertEquals("On, but bypassed", strict.substringBefore(':'))
-        assertEquals("Off: nothing is blocked", TunnelState.Off.describe(0, PrivateDnsMode.Strict("dns.example")))
+        assertEquals(Text.of(R.string.state_on), TunnelState.On.describe(0, PrivateDnsMode.Automatic))
+        val strict = PrivateDnsMode.Strict("dns.example")
+        assertEquals(Text.of(R.string.state_on_private_dns, "dns.example"), TunnelState.On.describe(0, strict))
+        assertEquals(Text.of(R.string.state_short_private_dns), TunnelState.On.headline(strict))
+        assertEquals(Text.of(R.string.state_off), TunnelState.Off.describe(0, strict))
+        assertEquals(Text.of(R.string.state_short_off), TunnelState.Off.headline(strict))
+    }
+
+    @Test
+    fun `with lockdown on does not claim to block, nor to let everything through`() {
+        val strict = PrivateDnsMode.Strict("dns.example")
+        // Lockdown cuts every app off, which is worse than a bypass: it is what the line says.
+        assertEquals(Text.of(R.string.state_on_lockdown), TunnelState.On.describe(0, strict, lockdown = true))
+        assertEquals(Text.of(R.string.state_on_lockdown), TunnelState.On.describe(0, lockdown = true))
+        assertEquals(Text.of(R.string.state_short_lockdown), TunnelState.On.headline(lockdown = true))
+        assertEquals(Text.of(R.string.state_paused_lockdown, "4:59"), TunnelState.Paused(300_000).describe(1_000, lockdown = true))
+        assertEquals(Text.of(R.string.state_short_lockdown), TunnelState.Paused(300_000).headline(lockdown = true))
+        assertEquals(Text.of(R.string.state_off), TunnelState.Off.describe(0, lockdown = true))
     }
 }
