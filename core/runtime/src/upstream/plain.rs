@@ -524,46 +524,62 @@ mod tests {
         m
     }
 
-    /// Sends one query through `plain` to `server`, answers it there, and
-    /// returns the port it came from once `plain` has taken the answer.
-    fn one_exchange(poll: &mut Poll, plain: &mut Plain, server: &StdUdp, n: u64) -> u16 {
-        let handle = QueryHandle(n);
+    /// A server on loopback, and a `Plain` that sends to it.
+    fn upstream() -> (StdUdp, Poll, Plain) {
+        let server = StdUdp::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let plain = Plain::new(vec![server.local_addr().unwrap()], 2);
+        (server, Poll::new().unwrap(), plain)
+    }
+
+    /// Hands query `n` to `plain`, which must not fail it at once.
+    fn send(poll: &Poll, plain: &mut Plain, n: u64) {
         let sent = plain.send(
             poll.registry(),
             UpstreamQuery {
-                handle,
+                handle: QueryHandle(n),
                 message: query(),
                 retry_truncated_over_tcp: false,
             },
         );
         assert!(sent.is_none(), "query {n} failed at once");
+    }
+
+    /// The next outcome `plain` reports, within 5 s.
+    fn next_outcome(poll: &mut Poll, plain: &mut Plain) -> Outcome {
+        let mut events = Events::with_capacity(8);
+        loop {
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(!events.is_empty(), "no outcome within 5 s");
+            if let Some(outcome) = events
+                .iter()
+                .find_map(|e| plain.ready(poll.registry(), e.token()))
+            {
+                return outcome;
+            }
+        }
+    }
+
+    /// Sends query `n` through `plain` to `server`, answers it there, and
+    /// returns the port it came from once `plain` has taken the answer.
+    fn one_exchange(poll: &mut Poll, plain: &mut Plain, server: &StdUdp, n: u64) -> u16 {
+        send(poll, plain, n);
         let mut buf = [0u8; 512];
         let (len, from) = server.recv_from(&mut buf).unwrap();
         let mut answer = buf[..len].to_vec();
         answer[2] |= 0x80;
         server.send_to(&answer, from).unwrap();
-        let mut events = Events::with_capacity(8);
-        loop {
-            poll.poll(&mut events, Some(Duration::from_secs(5)))
-                .unwrap();
-            assert!(!events.is_empty(), "no answer to query {n}");
-            for event in &events {
-                if let Some(outcome) = plain.ready(poll.registry(), event.token()) {
-                    assert!(matches!(outcome, Outcome::Answer(h, _) if h == handle));
-                    return from.port();
-                }
-            }
-        }
+        let outcome = next_outcome(poll, plain);
+        assert!(matches!(outcome, Outcome::Answer(h, _) if h == QueryHandle(n)));
+        from.port()
     }
 
     #[test]
     fn every_query_leaves_from_a_new_random_port_on_one_kept_socket() {
-        let server = StdUdp::bind("127.0.0.1:0").unwrap();
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut poll = Poll::new().unwrap();
-        let mut plain = Plain::new(vec![server.local_addr().unwrap()], 2);
+        let (server, mut poll, mut plain) = upstream();
         let ports: Vec<u16> = (0..40)
             .map(|n| one_exchange(&mut poll, &mut plain, &server, n))
             .collect();
@@ -581,33 +597,12 @@ mod tests {
     #[test]
     fn a_refused_query_closes_its_socket_instead_of_keeping_it() {
         // A port nobody listens on: the ICMP unreachable fails the query.
+        let (_server, mut poll, _) = upstream();
         let gone = StdUdp::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let mut poll = Poll::new().unwrap();
         let mut plain = Plain::new(vec![gone], 2);
-        let handle = QueryHandle(7);
-        let message = query();
-        let sent = plain.send(
-            poll.registry(),
-            UpstreamQuery {
-                handle,
-                message,
-                retry_truncated_over_tcp: false,
-            },
-        );
-        assert!(sent.is_none());
-        let mut events = Events::with_capacity(8);
-        let outcome = loop {
-            poll.poll(&mut events, Some(Duration::from_secs(5)))
-                .unwrap();
-            assert!(!events.is_empty(), "no ICMP error surfaced");
-            if let Some(o) = events
-                .iter()
-                .find_map(|e| plain.ready(poll.registry(), e.token()))
-            {
-                break o;
-            }
-        };
-        assert!(matches!(outcome, Outcome::Failed(h) if h == handle));
+        send(&poll, &mut plain, 7);
+        let outcome = next_outcome(&mut poll, &mut plain);
+        assert!(matches!(outcome, Outcome::Failed(h) if h == QueryHandle(7)));
         assert!(
             plain.parked.iter().all(Vec::is_empty),
             "a failed socket was kept"
@@ -617,12 +612,7 @@ mod tests {
 
     #[test]
     fn a_late_answer_to_an_old_query_reaches_nothing() {
-        let server = StdUdp::bind("127.0.0.1:0").unwrap();
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut poll = Poll::new().unwrap();
-        let mut plain = Plain::new(vec![server.local_addr().unwrap()], 2);
+        let (server, mut poll, mut plain) = upstream();
         let old = one_exchange(&mut poll, &mut plain, &server, 1);
         // The old port is free: something else can bind it, and the parked
         // socket does not hold it.
